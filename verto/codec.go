@@ -1,0 +1,265 @@
+package verto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Limits bound what Decode accepts from one frame.
+type Limits struct {
+	MaxBytes int // frame size; 0 means DefaultLimits.MaxBytes
+	MaxBatch int // messages in one batch (array); 0 means DefaultLimits.MaxBatch
+	MaxDepth int // nesting of objects and arrays; 0 means DefaultLimits.MaxDepth
+}
+
+// DefaultLimits are the limits XCtrl and xrtc use unless configured.
+var DefaultLimits = Limits{MaxBytes: 256 << 10, MaxBatch: 32, MaxDepth: 64}
+
+func (l Limits) orDefault() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxBatch <= 0 {
+		l.MaxBatch = DefaultLimits.MaxBatch
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	return l
+}
+
+// Decode errors. Each is wrapped in a *DecodeError, whose RPC method gives the
+// JSON-RPC error to send back.
+var (
+	// ErrNotJSON: the frame is not valid JSON.
+	ErrNotJSON = errors.New("not valid JSON")
+	// ErrTooLarge: the frame exceeds Limits.MaxBytes.
+	ErrTooLarge = errors.New("frame too large")
+	// ErrTooDeep: the frame nests objects or arrays deeper than Limits.MaxDepth.
+	ErrTooDeep = errors.New("nested too deep")
+	// ErrBatchTooLarge: a batch has more than Limits.MaxBatch messages.
+	ErrBatchTooLarge = errors.New("batch too large")
+	// ErrEmptyBatch: the frame is an empty array.
+	ErrEmptyBatch = errors.New("empty batch")
+	// ErrNotObject: the frame (or a batch member) is not a JSON object.
+	ErrNotObject = errors.New("not a JSON object")
+	// ErrVersion: jsonrpc is missing or not "2.0".
+	ErrVersion = errors.New(`jsonrpc must be "2.0"`)
+	// ErrNoMethod: neither method, result nor error is present.
+	ErrNoMethod = errors.New("missing method")
+	// ErrBadField: a member has the wrong type (id, method, params, error).
+	ErrBadField = errors.New("wrong type")
+)
+
+// DecodeError is a frame or message that cannot be accepted. ID is the
+// message's id when it could be read, so the error reply can carry it.
+type DecodeError struct {
+	ID    ID
+	Index int // position in a batch, -1 for a single message or the frame
+	Err   error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("verto: batch member %d: %v", e.Index, e.Err)
+	}
+	return "verto: " + e.Err.Error()
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// RPC returns the JSON-RPC error to send for e, as mod_verto would.
+func (e *DecodeError) RPC() *Error {
+	switch {
+	case errors.Is(e.Err, ErrTooLarge):
+		return &Error{Code: CodeInvalidRequest, Message: MsgTooLarge}
+	case errors.Is(e.Err, ErrBatchTooLarge):
+		return &Error{Code: CodeInvalidRequest, Message: MsgBatchTooLarge}
+	case errors.Is(e.Err, ErrNoMethod):
+		return &Error{Code: CodeMethodNotFound, Message: MsgMethodNotFound}
+	case errors.Is(e.Err, ErrVersion), errors.Is(e.Err, ErrBadField), errors.Is(e.Err, ErrNotObject):
+		return &Error{Code: CodeInvalidRequest, Message: MsgInvalidMessage}
+	}
+	return &Error{Code: CodeInvalidRequest, Message: MsgInvalidRequest}
+}
+
+// Frame is one decoded WebSocket or NATS payload: a single message or a
+// batch. Bad members of a batch are reported in Errs (in order) without
+// spoiling the good ones.
+type Frame struct {
+	Batch bool
+	Msgs  []*Message
+	Errs  []*DecodeError
+}
+
+// Decode parses one frame. A frame-level problem (not JSON, too large, too
+// deep, batch too large) returns a *DecodeError and no messages. Members of a
+// batch that are not valid JSON-RPC are listed in Frame.Errs.
+func Decode(b []byte, lim Limits) (*Frame, error) {
+	lim = lim.orDefault()
+	if len(b) > lim.MaxBytes {
+		return nil, &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
+	}
+	if err := checkDepth(b, lim.MaxDepth); err != nil {
+		return nil, &DecodeError{Index: -1, Err: err}
+	}
+	if !json.Valid(b) {
+		return nil, &DecodeError{Index: -1, Err: ErrNotJSON}
+	}
+	i := skipSpace(b, 0)
+	if i < len(b) && b[i] == '[' {
+		var parts []json.RawMessage
+		if err := json.Unmarshal(b, &parts); err != nil {
+			return nil, &DecodeError{Index: -1, Err: ErrNotJSON}
+		}
+		if len(parts) == 0 {
+			return nil, &DecodeError{Index: -1, Err: ErrEmptyBatch}
+		}
+		if len(parts) > lim.MaxBatch {
+			return nil, &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d messages, limit %d", ErrBatchTooLarge, len(parts), lim.MaxBatch)}
+		}
+		f := &Frame{Batch: true}
+		for n, p := range parts {
+			m, err := decodeOne(p, lim)
+			if err != nil {
+				err.Index = n
+				f.Errs = append(f.Errs, err)
+				continue
+			}
+			f.Msgs = append(f.Msgs, m)
+		}
+		return f, nil
+	}
+	m, err := decodeOne(b, lim)
+	if err != nil {
+		return nil, err
+	}
+	return &Frame{Msgs: []*Message{m}}, nil
+}
+
+// DecodeMessage parses a frame that must hold exactly one message (the NATS
+// side never batches).
+func DecodeMessage(b []byte, lim Limits) (*Message, error) {
+	lim = lim.orDefault()
+	if len(b) > lim.MaxBytes {
+		return nil, &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
+	}
+	if err := checkDepth(b, lim.MaxDepth); err != nil {
+		return nil, &DecodeError{Index: -1, Err: err}
+	}
+	if !json.Valid(b) {
+		return nil, &DecodeError{Index: -1, Err: ErrNotJSON}
+	}
+	m, err := decodeOne(b, lim)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeOne decodes a valid JSON value into a message, without reflection on
+// the params.
+func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
+	var o Object
+	if err := parseObjectFast(&o, b, lim.MaxDepth); err != nil {
+		return nil, &DecodeError{Index: -1, Err: ErrNotObject}
+	}
+	m := &Message{}
+	bad := func(name string) *DecodeError {
+		return &DecodeError{ID: m.ID, Index: -1, Err: fmt.Errorf("%w: %s", ErrBadField, name)}
+	}
+	if raw, ok := o.Raw("id"); ok {
+		if err := m.ID.UnmarshalJSON(raw); err != nil {
+			return nil, bad("id")
+		}
+		if m.ID.IsNull() {
+			m.ID = ID{}
+		}
+	}
+	raw, ok := o.Raw("jsonrpc")
+	if !ok || string(raw) != `"2.0"` {
+		return nil, &DecodeError{ID: m.ID, Index: -1, Err: ErrVersion}
+	}
+	m.JSONRPC = Version
+	if raw, ok := o.Raw("method"); ok {
+		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &m.Method) != nil {
+			return nil, bad("method")
+		}
+	}
+	if raw, ok := o.Raw("params"); ok && string(raw) != "null" {
+		if raw[0] != '{' && raw[0] != '[' {
+			return nil, bad("params")
+		}
+		m.Params = raw
+	}
+	if raw, ok := o.Raw("result"); ok {
+		m.Result = raw
+	}
+	if raw, ok := o.Raw("error"); ok && string(raw) != "null" {
+		m.Error = new(Error)
+		if raw[0] != '{' || m.Error.UnmarshalJSON(raw) != nil {
+			return nil, bad("error")
+		}
+	}
+	if m.Method == "" && m.Result == nil && m.Error == nil {
+		return nil, &DecodeError{ID: m.ID, Index: -1, Err: ErrNoMethod}
+	}
+	return m, nil
+}
+
+// checkDepth rejects nesting deeper than max before encoding/json sees it.
+func checkDepth(b []byte, max int) error {
+	depth := 0
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("%w: limit %d", ErrTooDeep, max)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// EncodeFrame writes messages as one frame: a single object, or an array
+// when batch is true.
+func EncodeFrame(batch bool, msgs ...*Message) ([]byte, error) {
+	if !batch {
+		if len(msgs) != 1 {
+			return nil, fmt.Errorf("verto: a frame without batch holds one message, got %d", len(msgs))
+		}
+		return msgs[0].Marshal()
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, m := range msgs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}

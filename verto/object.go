@@ -1,0 +1,162 @@
+package verto
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Object is the top level of a JSON object, decoded one level deep: keys in
+// their original order with their values left as raw JSON. Relays use it to
+// read, add or replace a few params and write everything else back unchanged.
+type Object struct {
+	fields []field
+}
+
+type field struct {
+	key string
+	val json.RawMessage
+}
+
+// ParseObject decodes the top level of the JSON object b.
+func ParseObject(b []byte) (*Object, error) {
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("verto: object: %w", errSyntax)
+	}
+	o := new(Object)
+	if err := o.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Len is the number of keys.
+func (o *Object) Len() int { return len(o.fields) }
+
+// Keys returns the keys in order.
+func (o *Object) Keys() []string {
+	ks := make([]string, len(o.fields))
+	for i, f := range o.fields {
+		ks[i] = f.key
+	}
+	return ks
+}
+
+// Raw returns the raw value of key k.
+func (o *Object) Raw(k string) (json.RawMessage, bool) {
+	for _, f := range o.fields {
+		if f.key == k {
+			return f.val, true
+		}
+	}
+	return nil, false
+}
+
+// Has reports whether key k is present.
+func (o *Object) Has(k string) bool { _, ok := o.Raw(k); return ok }
+
+// Get decodes the value of key k into v; it reports false when k is absent or
+// does not decode into v.
+func (o *Object) Get(k string, v any) bool {
+	raw, ok := o.Raw(k)
+	return ok && json.Unmarshal(raw, v) == nil
+}
+
+// String returns the string value of k, or "" when absent or not a string.
+func (o *Object) String(k string) string {
+	var s string
+	o.Get(k, &s)
+	return s
+}
+
+// Set marshals v under key k, replacing an existing value in place or
+// appending a new key at the end. A value that cannot be marshalled is
+// stored as null.
+func (o *Object) Set(k string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("null")
+	}
+	o.SetRaw(k, b)
+}
+
+// SetRaw stores the raw JSON value under key k.
+func (o *Object) SetRaw(k string, raw json.RawMessage) {
+	for i := range o.fields {
+		if o.fields[i].key == k {
+			o.fields[i].val = raw
+			return
+		}
+	}
+	o.fields = append(o.fields, field{key: k, val: raw})
+}
+
+// Delete removes key k.
+func (o *Object) Delete(k string) {
+	for i := range o.fields {
+		if o.fields[i].key == k {
+			o.fields = append(o.fields[:i], o.fields[i+1:]...)
+			return
+		}
+	}
+}
+
+// MarshalJSON writes the object with its keys in order.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	n := 2
+	for _, f := range o.fields {
+		n += len(f.key) + len(f.val) + 4
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n))
+	buf.WriteByte('{')
+	for i, f := range o.fields {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, err := json.Marshal(f.key)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		if len(f.val) == 0 {
+			buf.WriteString("null")
+		} else {
+			buf.Write(f.val)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON decodes the top level of a JSON object. Values are kept as
+// written (validated only for structure and nesting); a duplicate key keeps
+// its last value, as encoding/json does.
+func (o *Object) UnmarshalJSON(b []byte) error {
+	if err := parseObjectFast(o, b, DefaultLimits.MaxDepth); err != nil {
+		return fmt.Errorf("verto: object: %w", err)
+	}
+	return nil
+}
+
+// ObjectOf builds an Object from a Go value that marshals to a JSON object.
+func ObjectOf(v any) (*Object, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return ParseObject(b)
+}
+
+// EditParams applies fn to the top level of raw params (an empty object if
+// raw is empty) and returns the new params.
+func EditParams(raw json.RawMessage, fn func(*Object)) (json.RawMessage, error) {
+	o := new(Object)
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := parseObjectFast(o, raw, DefaultLimits.MaxDepth); err != nil {
+			return nil, fmt.Errorf("verto: params: %w", err)
+		}
+	}
+	fn(o)
+	return o.MarshalJSON()
+}
