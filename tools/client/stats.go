@@ -1,0 +1,139 @@
+package client
+
+import (
+	"math"
+	"time"
+)
+
+// rxStream counts one received RTP stream the way RFC 3550 appendix A does:
+// extended highest sequence number (A.1), expected and lost packets (A.3) and
+// interarrival jitter (A.8), in the stream's clock.
+type rxStream struct {
+	clock float64 // Hz
+
+	started   bool
+	ssrc      uint32
+	baseSeq   uint32
+	maxSeq    uint16
+	cycles    uint32
+	received  uint64
+	lastArr   time.Time
+	lastTS    uint32
+	jitter    float64 // in clock units
+	haveTrans bool
+}
+
+// maxDropout and maxMisorder are RFC 3550 A.1's limits.
+const (
+	maxDropout  = 3000
+	maxMisorder = 100
+)
+
+// rxStats is everything received on one call, across streams: a new SSRC, a
+// sequence jump or a new peer connection after a reload starts a new stream,
+// and the finished ones are folded into the totals.
+type rxStats struct {
+	packets, bytes       uint64
+	doneExpected         uint64
+	doneReceived         uint64
+	cur                  rxStream
+	maxJitter            float64 // ms, over all streams
+	firstAt, lastPacket  time.Time
+	streams              int
+	lastJitterMS         float64
+	duplicatesOrReorders uint64
+}
+
+// add counts one packet of size bytes (RTP header and payload) that arrived
+// at arr.
+func (s *rxStats) add(ssrc uint32, seq uint16, ts uint32, clock uint32, size int, arr time.Time) {
+	s.packets++
+	s.bytes += uint64(size)
+	if s.firstAt.IsZero() {
+		s.firstAt = arr
+	}
+	s.lastPacket = arr
+	st := &s.cur
+	if !st.started || st.ssrc != ssrc {
+		s.newStream(ssrc, seq, ts, clock, arr)
+		return
+	}
+	udelta := seq - st.maxSeq
+	switch {
+	case udelta == 0:
+		s.duplicatesOrReorders++
+		st.received++
+		return
+	case udelta < maxDropout:
+		if seq < st.maxSeq {
+			st.cycles += 1 << 16
+		}
+		st.maxSeq = seq
+	case udelta <= 1<<16-maxMisorder:
+		// a jump: the sender restarted its sequence
+		s.newStream(ssrc, seq, ts, clock, arr)
+		return
+	default:
+		// late or duplicate packet: counted as received, not for jitter
+		s.duplicatesOrReorders++
+		st.received++
+		return
+	}
+	st.received++
+	// A.8: D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units.
+	d := arr.Sub(st.lastArr).Seconds()*st.clock - float64(int32(ts-st.lastTS))
+	st.jitter += (math.Abs(d) - st.jitter) / 16
+	st.lastArr, st.lastTS = arr, ts
+	if j := st.jitter / st.clock * 1000; j > s.maxJitter {
+		s.maxJitter = j
+	}
+	s.lastJitterMS = st.jitter / st.clock * 1000
+}
+
+func (s *rxStats) newStream(ssrc uint32, seq uint16, ts uint32, clock uint32, arr time.Time) {
+	s.fold()
+	if clock == 0 {
+		clock = sampleRate
+	}
+	s.cur = rxStream{
+		clock: float64(clock), started: true, ssrc: ssrc,
+		baseSeq: uint32(seq), maxSeq: seq, received: 1,
+		lastArr: arr, lastTS: ts,
+	}
+	s.streams++
+}
+
+// fold moves the current stream into the totals.
+func (s *rxStats) fold() {
+	if !s.cur.started {
+		return
+	}
+	s.doneExpected += s.cur.expected()
+	s.doneReceived += s.cur.received
+	s.cur = rxStream{}
+}
+
+func (st *rxStream) expected() uint64 {
+	if !st.started {
+		return 0
+	}
+	return uint64(st.cycles) + uint64(st.maxSeq) - uint64(st.baseSeq) + 1
+}
+
+// expectedLost returns the packets expected and lost over all streams. Lost
+// can be negative with duplicates (RFC 3550); it is reported as is, and the
+// loss percentage is clamped at zero.
+func (s *rxStats) expectedLost() (expected uint64, lost int64) {
+	expected = s.doneExpected + s.cur.expected()
+	received := s.doneReceived + s.cur.received
+	return expected, int64(expected) - int64(received)
+}
+
+// lossPct is lost/expected in percent.
+func (s *rxStats) lossPct() float64 {
+	exp, lost := s.expectedLost()
+	if exp == 0 || lost <= 0 {
+		return 0
+	}
+	return float64(lost) * 100 / float64(exp)
+}

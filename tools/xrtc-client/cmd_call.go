@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"xccrtc/tools/client"
+)
+
+func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	var cf commonFlags
+	var mf mediaFlags
+	cf.register(fs)
+	mf.register(fs, true)
+	pos, code := parseArgs(fs, args, "call DEST", 1, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	dest := pos[0]
+	con := newConsole(stdout, stderr, &cf)
+	opts, err := cf.options(stderr)
+	if err != nil {
+		con.errorf("call: %v", err)
+		return exitUsage
+	}
+	copts, err := mf.callOptions()
+	if err != nil {
+		con.errorf("call: %v", err)
+		return exitUsage
+	}
+	opts.OnEvent = con.onEvent
+
+	c, err := client.Dial(ctx, opts)
+	if err != nil {
+		con.errorf("%v", err)
+		r := failedReport(dest, err)
+		output(con, cf.json, r, r.String())
+		return exitFailure
+	}
+	defer c.Close()
+	con.eventf("logged in as %s, sessid %s", opts.Login, c.Sessid())
+
+	call, err := c.Call(ctx, dest, copts)
+	if err != nil {
+		con.errorf("%v", err)
+		r := failedReport(dest, err)
+		output(con, cf.json, r, r.String())
+		return exitFailure
+	}
+	if err := call.WaitAnswered(ctx); err != nil {
+		if ctx.Err() != nil {
+			hangup(call, con)
+		}
+		<-call.Done()
+		r := call.Report()
+		output(con, cf.json, r, r.String())
+		return exitFailure
+	}
+	follow(ctx, c, call, &mf, con)
+	r := call.Report()
+	output(con, cf.json, r, r.String())
+	return exitFor(callSucceeded(r))
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"xccrtc/tools/client"
+)
+
+// commonFlags are the connection and login flags of every command.
+type commonFlags struct {
+	url, login, passwd       string
+	xccToken, xuiSessid      string
+	sessid, sessidFile       string
+	callerName, callerNumber string
+	iceServers               string
+	json, verbose, quiet     bool
+	insecure, loopback, udp4 bool
+	timeout                  time.Duration
+}
+
+func (f *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", "", "XCtrl or mod_verto WebSocket `URL` (ws:// or wss://), required")
+	fs.StringVar(&f.login, "login", "", "login as `USER@DOMAIN`")
+	fs.StringVar(&f.passwd, "passwd", "", "password")
+	fs.StringVar(&f.xccToken, "xcc-token", "", "log in with this XCC token (loginParams.xcc_token)")
+	fs.StringVar(&f.xuiSessid, "xui-sessid", "", "log in with this XUI session token (loginParams.xui_sessid)")
+	fs.StringVar(&f.sessid, "sessid", "", "session id to use (default: from --sessid-file, else a new one)")
+	fs.StringVar(&f.sessidFile, "sessid-file", "", "`FILE` keeping the session id across runs (read, or created)")
+	fs.StringVar(&f.callerName, "caller-id-name", "", "caller id name (default: the login's user)")
+	fs.StringVar(&f.callerNumber, "caller-id-number", "", "caller id number (default: the login's user)")
+	fs.StringVar(&f.iceServers, "ice-servers", "", "comma-separated stun:/turn: `URLs` (default: host candidates only)")
+	fs.BoolVar(&f.json, "json", false, "print the report as JSON on stdout")
+	fs.BoolVar(&f.verbose, "v", false, "log every Verto frame to stderr")
+	fs.BoolVar(&f.quiet, "q", false, "print no events on stderr")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the wss:// certificate")
+	fs.BoolVar(&f.loopback, "ice-loopback", false, "use 127.0.0.1 only for media (server on this machine)")
+	fs.BoolVar(&f.udp4, "udp4", false, "IPv4 UDP candidates only")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of one request")
+}
+
+func (f *commonFlags) options(stderr io.Writer) (client.Options, error) {
+	if f.url == "" {
+		return client.Options{}, errors.New("--url is required")
+	}
+	if f.login == "" {
+		return client.Options{}, errors.New("--login is required")
+	}
+	if f.passwd == "" && f.xccToken == "" && f.xuiSessid == "" {
+		return client.Options{}, errors.New("one of --passwd, --xcc-token, --xui-sessid is required")
+	}
+	o := client.Options{
+		URL: f.url, Login: f.login, Passwd: f.passwd, XCCToken: f.xccToken, XUISessid: f.xuiSessid,
+		Sessid: f.sessid, SessidFile: f.sessidFile,
+		CallerIDName: f.callerName, CallerIDNumber: f.callerNumber,
+		RequestTimeout: f.timeout,
+	}
+	if f.insecure {
+		o.TLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for on the command line
+	}
+	if f.loopback {
+		o.Settings = client.LoopbackSettings()
+	}
+	if f.udp4 {
+		o.Settings.UDP4Only = true
+	}
+	if f.iceServers != "" {
+		o.Settings.ICEServers = strings.Split(f.iceServers, ",")
+	}
+	if f.verbose {
+		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return o, nil
+}
+
+// mediaFlags are the flags of a call's audio and actions.
+type mediaFlags struct {
+	duration    time.Duration
+	dtmf        string
+	dtmfDelay   time.Duration
+	tone        float64
+	wav         string
+	silence     bool
+	codec       string
+	noProbe     bool
+	reloadAfter time.Duration
+	reloadURL   string
+	holdAfter   time.Duration
+	holdFor     time.Duration
+}
+
+func (f *mediaFlags) register(fs *flag.FlagSet, actions bool) {
+	fs.Float64Var(&f.tone, "tone", 1000, "send a tone of `HZ`")
+	fs.StringVar(&f.wav, "wav", "", "send this WAV `FILE` in a loop (16-bit PCM, any rate, resampled to 8 kHz)")
+	fs.BoolVar(&f.silence, "silence", false, "send silence")
+	fs.StringVar(&f.codec, "codec", "PCMU", "preferred codec: PCMU or opus (opus sends silence: no encoder)")
+	fs.BoolVar(&f.noProbe, "no-probe", false, "no round-trip probes in the audio")
+	fs.StringVar(&f.dtmf, "dtmf", "", "send these `DIGITS` with verto.info after answer")
+	fs.DurationVar(&f.dtmfDelay, "dtmf-delay", time.Second, "when to send --dtmf after answer")
+	if !actions {
+		return
+	}
+	fs.DurationVar(&f.duration, "duration", 0, "hang up this long after answer (default: on a signal or the far end's bye)")
+	fs.DurationVar(&f.reloadAfter, "reload-after", 0, "drop the WebSocket this long after answer and reconnect with the same sessid, as a page reload")
+	fs.StringVar(&f.reloadURL, "reload-url", "", "reconnect to this `URL` on --reload-after (default: the same)")
+	fs.DurationVar(&f.holdAfter, "hold-after", 0, "put the call on hold this long after answer (verto.modify)")
+	fs.DurationVar(&f.holdFor, "hold-for", 2*time.Second, "take the call off hold after this long")
+}
+
+func (f *mediaFlags) callOptions() (client.CallOptions, error) {
+	o := client.CallOptions{
+		Duration: f.duration, DTMF: f.dtmf, DTMFDelay: f.dtmfDelay, NoProbe: f.noProbe,
+	}
+	switch strings.ToLower(f.codec) {
+	case "pcmu", "":
+		o.Codec = client.CodecPCMU
+	case "opus":
+		o.Codec = client.CodecOpus
+	default:
+		return o, fmt.Errorf("--codec %q: want PCMU or opus", f.codec)
+	}
+	switch {
+	case f.wav != "" && f.silence:
+		return o, errors.New("--wav and --silence together")
+	case f.wav != "":
+		a, err := client.WAVFile(f.wav)
+		if err != nil {
+			return o, err
+		}
+		o.Audio = a
+	case f.silence:
+		o.Audio = client.Silence()
+	default:
+		o.Audio = client.Tone(f.tone)
+	}
+	return o, nil
+}
+
+// parseArgs parses flags and positional arguments in any order. It returns
+// the positional arguments, and an exit code >= 0 when the command must
+// stop (help, bad flags).
+func parseArgs(fs *flag.FlagSet, args []string, synopsis string, npos int, stdout, stderr io.Writer) ([]string, int) {
+	fs.SetOutput(io.Discard)
+	printUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: xrtc-client %s [FLAGS]\n\nflags:\n", synopsis)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printUsage(stdout)
+				return nil, exitOK
+			}
+			fmt.Fprintf(stderr, "xrtc-client %s: %v\n", fs.Name(), err)
+			printUsage(stderr)
+			return nil, exitUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != npos {
+		fmt.Fprintf(stderr, "xrtc-client %s: want %d argument(s), got %d\n", fs.Name(), npos, len(pos))
+		printUsage(stderr)
+		return nil, exitUsage
+	}
+	return pos, -1
+}
