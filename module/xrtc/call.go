@@ -1,0 +1,273 @@
+package xrtc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"xccrtc/verto"
+)
+
+// Direction says who placed a call.
+type Direction int
+
+// Directions, as FreeSWITCH names them from the switch's side.
+const (
+	Inbound  Direction = iota // a client called out (verto.invite from the client)
+	Outbound                  // the switch called a WebRTC user
+)
+
+func (d Direction) String() string {
+	if d == Outbound {
+		return "outbound"
+	}
+	return "inbound"
+}
+
+// Call is one xrtc call. Its handlers run on its own serial queue; its
+// fields are read by `xrtc calls` under mu.
+type Call struct {
+	id      string
+	dir     Direction
+	profile *Profile
+	created time.Time
+	q       serial
+
+	mu           sync.Mutex
+	ch           Channel
+	state        State
+	held         bool
+	sessid       string
+	ctrlUUID     string
+	user         *verto.User
+	dest         string
+	caller       CallerProfile
+	sentMedia    bool
+	quiet        bool // the client ended the call or its socket is gone: no verto.bye
+	noRecover    bool
+	attachWanted bool // verto.attach offered, waiting for the client's answer
+	cause        verto.Cause
+	route        *verto.Route
+	ringCtrls    []string
+	answeredAt   time.Time
+	ringTimer    Timer
+	detachTimer  Timer
+	watch        mediaWatch
+}
+
+// CallInfo is a snapshot of a call for operators and tests.
+type CallInfo struct {
+	UUID        string    `json:"uuid"`
+	Direction   string    `json:"direction"`
+	State       string    `json:"state"`
+	Held        bool      `json:"held,omitempty"`
+	Profile     string    `json:"profile"`
+	Sessid      string    `json:"sessid,omitempty"`
+	CtrlUUID    string    `json:"ctrl_uuid,omitempty"`
+	Destination string    `json:"destination,omitempty"`
+	Login       string    `json:"login,omitempty"`
+	Created     time.Time `json:"created"`
+	RTPIn       uint64    `json:"rtp_in"`
+}
+
+func (c *Call) info() CallInfo {
+	c.mu.Lock()
+	ci := CallInfo{
+		UUID: c.id, Direction: c.dir.String(), State: c.state.String(), Held: c.held,
+		Profile: c.profile.Name, Sessid: c.sessid, CtrlUUID: c.ctrlUUID, Destination: c.dest,
+		Created: c.created,
+	}
+	if c.user != nil {
+		ci.Login = c.user.Login
+	}
+	if c.route != nil {
+		ci.Login = c.route.Login
+	}
+	ch := c.ch
+	c.mu.Unlock()
+	if ch != nil {
+		ci.RTPIn = ch.MediaStats().RTPPacketsIn
+	}
+	return ci
+}
+
+// setState moves the call; c.mu must be held.
+func (c *Call) setState(to State) error {
+	if c.state == to {
+		return nil
+	}
+	if !CanTransition(c.state, to) {
+		return fmt.Errorf("%w: call %s %s -> %s", ErrBadTransition, c.id, c.state, to)
+	}
+	c.state = to
+	return nil
+}
+
+func (c *Call) getState() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Calls returns a snapshot of the calls in progress, oldest first.
+func (e *Endpoint) Calls() []CallInfo {
+	e.mu.Lock()
+	cs := make([]*Call, 0, len(e.calls))
+	for _, c := range e.calls {
+		cs = append(cs, c)
+	}
+	e.mu.Unlock()
+	out := make([]CallInfo, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.info())
+	}
+	sortCallInfos(out)
+	return out
+}
+
+// Call returns a snapshot of one call.
+func (e *Endpoint) Call(uuid string) (CallInfo, bool) {
+	c := e.lookup(uuid)
+	if c == nil {
+		return CallInfo{}, false
+	}
+	return c.info(), true
+}
+
+func (e *Endpoint) lookup(uuid string) *Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[uuid]
+}
+
+// register adds a new call; false when the UUID is taken or the endpoint
+// stopped.
+func (e *Endpoint) register(c *Call) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return false
+	}
+	if _, ok := e.calls[c.id]; ok {
+		return false
+	}
+	e.calls[c.id] = c
+	e.stats.callsTotal.Add(1)
+	return true
+}
+
+func (e *Endpoint) unregister(c *Call) {
+	e.mu.Lock()
+	if e.calls[c.id] == c {
+		delete(e.calls, c.id)
+	}
+	e.mu.Unlock()
+}
+
+// runCall queues f on the call's queue.
+func (e *Endpoint) runCall(c *Call, what string, f func()) bool {
+	return e.run(&c.q, what, f)
+}
+
+// endCall ends a call once: state hangup, timers stopped, the call
+// forgotten, the channel hung up (hangupChannel: the endpoint decided it; not
+// when the switch reported it), and the client told with verto.bye unless
+// it ended the call itself or its socket is gone. Runs on the call's queue.
+func (e *Endpoint) endCall(c *Call, cause verto.Cause, hangupChannel, notify bool) {
+	c.mu.Lock()
+	if c.state == StateHangup {
+		c.mu.Unlock()
+		return
+	}
+	c.state = StateHangup
+	c.cause = cause
+	c.stopTimersLocked()
+	ch, quiet := c.ch, c.quiet
+	sessid := c.sessid
+	c.mu.Unlock()
+	e.unregister(c)
+	if hangupChannel && ch != nil {
+		ch.Hangup(cause)
+	}
+	if notify && !quiet {
+		e.sendBye(c, cause)
+	}
+	e.log.Info("xrtc: call ended", "call_id", c.id, "direction", c.dir.String(), "cause", cause.String())
+	if sessid != "" {
+		e.ev.forgetIfIdle(e, sessid)
+	}
+}
+
+func (c *Call) stopTimersLocked() {
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+		c.ringTimer = nil
+	}
+	if c.detachTimer != nil {
+		c.detachTimer.Stop()
+		c.detachTimer = nil
+	}
+	c.watch.stopLocked()
+}
+
+// sendBye tells the client side that the call is over: the owning socket,
+// or, for a call to a user nobody answered yet, every XCtrl that rings it.
+func (e *Endpoint) sendBye(c *Call, cause verto.Cause) {
+	p := &verto.ServerCallParams{Cause: cause.String(), CauseCode: int(cause)}
+	if err := e.toClient(c, verto.MethodBye, p); err != nil {
+		e.log.Warn("xrtc: verto.bye not sent", "call_id", c.id, "err", err)
+	}
+}
+
+// toClient sends a node->client call message to the call's owner: its
+// socket's XCtrl (with sessid), or before a call to a user is answered, every
+// XCtrl that rings it (without sessid).
+func (e *Endpoint) toClient(c *Call, method string, p *verto.ServerCallParams) error {
+	c.mu.Lock()
+	p.CallID = c.id
+	p.NodeUUID = e.nodeUUID
+	p.Sessid = c.sessid
+	var subjects []string
+	if c.ctrlUUID != "" {
+		subjects = []string{e.subjects.Ctrl(c.ctrlUUID)}
+	} else {
+		for _, u := range c.ringCtrls {
+			subjects = append(subjects, e.subjects.Ctrl(u))
+		}
+		if len(subjects) == 0 && c.route != nil {
+			subjects = []string{c.route.Subject}
+		}
+	}
+	c.mu.Unlock()
+	if len(subjects) == 0 {
+		return fmt.Errorf("xrtc: call %s has no client to tell", c.id)
+	}
+	var first error
+	for _, s := range subjects {
+		if err := e.publish(s, method, p, true); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}

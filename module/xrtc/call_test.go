@@ -1,0 +1,269 @@
+package xrtc_test
+
+import (
+	"testing"
+
+	"xccrtc/module/xrtc"
+	"xccrtc/module/xrtc/xrtctest"
+	"xccrtc/verto"
+)
+
+func TestTransitions(t *testing.T) {
+	S := func(s ...xrtc.State) []xrtc.State { return s }
+	all := S(xrtc.StateNew, xrtc.StateTrying, xrtc.StateRinging, xrtc.StateEarly, xrtc.StateActive, xrtc.StateHeld, xrtc.StateDetached, xrtc.StateHangup)
+	allowed := map[xrtc.State][]xrtc.State{
+		xrtc.StateNew:      S(xrtc.StateTrying, xrtc.StateHangup),
+		xrtc.StateTrying:   S(xrtc.StateRinging, xrtc.StateEarly, xrtc.StateActive, xrtc.StateHangup),
+		xrtc.StateRinging:  S(xrtc.StateEarly, xrtc.StateActive, xrtc.StateHangup),
+		xrtc.StateEarly:    S(xrtc.StateActive, xrtc.StateHangup),
+		xrtc.StateActive:   S(xrtc.StateHeld, xrtc.StateDetached, xrtc.StateHangup),
+		xrtc.StateHeld:     S(xrtc.StateActive, xrtc.StateDetached, xrtc.StateHangup),
+		xrtc.StateDetached: S(xrtc.StateActive, xrtc.StateHeld, xrtc.StateHangup),
+		xrtc.StateHangup:   nil,
+	}
+	for _, from := range all {
+		for _, to := range all {
+			want := false
+			for _, a := range allowed[from] {
+				want = want || a == to
+			}
+			if got := xrtc.CanTransition(from, to); got != want {
+				t.Errorf("%s -> %s: got %v, want %v", from, to, got, want)
+			}
+		}
+	}
+	for _, s := range all {
+		if s.String() == "" || s.String()[0] == 's' {
+			t.Errorf("state %d has no name", s)
+		}
+	}
+}
+
+func TestInviteMediaAnswerClientBye(t *testing.T) {
+	e := newEnv(t)
+	ch := e.invite("call-1", "9196")
+	spec := ch.Inbound
+	if spec.UUID != "call-1" || spec.Name != "xrtc/9196" || spec.RemoteSDP != goodSDP {
+		t.Fatalf("spec %+v", spec)
+	}
+	cp := spec.Caller
+	if cp.DestinationNumber != "9196" || cp.CallerIDName != "Alice" || cp.CallerIDNumber != "1000" ||
+		cp.Context != "users" || cp.Dialplan != "XML" || cp.Username != "1000" {
+		t.Errorf("caller profile %+v", cp)
+	}
+	for k, want := range map[string]string{
+		"jsock_uuid_str": sessid, "event_channel_cookie": sessid, "verto_user": "1000@xswitch.cn",
+		"presence_id": "1000@xswitch.cn", "verto_host": "xswitch.cn", "chat_proto": "verto",
+		"verto_profile_name": "default", "xrtc_ctrl_uuid": ctrlUUID, "xrtc_node_uuid": nodeUUID,
+		"user_context": "users",
+	} {
+		if got := spec.Vars[k]; got != want {
+			t.Errorf("var %s = %q, want %q", k, got, want)
+		}
+	}
+
+	e.ep.ChannelProgress("call-1", "v=0 early")
+	p := e.ctrl.Expect(t, verto.MethodMedia)
+	if p["callID"] != "call-1" || p["sdp"] != "v=0 early" || p["sessid"] != sessid || p["node_uuid"] != nodeUUID {
+		t.Fatalf("verto.media %v", p)
+	}
+	e.ep.ChannelAnswer("call-1", "v=0 early")
+	p = e.ctrl.Expect(t, verto.MethodAnswer)
+	if _, has := p["sdp"]; has {
+		t.Errorf("verto.answer repeats the SDP after verto.media: %v", p)
+	}
+	if ci, _ := e.ep.Call("call-1"); ci.State != "active" {
+		t.Errorf("state %s", ci.State)
+	}
+
+	r := xrtctest.Result(t, e.call(verto.MethodBye, "call-1", nil))
+	if r["message"] != "CALL ENDED" || r["cause"] != "NORMAL_CLEARING" || r["causeCode"] != 16.0 || r["callID"] != "call-1" {
+		t.Fatalf("bye result %v", r)
+	}
+	ch.Expect(t, "hangup:NORMAL_CLEARING")
+	// The switch reports the hang-up it was asked for: nothing goes back.
+	e.ep.ChannelHangup("call-1", verto.CauseNormalClearing)
+	if msg := errMsg(t, e.call(verto.MethodBye, "call-1", nil)); msg != verto.MsgCallNotExist {
+		t.Errorf("second bye: %s", msg)
+	}
+	e.ctrl.ExpectNothing(t)
+	if len(e.ep.Calls()) != 0 {
+		t.Errorf("calls left: %v", e.ep.Calls())
+	}
+}
+
+func TestSwitchHangupTellsClient(t *testing.T) {
+	e := newEnv(t)
+	e.invite("call-2", "1234")
+	e.ep.ChannelAnswer("call-2", "v=0 local")
+	if p := e.ctrl.Expect(t, verto.MethodAnswer); p["sdp"] != "v=0 local" {
+		t.Errorf("answer without sdp: %v", p)
+	}
+	e.ep.ChannelHangup("call-2", verto.CauseUserBusy)
+	p := e.ctrl.Expect(t, verto.MethodBye)
+	if p["callID"] != "call-2" || p["cause"] != "USER_BUSY" || p["causeCode"] != 17.0 {
+		t.Fatalf("bye %v", p)
+	}
+	// Unrouted: the switch hangs up before answering.
+	e.invite("call-3", "0000")
+	e.ep.ChannelHangup("call-3", verto.CauseNoRouteDestination)
+	if p := e.ctrl.Expect(t, verto.MethodBye); p["cause"] != "NO_ROUTE_DESTINATION" || p["causeCode"] != 3.0 {
+		t.Fatalf("bye %v", p)
+	}
+}
+
+func TestClientByeCauses(t *testing.T) {
+	e := newEnv(t)
+	for i, tc := range []struct {
+		extra map[string]any
+		cause string
+		code  float64
+	}{
+		{map[string]any{"cause": "USER_BUSY"}, "USER_BUSY", 17},
+		{map[string]any{"causeCode": 21}, "CALL_REJECTED", 21},
+		{map[string]any{"causeCode": "31"}, "NORMAL_UNSPECIFIED", 31},
+		{map[string]any{"cause": "NOT_A_CAUSE"}, "NORMAL_CLEARING", 16},
+	} {
+		id := "bye-" + string(rune('a'+i))
+		ch := e.answered(id)
+		r := xrtctest.Result(t, e.call(verto.MethodBye, id, tc.extra))
+		if r["cause"] != tc.cause || r["causeCode"] != tc.code {
+			t.Errorf("%v: result %v", tc.extra, r)
+		}
+		ch.Expect(t, "hangup:"+tc.cause)
+	}
+}
+
+func TestInfoDTMFAndChat(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-i")
+	r := xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"dtmf": "12#"}))
+	if r["message"] != "SENT" {
+		t.Fatalf("info result %v", r)
+	}
+	ch.Expect(t, "dtmf:12#", "vars")
+	r = xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"msg": map[string]any{"to": "1001@xswitch.cn", "body": "hi", "inDialog": true}}))
+	if r["message"] != "SENT" {
+		t.Fatalf("chat result %v", r)
+	}
+	chat := e.host.NextChat(t)
+	if chat.From != "1000@xswitch.cn" || chat.To != "1001@xswitch.cn" || chat.Body != "hi" || chat.CallID != "call-i" {
+		t.Errorf("chat %+v", chat)
+	}
+	if msg := errMsg(t, e.call(verto.MethodInfo, "call-i", map[string]any{"msg": map[string]any{"body": "no to"}})); msg != "INVALID MESSAGE to and body params required" {
+		t.Errorf("bad chat: %s", msg)
+	}
+	// Chat without a call.
+	rep := e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(), "msg": map[string]any{"to": "1002@xswitch.cn", "body": "yo"}})
+	if r := xrtctest.Result(t, rep); r["message"] != "SENT" {
+		t.Errorf("chat result %v", r)
+	}
+	if c := e.host.NextChat(t); c.To != "1002@xswitch.cn" || c.CallID != "" {
+		t.Errorf("chat %+v", c)
+	}
+	// Media settings become channel variables.
+	xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"type": "mediaSettings",
+		"dialogParams": map[string]any{"callID": "call-i", "audio": map[string]any{"echoCancellation": false}, "userVariables": map[string]any{"k": "v"}}}))
+	ch.Expect(t, "vars")
+	if ch.Var("verto_echoCancellation") != "false" || ch.Var("verto_dvar_k") != "v" {
+		t.Errorf("vars echo=%q dvar=%q", ch.Var("verto_echoCancellation"), ch.Var("verto_dvar_k"))
+	}
+}
+
+func TestModify(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-m")
+	modify := func(action string, extra map[string]any) map[string]any {
+		t.Helper()
+		x := map[string]any{"action": action}
+		for k, v := range extra {
+			x[k] = v
+		}
+		return xrtctest.Result(t, e.call(verto.MethodModify, "call-m", x))
+	}
+	if r := modify("hold", nil); r["holdState"] != "held" || r["action"] != "hold" {
+		t.Fatalf("hold %v", r)
+	}
+	ch.Expect(t, "hold:true")
+	if ci, _ := e.ep.Call("call-m"); ci.State != "held" {
+		t.Errorf("state %s", ci.State)
+	}
+	if r := modify("hold", nil); r["holdState"] != "held" {
+		t.Errorf("hold again %v", r)
+	}
+	if r := modify("unhold", nil); r["holdState"] != "active" {
+		t.Errorf("unhold %v", r)
+	}
+	ch.Expect(t, "hold:false")
+	if r := modify("toggleHold", nil); r["holdState"] != "held" {
+		t.Errorf("toggle %v", r)
+	}
+	ch.Expect(t, "hold:true")
+	if r := modify("toggleHold", nil); r["holdState"] != "active" {
+		t.Errorf("toggle back %v", r)
+	}
+	ch.Expect(t, "hold:false")
+
+	if msg := errMsg(t, e.call(verto.MethodModify, "call-m", map[string]any{"action": "transfer", "destination": "1000"})); msg != "call is not bridged" {
+		t.Errorf("transfer unbridged: %s", msg)
+	}
+	if msg := errMsg(t, e.call(verto.MethodModify, "call-m", map[string]any{"action": "transfer"})); msg != "destination missing" {
+		t.Errorf("transfer without destination: %s", msg)
+	}
+	ch.SetBridged(true)
+	if r := modify("transfer", map[string]any{"destination": "1000"}); r["message"] != "CALL TRANSFERRED" {
+		t.Errorf("transfer %v", r)
+	}
+	ch.Expect(t, "transfer:1000")
+
+	e.answered("call-m2")
+	if r := modify("replace", map[string]any{"replaceCallID": "call-m2"}); r["message"] != "CALL REPLACED" {
+		t.Errorf("replace %v", r)
+	}
+	ch.Expect(t, "replace:call-m2")
+	if msg := errMsg(t, e.call(verto.MethodModify, "call-m", map[string]any{"action": "replace", "replaceCallID": "nope"})); msg != "invalid transfer leg" {
+		t.Errorf("replace unknown: %s", msg)
+	}
+	if msg := errMsg(t, e.call(verto.MethodModify, "call-m", nil)); msg != "action missing" {
+		t.Errorf("no action: %s", msg)
+	}
+	if r := modify("updateMedia", map[string]any{"sdp": goodSDP}); r["sdp"] == nil {
+		t.Errorf("updateMedia %v", r)
+	}
+}
+
+func TestAPI(t *testing.T) {
+	reloads := []xrtc.Config{}
+	var next func() (xrtc.Config, error)
+	e := newEnv(t, func(o *xrtc.Options) {
+		o.Reload = func() (xrtc.Config, error) { return next() }
+	})
+	e.answered("call-api")
+	status := e.ep.API("status")
+	mustContain(t, status, "node_uuid", nodeUUID, "CONNECTED", "cn.xswitch.node.node-1", "queue xnode",
+		"cn.xswitch.status.node", "default", "5000ms", "50000ms", "cn.xswitch.ctrl.custom", "calls", "1 (inbound 1")
+	mustContain(t, e.ep.API("calls"), "call-api", "inbound", "active", "9196", sessid, ctrlUUID, "1 calls")
+	mustContain(t, e.ep.API("debug 3"), "+OK debug 3")
+	mustContain(t, e.ep.API("debug 9"), "-ERR")
+	mustContain(t, e.ep.API("frobnicate"), "-ERR", "usage")
+
+	next = func() (xrtc.Config, error) { return xrtc.Config{}, errBadConfig }
+	mustContain(t, e.ep.API("reload"), "-ERR configuration refused", "xcc-rtc.conf.xml:3: profile")
+	mustContain(t, e.ep.API("status"), "cn.xswitch.ctrl.custom")
+
+	cfg := testConfig()
+	cfg.Profiles["new"] = &xrtc.Profile{Name: "new"}
+	next = func() (xrtc.Config, error) { reloads = append(reloads, cfg); return cfg, nil }
+	mustContain(t, e.ep.API("reload"), "+OK reloaded", "new")
+	if len(reloads) != 1 {
+		t.Fatal("reload not called")
+	}
+	// The call survived the reload.
+	mustContain(t, e.ep.API("calls"), "call-api", "active")
+}
+
+type configError string
+
+func (e configError) Error() string { return string(e) }
+
+var errBadConfig = configError(`xcc-rtc.conf.xml:3: profile "default" param "media-timeout": not a number`)

@@ -1,0 +1,339 @@
+package xrtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"xccrtc/verto"
+)
+
+// OriginateRequest is a call to a WebRTC user, as the switch asks for it
+// (FreeSWITCH: the endpoint's outgoing_channel for "xrtc/...").
+type OriginateRequest struct {
+	// Target is what follows "xrtc/" in the dial string:
+	// [profile/]user[@domain][;ctrl_uuid=...].
+	Target string
+	// Vars are the new channel's variables: the dial string's {...} and
+	// what the originator passes on. ctrl_uuid, xcc_ctrl_uuid,
+	// origination_uuid and the ring timeouts are read from here.
+	Vars map[string]string
+	// UUID of the new channel; "" takes origination_uuid, else a new one.
+	UUID string
+	// Caller is the originator's caller id (caller_id_name/number ...).
+	Caller CallerProfile
+	// RingTimeout hangs the call up with NO_ANSWER when nobody answers in
+	// time; 0 takes leg_timeout, originate_timeout or call_timeout (seconds)
+	// from Vars, else no limit.
+	RingTimeout time.Duration
+}
+
+// Originate starts a call to a WebRTC user: it resolves the dial string
+// (unknown profile: CHANNEL_UNACCEPTABLE), has the host create the channel,
+// and returns it at once. In the background it then asks the channel for an
+// offer and sends verto.invite to the resolved subject (PROTOCOL.md 7 and
+// 4.5); XCtrl's answer marks the channel ringing, or fails it
+// (USER_NOT_REGISTERED, NO_USER_RESPONSE when nobody replies in 5 s); the
+// first client verto.answer answers it.
+//
+// Errors are *CauseError: the binding returns CauseOf(err) to FreeSWITCH.
+func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Channel, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.stats.panics.Add(1)
+			e.log.Error("xrtc: recovered panic in Originate", "panic", fmt.Sprint(v))
+			ch, err = nil, causeErr(verto.CauseCrash, "panic: %v", v)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, &CauseError{Cause: verto.CauseOriginatorCancel, Err: err}
+	}
+	e.mu.Lock()
+	up := e.running && !e.stopped
+	e.mu.Unlock()
+	if !up {
+		return nil, causeErr(verto.CauseSystemShutdown, "endpoint not running")
+	}
+	d, err := verto.ParseTarget(req.Target)
+	if err != nil {
+		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	}
+	keys := make([]string, 0, len(req.Vars))
+	for k := range req.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.Vars = append(d.Vars, verto.KV{Key: k, Value: req.Vars[k]})
+	}
+	cfg := e.config()
+	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
+		p, ok := cfg.Profiles[name]
+		if !ok {
+			return verto.ProfileInfo{}, false
+		}
+		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
+	}, e.subjects, e.host.Status().DefaultDomain)
+	switch {
+	case errors.Is(err, verto.ErrUnknownProfile):
+		return nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
+	case err != nil:
+		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	}
+	prof := cfg.Profiles[route.Profile]
+	uuid := firstNonEmpty(req.UUID, req.Vars["origination_uuid"])
+	if uuid == "" {
+		uuid = newUUID()
+	}
+	ring := req.RingTimeout
+	if ring <= 0 {
+		for _, k := range []string{"leg_timeout", "originate_timeout", "call_timeout"} {
+			if n, err := strconv.Atoi(strings.TrimSpace(req.Vars[k])); err == nil && n > 0 {
+				ring = time.Duration(n) * time.Second
+				break
+			}
+		}
+	}
+	caller := req.Caller
+	caller.DestinationNumber = route.User
+	caller.CalleeIDNumber = firstNonEmpty(caller.CalleeIDNumber, req.Vars["origination_callee_id_number"], route.User)
+	caller.CalleeIDName = firstNonEmpty(caller.CalleeIDName, req.Vars["origination_callee_id_name"])
+	caller.CallerIDName = firstNonEmpty(caller.CallerIDName, req.Vars["origination_caller_id_name"])
+	caller.CallerIDNumber = firstNonEmpty(caller.CallerIDNumber, req.Vars["origination_caller_id_number"])
+	caller.Context = firstNonEmpty(caller.Context, prof.context())
+	caller.Dialplan = firstNonEmpty(caller.Dialplan, prof.dialplan())
+	caller.Source = "mod_xrtc"
+	vars := make(map[string]string, len(req.Vars)+6)
+	for k, v := range req.Vars {
+		vars[k] = v
+	}
+	vars["verto_orig_dest"] = route.Login
+	if vars["origination_callee_id_number"] == "" {
+		vars["origination_callee_id_number"] = route.User
+	}
+	vars["verto_profile_name"] = prof.Name
+	vars["xrtc_node_uuid"] = e.nodeUUID
+	vars["xrtc_subject"] = route.Subject
+	if route.CtrlUUID != "" {
+		vars["xrtc_ctrl_uuid"] = route.CtrlUUID
+	}
+	c := &Call{
+		id: uuid, dir: Outbound, profile: prof, created: e.clock.Now(), state: StateNew,
+		dest: route.Login, caller: caller, route: route,
+	}
+	if !e.register(c) {
+		return nil, causeErr(verto.CauseChannelUnacceptable, "call %s exists (or the endpoint stopped)", uuid)
+	}
+	ch, err = e.host.NewOutboundCall(OutboundSpec{
+		UUID: uuid, Name: "xrtc/" + route.Login, Profile: prof, Route: route, Caller: caller, Vars: vars,
+	})
+	if err != nil {
+		c.mu.Lock()
+		c.state = StateHangup
+		c.mu.Unlock()
+		e.unregister(c)
+		return nil, &CauseError{Cause: CauseOf(err), Err: err}
+	}
+	c.mu.Lock()
+	c.ch = ch
+	c.mu.Unlock()
+	e.log.Info("xrtc: calling user", "call_id", uuid, "login", route.Login, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
+	if !e.runCall(c, "invite user", func() { e.inviteUser(c, ring, vars) }) {
+		e.unregister(c)
+		ch.Hangup(verto.CauseSystemShutdown)
+		return nil, causeErr(verto.CauseSystemShutdown, "endpoint stopped")
+	}
+	return ch, nil
+}
+
+// inviteUser makes the offer and sends verto.invite (on the call's queue).
+func (e *Endpoint) inviteUser(c *Call, ring time.Duration, vars map[string]string) {
+	c.mu.Lock()
+	ch, route, caller := c.ch, c.route, c.caller
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(e.ctx, e.opts.OfferTimeout)
+	sdp, err := ch.Offer(ctx)
+	cancel()
+	if err != nil {
+		e.log.Warn("xrtc: no offer for call to user", "call_id", c.id, "err", err)
+		e.endCall(c, CauseOf(err), true, false)
+		return
+	}
+	c.mu.Lock()
+	if c.state != StateNew {
+		c.mu.Unlock()
+		return // hung up meanwhile
+	}
+	_ = c.setState(StateTrying)
+	if ring > 0 {
+		c.ringTimer = e.after(ring, "ring timer", func() {
+			e.runCall(c, "ring timeout", func() {
+				if st := c.getState(); st == StateTrying || st == StateRinging || st == StateEarly {
+					e.log.Info("xrtc: nobody answered", "call_id", c.id, "timeout", ring.String())
+					e.endCall(c, verto.CauseNoAnswer, true, true)
+				}
+			})
+		})
+	}
+	c.mu.Unlock()
+	p := &verto.ServerCallParams{
+		CallID:           c.id,
+		SDP:              sdp,
+		CallerIDName:     firstNonEmpty(caller.CallerIDName, "Outbound Call"),
+		CallerIDNumber:   firstNonEmpty(caller.CallerIDNumber, caller.DestinationNumber),
+		CalleeIDName:     caller.CalleeIDName,
+		CalleeIDNumber:   caller.CalleeIDNumber,
+		DisplayDirection: Outbound.String(),
+		NodeUUID:         e.nodeUUID,
+		Login:            route.Login,
+		CtrlUUID:         route.CtrlUUID,
+	}
+	var headers map[string]string
+	for k, v := range vars {
+		switch {
+		case strings.HasPrefix(k, "verto_svar_"):
+			if p.Variables == nil {
+				p.Variables = map[string]string{}
+			}
+			p.Variables[k] = v
+		case strings.HasPrefix(k, "verto_h_"):
+			if headers == nil {
+				headers = map[string]string{}
+			}
+			headers[k] = v
+		}
+	}
+	var params any = p
+	if len(headers) > 0 {
+		b, _ := json.Marshal(p)
+		raw, err := verto.EditParams(b, func(o *verto.Object) {
+			for k, v := range headers {
+				o.Set(k, v)
+			}
+		})
+		if err == nil {
+			params = json.RawMessage(raw)
+		}
+	}
+	m, err := verto.NewRequest(e.nextID(), verto.MethodInvite, params)
+	var data []byte
+	if err == nil {
+		data, err = m.Marshal()
+	}
+	if err != nil {
+		e.endCall(c, verto.CauseNormalTemporaryFailure, true, false)
+		return
+	}
+	if !e.spawn("invite request", func() {
+		ctx, cancel := context.WithTimeout(e.ctx, e.opts.InviteTimeout)
+		reply, err := e.bus.Request(ctx, route.Subject, data)
+		cancel()
+		e.runCall(c, "invite reply", func() { e.inviteReply(c, reply, err) })
+	}) {
+		e.endCall(c, verto.CauseSystemShutdown, true, false)
+	}
+}
+
+// inviteReply maps XCtrl's answer to the invite onto the call.
+func (e *Endpoint) inviteReply(c *Call, data []byte, err error) {
+	var rr verto.RingResult
+	ringing := false
+	cause := verto.CauseNone
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		return // endpoint stopping
+	case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNoResponders)):
+		cause = verto.CauseNoUserResponse
+	case err != nil:
+		cause = verto.CauseDestinationOutOfOrder
+	default:
+		m, derr := verto.DecodeMessage(data, e.opts.Limits)
+		switch {
+		case derr != nil:
+			cause = verto.CauseDestinationOutOfOrder
+		case m.Error != nil:
+			cause = causeFromMessage(m.Error.Message)
+		case m.DecodeResult(&rr) != nil:
+			cause = verto.CauseDestinationOutOfOrder
+		case rr.Code == 200 || rr.Message == verto.RingMessage:
+			ringing = true
+		default:
+			cause = causeFromMessage(rr.Message)
+		}
+	}
+	c.mu.Lock()
+	st := c.state
+	if !ringing {
+		c.mu.Unlock()
+		if st == StateTrying {
+			e.log.Info("xrtc: call to user failed", "call_id", c.id, "cause", cause.String(), "err", err)
+			e.endCall(c, cause, true, false)
+		}
+		return
+	}
+	known := append([]string(nil), c.ringCtrls...)
+	for _, u := range append(rr.Ctrls, rr.CtrlUUID) {
+		c.ringCtrls = appendUnique(c.ringCtrls, u)
+	}
+	answeredBy, sessid, endCause := c.ctrlUUID, c.sessid, c.cause
+	if st == StateTrying {
+		_ = c.setState(StateRinging)
+	}
+	ch := c.ch
+	fresh := make([]string, 0, len(c.ringCtrls))
+	for _, u := range c.ringCtrls {
+		if !contains(known, u) {
+			fresh = append(fresh, u)
+		}
+	}
+	c.mu.Unlock()
+	switch {
+	case st == StateTrying:
+		e.log.Info("xrtc: user ringing", "call_id", c.id, "ctrls", strings.Join(fresh, ","), "sockets", rr.Sockets)
+		_ = ch.MarkRinging()
+	case st == StateHangup:
+		// Over before XCtrl answered: stop the ringing it started.
+		p := &verto.ServerCallParams{CallID: c.id, NodeUUID: e.nodeUUID, Cause: endCause.String(), CauseCode: int(endCause)}
+		for _, u := range fresh {
+			_ = e.publish(e.subjects.Ctrl(u), verto.MethodBye, p, true)
+		}
+	case st.Answered():
+		// Answered before XCtrl's reply came: the XCtrls learnt only now
+		// must stop ringing their other sockets.
+		ap := &verto.AnsweredParams{CallID: c.id, Sessid: sessid, CtrlUUID: answeredBy, NodeUUID: e.nodeUUID}
+		for _, u := range fresh {
+			if u != answeredBy {
+				_ = e.publish(e.subjects.Ctrl(u), verto.MethodXrtcAnswered, ap, false)
+			}
+		}
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// causeFromMessage reads a hang-up cause from XCtrl's error message
+// ("USER_NOT_REGISTERED", "USER_BUSY", ...).
+func causeFromMessage(msg string) verto.Cause {
+	switch msg {
+	case verto.MsgNotRegistered:
+		return verto.CauseUserNotRegistered
+	case verto.MsgSessionNotFound:
+		return verto.CauseDestinationOutOfOrder
+	}
+	if c, ok := verto.ParseCause(msg); ok && c != verto.CauseNone {
+		return c
+	}
+	return verto.CauseNormalTemporaryFailure
+}

@@ -1,0 +1,275 @@
+package xrtc_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/ctrl/natsd"
+	"xccrtc/module/xrtc"
+	"xccrtc/module/xrtc/xrtctest"
+	"xccrtc/verto"
+)
+
+func TestBadInputIsAnswered(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name    string
+		payload string
+		code    int
+		msg     string
+	}{
+		{"garbage", `{{{ not json`, verto.CodeInvalidRequest, verto.MsgInvalidRequest},
+		{"not an object", `[1,2]`, verto.CodeInvalidRequest, verto.MsgInvalidMessage},
+		{"wrong version", `{"jsonrpc":"1.0","id":"1","method":"verto.bye"}`, verto.CodeInvalidRequest, verto.MsgInvalidMessage},
+		{"no method", `{"jsonrpc":"2.0","id":"1"}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"unknown method", `{"jsonrpc":"2.0","id":"1","method":"verto.frobnicate","params":{}}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"params of the wrong type", `{"jsonrpc":"2.0","id":"1","method":"verto.bye","params":{"dialogParams":7}}`, verto.CodeInvalidParams, ""},
+		{"unknown call", `{"jsonrpc":"2.0","id":"1","method":"verto.bye","params":{"dialogParams":{"callID":"nope"}}}`, verto.CodeSessionError, verto.MsgCallNotExist},
+		{"no dialog", `{"jsonrpc":"2.0","id":"1","method":"verto.answer","params":{}}`, verto.CodeSessionError, verto.MsgDialogMissing},
+		{"no callID", `{"jsonrpc":"2.0","id":"1","method":"verto.modify","params":{"dialogParams":{}}}`, verto.CodeSessionError, verto.MsgCallIDMissing},
+		{"no sdp", `{"jsonrpc":"2.0","id":"1","method":"verto.invite","params":{"dialogParams":{"callID":"x"}}}`, verto.CodeSessionError, verto.MsgSDPMissing},
+		{"sdp that does not parse", `{"jsonrpc":"2.0","id":"1","method":"verto.invite","params":{"sdp":"hello","dialogParams":{"callID":"x"}}}`, verto.CodeSessionError, verto.MsgCallError},
+		{"huge", `{"jsonrpc":"2.0","id":"1","method":"verto.info","params":{"x":"` + strings.Repeat("a", 300<<10) + `"}}`, verto.CodeInvalidRequest, verto.MsgTooLarge},
+		{"deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), verto.CodeInvalidRequest, verto.MsgInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := e.ctrl.SendRaw(t, e.node, []byte(tc.payload))
+			if rep.Error == nil {
+				t.Fatalf("result %s", rep.Result)
+			}
+			if rep.Error.Code != tc.code || (tc.msg != "" && rep.Error.Message != tc.msg) {
+				t.Errorf("error %d %q, want %d %q", rep.Error.Code, rep.Error.Message, tc.code, tc.msg)
+			}
+		})
+	}
+	// Bad SDP: CALL ERROR with the cause.
+	rep := e.ctrl.SendRaw(t, e.node, []byte(`{"jsonrpc":"2.0","id":"2","method":"verto.invite","params":{"sdp":"v=0 video only","dialogParams":{"callID":"y"}}}`))
+	var cause string
+	if rep.Error == nil || !rep.Error.Field("cause", &cause) || cause != "INCOMPATIBLE_DESTINATION" {
+		t.Errorf("bad sdp: %v", rep.Error)
+	}
+	// The same callID twice.
+	e.invite("dup", "9196")
+	m := e.call(verto.MethodInvite, "dup", map[string]any{"sdp": goodSDP})
+	if msg := errMsg(t, m); msg != verto.MsgCannotCreate {
+		t.Errorf("duplicate invite: %s", msg)
+	}
+	// The host refuses the channel.
+	e.host.FailNew(errors.New("no more sessions"))
+	if msg := errMsg(t, e.call(verto.MethodInvite, "refused", map[string]any{"sdp": goodSDP})); msg != verto.MsgCannotCreate {
+		t.Errorf("refused invite: %s", msg)
+	}
+	e.host.FailNew(nil)
+	// Still alive.
+	e.answered("after")
+}
+
+func TestAsyncRepliesAndForeignMethods(t *testing.T) {
+	bus := xrtctest.NewBus()
+	host := xrtctest.NewHost()
+	ep, err := xrtc.New(xrtc.Options{Config: testConfig(), Host: host, Bus: bus, NodeUUID: nodeUUID, Clock: xrtctest.NewClock(), Log: testLog(),
+		OnPanic: func(v any) { t.Errorf("panic: %v", v) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ep.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Stop(context.Background())
+	// mod_xcc's methods share the subject and are not answered.
+	before := bus.Published.Load()
+	ep.HandleMessage(ep.NodeSubject(), "r.1", []byte(`{"jsonrpc":"2.0","id":"1","method":"XNode.Answer","params":{}}`))
+	ep.HandleMessage(ep.NodeSubject(), "r.2", []byte(`{"jsonrpc":"2.0","id":"1","result":{"method":"verto.answer"}}`))
+	// Everything else with a reply subject is.
+	pong, _ := bus.Call(ep.NodeSubject(), []byte(`{"jsonrpc":"2.0","id":"3","method":"verto.ping"}`))
+	select {
+	case rep := <-pong:
+		if !strings.Contains(string(rep), "PONG") {
+			t.Errorf("ping: %s", rep)
+		}
+	case <-time.After(xrtctest.Wait):
+		t.Fatal("no pong")
+	}
+	if n := bus.Published.Load() - before; n != 1 {
+		t.Errorf("%d messages published, want only the pong", n)
+	}
+}
+
+func TestHostPanicIsContained(t *testing.T) {
+	var panics atomic.Int64
+	e := newEnv(t, func(o *xrtc.Options) { o.OnPanic = func(any) { panics.Add(1) } })
+	e.host.OnHangup = func(*xrtctest.Channel, verto.Cause) { panic("host bug") }
+	ch := e.answered("call-p")
+	rep := e.call(verto.MethodBye, "call-p", nil)
+	if rep.Error == nil || rep.Error.Code != -32603 {
+		t.Errorf("bye with a panicking host: %s %v", rep.Result, rep.Error)
+	}
+	ch.Expect(t, "hangup:NORMAL_CLEARING")
+	e.host.OnHangup = nil
+	e.answered("call-q")
+	// The reply goes out before the panic reaches the recovery: wait for it.
+	waitFor(t, "the panic to be reported", func() bool { return panics.Load() == 1 })
+	if got := e.ep.API("status"); !strings.Contains(got, "1 panics") {
+		t.Errorf("status does not count the panic:\n%s", got)
+	}
+}
+
+// TestNATSDownAndBack: calls keep their media while NATS is away, a message
+// that cannot be sent fails its call cleanly, and the node reconnects by
+// itself.
+func TestNATSDownAndBack(t *testing.T) {
+	e := newEnv(t)
+	host, port := hostPort(t, e.url)
+	active := e.answered("call-live")
+	e.invite("call-pending", "9196")
+	pending := e.host.Channel("call-pending")
+
+	e.ns.Close()
+	waitFor(t, "disconnect", func() bool { return strings.Contains(e.ep.API("status"), "RECONNECTING") })
+	// The switch answers a call while NATS is down: verto.answer cannot be
+	// sent, so the call fails instead of hanging half-answered.
+	e.ep.ChannelAnswer("call-pending", "v=0")
+	pending.Expect(t, "hangup:DESTINATION_OUT_OF_ORDER")
+	// The established call keeps its media: it is not hung up.
+	active.AddRTP(100)
+	e.clock.Advance(time.Second)
+	active.NoEvent(t)
+	if _, ok := e.ep.Call("call-live"); !ok {
+		t.Fatal("live call dropped")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ns2, err := natsd.Start(ctx, natsd.Options{Listen: host + ":" + port, NoJetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns2.Close)
+	waitFor(t, "reconnect", func() bool { return strings.Contains(e.ep.API("status"), "CONNECTED") })
+	ctrl := xrtctest.NewCtrl(t, ns2.ClientURL(), ctrlUUID)
+	e.ctrl = ctrl
+	// The live call still works over the new connection.
+	r := xrtctest.Result(t, e.call(verto.MethodModify, "call-live", map[string]any{"action": "hold"}))
+	if r["holdState"] != "held" {
+		t.Errorf("hold after reconnect: %v", r)
+	}
+	active.Expect(t, "hold:true")
+	e.answered("call-new")
+}
+
+func hostPort(t *testing.T, url string) (string, string) {
+	t.Helper()
+	hp := strings.TrimPrefix(url, "nats://")
+	i := strings.LastIndexByte(hp, ':')
+	return hp[:i], hp[i+1:]
+}
+
+// waitFor polls a condition that has no event to wait on (the NATS client's
+// connection state).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(xrtctest.Wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in %s", what, xrtctest.Wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNodeStatusHeartbeats(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1", NoJetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	status := make(chan *nats.Msg, 16)
+	if _, err := nc.ChanSubscribe("cn.xswitch.status.node", status); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	clock := xrtctest.NewClock()
+	host := xrtctest.NewHost()
+	cfg := testConfig()
+	cfg.Settings.NATSURLs = []string{ns.ClientURL()}
+	ep, err := xrtc.New(xrtc.Options{Config: cfg, Host: host, Clock: clock, Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.NodeUUID() != "core-uuid" {
+		t.Errorf("node uuid %q, want the host's core UUID", ep.NodeUUID())
+	}
+	if err := ep.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := func(method string) verto.Node {
+		t.Helper()
+		select {
+		case m := <-status:
+			msg, err := verto.DecodeMessage(m.Data, verto.Limits{})
+			if err != nil || msg.Method != method {
+				t.Fatalf("status %s, want %s", m.Data, method)
+			}
+			var n verto.Node
+			_ = msg.DecodeParams(&n)
+			return n
+		case <-time.After(xrtctest.Wait):
+			t.Fatalf("no %s", method)
+		}
+		return verto.Node{}
+	}
+	n := next(verto.MethodNodeRegister)
+	if n.UUID != "core-uuid" || n.Name != "fake" || n.Version != "fake-1" || n.SessionsMax != 1000 {
+		t.Errorf("register %+v", n)
+	}
+	host.NewInboundCall(xrtc.InboundSpec{UUID: "x", RemoteSDP: goodSDP})
+	clock.Advance(19 * time.Second)
+	select {
+	case m := <-status:
+		t.Fatalf("early status %s", m.Data)
+	default:
+	}
+	clock.Advance(time.Second)
+	if n = next(verto.MethodNodeUpdate); n.Sessions != 1 || n.Uptime != 20 {
+		t.Errorf("update %+v", n)
+	}
+	clock.Advance(20 * time.Second)
+	next(verto.MethodNodeUpdate)
+	if err := ep.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n = next(verto.MethodNodeUnregister); !n.Shutdown {
+		t.Errorf("unregister %+v", n)
+	}
+}
+
+func TestStopHangsUpCalls(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-s")
+	if err := e.ep.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ch.Expect(t, "hangup:SYSTEM_SHUTDOWN")
+	if p := e.ctrl.Expect(t, verto.MethodBye); p["cause"] != "SYSTEM_SHUTDOWN" {
+		t.Errorf("bye %v", p)
+	}
+	if _, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"}); xrtc.CauseOf(err) != verto.CauseSystemShutdown {
+		t.Errorf("originate after stop: %v", err)
+	}
+	if err := e.ep.Start(context.Background()); !errors.Is(err, xrtc.ErrStopped) {
+		t.Errorf("restart: %v", err)
+	}
+}
