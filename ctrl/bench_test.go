@@ -1,0 +1,349 @@
+package ctrl_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/ctrl"
+	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/ctrl/internal/loadgen"
+)
+
+// TestMain doubles as the load process of BenchmarkIdleSocketMemory: run
+// with XCTRL_LOAD_URL set, the test binary opens the sockets and waits.
+func TestMain(m *testing.M) {
+	if url := os.Getenv("XCTRL_LOAD_URL"); url != "" {
+		n, _ := strconv.Atoi(os.Getenv("XCTRL_LOAD_SOCKETS"))
+		err := loadgen.Child(context.Background(), loadgen.Options{URL: url, Sockets: n, Users: 100, UserPrefix: "load",
+			Domain: ctrltest.Domain, Password: ctrltest.Password, SourceIPs: 4},
+			bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout))
+		if err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// benchEnv is an env for benchmarks: no leak check, generous deadline, no
+// rate limit.
+func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
+	e := ctrltest.New(b, ctrltest.Options{Timeout: 10 * time.Minute, NoLeak: true})
+	for i := 0; i < 100; i++ {
+		e.Users.Add(fmt.Sprint("load", i), ctrltest.Domain, ctrltest.Password, nil)
+	}
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.MetricsListen = ""
+		c.Limits.RatePerSec = 1e9
+		c.Limits.RateBurst = 1e9
+		c.Limits.LoginFailuresPerAddr = 1 << 30
+		c.Limits.MaxQueue = 1 << 16
+		c.Timers.Invite = 30 * time.Second
+		c.Timers.Request = 30 * time.Second
+	})
+	return e, x
+}
+
+// rawClient is a bare Verto socket for timing loops.
+type rawClient struct {
+	c  *websocket.Conn
+	id int64
+}
+
+func rawLogin(b *testing.B, url, user string) *rawClient {
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &rawClient{c: c}
+	if _, err := r.call("login", fmt.Sprintf(`{"login":%q,"passwd":%q,"sessid":"bench-%d"}`, user+"@"+ctrltest.Domain,
+		ctrltest.Password, time.Now().UnixNano())); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// call sends a request and reads until its reply, skipping server
+// requests; it returns the reply frame.
+func (r *rawClient) call(method, params string) ([]byte, error) {
+	r.id++
+	frame := `{"jsonrpc":"2.0","id":` + strconv.FormatInt(r.id, 10) + `,"method":"` + method + `","params":` + params + `}`
+	if err := r.c.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		return nil, err
+	}
+	want := []byte(`"id":` + strconv.FormatInt(r.id, 10) + `,`)
+	for {
+		_, b, err := r.c.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(string(b), `"method"`) && strings.Contains(string(b), string(want)) {
+			if strings.Contains(string(b), `"error"`) {
+				return b, fmt.Errorf("error reply: %s", b)
+			}
+			return b, nil
+		}
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func p99(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)*99/100]
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// BenchmarkRelay measures, in one run: a raw NATS request/reply, a raw
+// WebSocket echo, and the full relay client -> XCtrl -> NATS -> node ->
+// XCtrl -> client (verto.info on a call), each b.N times, and reports the
+// medians, the relay's p99 and its ratio to the two raw medians added.
+func BenchmarkRelay(b *testing.B) {
+	e, x := benchEnv(b)
+	e.StartNode(fakenode.Options{UUID: "bench", Quiet: true})
+	cl := rawLogin(b, x.WSURL(), "1000")
+	if _, err := cl.call("verto.invite", inviteParams("relay-call")); err != nil {
+		b.Fatal(err)
+	}
+	info := `{"dtmf":"1","dialogParams":{"callID":"relay-call","destination_number":"9196","caller_id_name":"Bench","caller_id_number":"1000"}}`
+	sample := []byte(`{"jsonrpc":"2.0","id":"1","method":"verto.info","params":` + info + `,"sessid":"bench-0123456789","ctrl_uuid":"` +
+		x.CtrlUUID() + `","node_uuid":"bench","xrtc_user":{"login":"1000@example.com","id":"1000","domain":"example.com"}}`)
+
+	// Raw NATS request/reply on the same server.
+	nc, err := nats.Connect(e.NATS.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	resp, err := nats.Connect(e.NATS.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Close()
+	sub, _ := resp.Subscribe("bench.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) })
+	defer sub.Unsubscribe()
+	_ = resp.Flush()
+	// Raw WebSocket echo with the same library.
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, m, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(mt, m) != nil {
+				return
+			}
+		}
+	}))
+	defer echo.Close()
+	ec, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(echo.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ec.Close()
+	wsFrame := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":` + info + `}`)
+
+	natsT := make([]time.Duration, 0, b.N)
+	wsT := make([]time.Duration, 0, b.N)
+	relayT := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := nc.Request("bench.echo", sample, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := ec.WriteMessage(websocket.TextMessage, wsFrame); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := ec.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := cl.call("verto.info", info); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		natsT = append(natsT, t1.Sub(t0))
+		wsT = append(wsT, t2.Sub(t1))
+		relayT = append(relayT, t3.Sub(t2))
+	}
+	b.StopTimer()
+	nm, wm, rm := median(natsT), median(wsT), median(relayT)
+	b.ReportMetric(us(nm), "nats-median-µs")
+	b.ReportMetric(us(wm), "ws-median-µs")
+	b.ReportMetric(us(rm), "relay-median-µs")
+	b.ReportMetric(us(p99(relayT)), "relay-p99-µs")
+	b.ReportMetric(float64(rm)/float64(nm+wm), "relay/(nats+ws)")
+}
+
+func inviteParams(callID string) string {
+	return `{"sdp":"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n` +
+		`m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host\r\n` +
+		`a=ice-ufrag:Ab12\r\na=ice-pwd:Cd34Ef56Gh78Ij90Kl12Mn34\r\na=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:` +
+		`00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n` +
+		`a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n` +
+		`a=rtpmap:126 telephone-event/8000\r\n","dialogParams":{"callID":"` + callID + `","destination_number":"9196",` +
+		`"caller_id_name":"Bench","caller_id_number":"1000","useVideo":false,"useStereo":true,"screenShare":false}}`
+}
+
+// BenchmarkInvite measures invites routed per second: 32 logged-in sockets
+// send verto.invite (a real-sized SDP) and wait for CALL CREATED.
+func BenchmarkInvite(b *testing.B) {
+	e, x := benchEnv(b)
+	e.StartNode(fakenode.Options{UUID: "bench-a", Quiet: true})
+	e.StartNode(fakenode.Options{UUID: "bench-b", Quiet: true})
+	const sockets = 32
+	pool := make(chan *rawClient, sockets)
+	for i := 0; i < sockets; i++ {
+		pool <- rawLogin(b, x.WSURL(), fmt.Sprint("load", i))
+	}
+	var seq atomic.Int64
+	b.SetParallelism(sockets / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		cl := <-pool
+		defer func() { pool <- cl }()
+		for pb.Next() {
+			id := seq.Add(1)
+			if _, err := cl.call("verto.invite", inviteParams(fmt.Sprintf("inv-%d", id))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "invites/s")
+}
+
+// BenchmarkLogin measures logins per second: connect, login, clientReady
+// (one node answers xrtc.login), close; 16 at a time.
+func BenchmarkLogin(b *testing.B) {
+	e, x := benchEnv(b)
+	e.StartNode(fakenode.Options{UUID: "bench", Quiet: true})
+	var seq atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			c, _, err := websocket.DefaultDialer.Dial(x.WSURL(), nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			r := &rawClient{c: c}
+			if _, err := r.call("login", fmt.Sprintf(`{"login":"load%d@%s","passwd":%q,"sessid":"bl-%d"}`, n%100,
+				ctrltest.Domain, ctrltest.Password, n)); err != nil {
+				b.Error(err)
+			}
+			for {
+				_, m, err := c.ReadMessage()
+				if err != nil || strings.Contains(string(m), "verto.clientReady") {
+					break
+				}
+			}
+			c.Close()
+		}
+	})
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "logins/s")
+}
+
+// BenchmarkIdleSocketMemory opens XCTRL_BENCH_SOCKETS (10,000) logged-in
+// sockets from a child process and reports what each costs XCtrl: Go heap
+// plus goroutine stacks (this process also runs the embedded NATS holding
+// the registry bucket), and resident memory.
+func BenchmarkIdleSocketMemory(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("XCTRL_BENCH_SOCKETS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	if lim := loadgen.RaiseFileLimit(); lim < uint64(n)+1000 {
+		b.Skipf("RLIMIT_NOFILE %d is too low for %d sockets", lim, n)
+	}
+	e, x := benchEnv(b)
+	heap := func() (uint64, uint64, uint64) {
+		runtime.GC()
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse, ms.StackInuse, rss()
+	}
+	h0, s0, r0 := heap()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "XCTRL_LOAD_URL="+x.WSURL(), "XCTRL_LOAD_SOCKETS="+strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ready") {
+		b.Fatalf("load process: %q %v", line, err)
+	}
+	if err := x.WaitSockets(e.Ctx, func(_, in int) bool { return in >= n }); err != nil {
+		b.Fatal(err)
+	}
+	h1, s1, r1 := heap()
+	b.ReportMetric(float64(h1+s1-h0-s0)/float64(n)/1024, "KiB-heap+stack/socket")
+	b.ReportMetric(float64(s1-s0)/float64(n)/1024, "KiB-stack/socket")
+	b.ReportMetric(float64(int64(r1)-int64(r0))/float64(n)/1024, "KiB-RSS/socket")
+	b.ReportMetric(float64(n), "sockets")
+	stdin.Close()
+	_ = cmd.Wait()
+	if err := x.WaitSockets(e.Ctx, func(open, _ int) bool { return open == 0 }); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	p, _ := strconv.ParseUint(f[1], 10, 64)
+	return p * uint64(os.Getpagesize())
+}

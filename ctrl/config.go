@@ -1,0 +1,211 @@
+package ctrl
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"xccrtc/verto"
+)
+
+// Config is everything XCtrl can be told. The zero value plus Defaults is a
+// working single-machine controller: embedded NATS on 127.0.0.1:4222 and a
+// WebSocket listener on 127.0.0.1:8081.
+type Config struct {
+	// CtrlUUID names this instance on the bus; "" generates one.
+	CtrlUUID string
+
+	// WSListen is host:port of the ws:// listener ("" for none; ":0" or
+	// "127.0.0.1:0" picks a free port, see Server.WSAddr).
+	WSListen string
+	// WSSListen is host:port of the wss:// listener; it needs CertFile and
+	// KeyFile.
+	WSSListen string
+	CertFile  string
+	KeyFile   string
+	// MetricsListen serves /metrics and /healthz ("" for none).
+	MetricsListen string
+
+	// DirectoryFile is a FreeSWITCH directory document used for password
+	// logins (and to enrich token logins with directory data).
+	DirectoryFile string
+	// DefaultDomain completes a login without "@domain".
+	DefaultDomain string
+	// JWTSecret enables loginParams.xcc_token: an HS256 JWT signed with it.
+	JWTSecret string
+	// XUIAuthURL enables loginParams.xui_sessid: the token is checked by a
+	// POST to this URL (see README).
+	XUIAuthURL string
+
+	// NATSURLs joins a real NATS (cluster); empty starts an embedded server.
+	NATSURLs []string
+	// NATSListen is the embedded server's client address ("" is
+	// 127.0.0.1:4222; "127.0.0.1:-1" picks a free port).
+	NATSListen string
+	// NATSStoreDir holds the embedded server's JetStream data ("" is a
+	// temporary folder removed on shutdown).
+	NATSStoreDir string
+	// SubjectPrefix is the root of the XCC subjects ("" is cn.xswitch).
+	SubjectPrefix string
+	// RTCSubject is the queue subject of calls to WebRTC users ("" is
+	// <prefix>.ctrl.rtc).
+	RTCSubject string
+	// RegistryBucket is the JetStream key-value bucket of logged-in users.
+	RegistryBucket string
+	// RegistryReplicas is the bucket's replica count on a cluster (0 is 1).
+	RegistryReplicas int
+
+	// EnableJSAPI and EnableFSAPI let users call jsapi / fsapi (relayed to
+	// any node); off, they answer -32601 like an unknown method.
+	EnableJSAPI bool
+	EnableFSAPI bool
+
+	Limits Limits
+	Timers Timers
+}
+
+// Limits bound what one client can make XCtrl do.
+type Limits struct {
+	MaxFrameBytes int     // frame size cap (256 KiB)
+	MaxBatch      int     // messages in one batch (32)
+	RatePerSec    float64 // sustained messages per second per socket (50)
+	RateBurst     int     // burst above the rate (100)
+	MaxQueue      int     // messages queued to one socket before it is dropped (1024)
+	MaxQueueBytes int     // bytes queued to one socket before it is dropped (4 MiB)
+	ReadBuffer    int     // per-socket read buffer (1 KiB; frames may be larger)
+
+	LoginFailuresPerAddr int           // failed logins per address per window (20)
+	LoginFailuresPerUser int           // failed logins per user per window (10)
+	LoginFailureWindow   time.Duration // (1 min)
+}
+
+// Timers are the protocol and housekeeping durations. Tests shorten them.
+type Timers struct {
+	Ping            time.Duration // verto.ping after this long without traffic (30 s)
+	LoginTimeout    time.Duration // a socket that has not logged in by then is closed (60 s)
+	NodeExpiry      time.Duration // a node silent this long is dead (45 s)
+	NodeSweep       time.Duration // how often dead nodes are looked for (5 s)
+	Request         time.Duration // relayed request timeout (10 s)
+	Invite          time.Duration // relayed verto.invite timeout (30 s)
+	LoginWait       time.Duration // wait for nodes' xrtc.login replies (2 s)
+	Forward         time.Duration // wait for another XCtrl to ring its sockets (2 s)
+	RegistryTTL     time.Duration // registry entry lifetime without refresh (60 s)
+	RegistryRefresh time.Duration // refresh period of live entries (20 s)
+	Write           time.Duration // socket write deadline (10 s)
+	Auth            time.Duration // xui_sessid check timeout (3 s)
+}
+
+// Defaults returns c with every unset field at its default.
+func (c Config) Defaults() Config {
+	if c.NATSListen == "" {
+		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = verto.DefaultSubjectPrefix
+	}
+	if c.RTCSubject == "" {
+		c.RTCSubject = verto.Subjects{Prefix: c.SubjectPrefix}.CtrlRTC()
+	}
+	if c.RegistryBucket == "" {
+		c.RegistryBucket = "xrtc_registry"
+	}
+	if c.RegistryReplicas <= 0 {
+		c.RegistryReplicas = 1
+	}
+	l := &c.Limits
+	setInt(&l.MaxFrameBytes, verto.DefaultLimits.MaxBytes)
+	setInt(&l.MaxBatch, verto.DefaultLimits.MaxBatch)
+	if l.RatePerSec <= 0 {
+		l.RatePerSec = 50
+	}
+	setInt(&l.RateBurst, 100)
+	setInt(&l.MaxQueue, 1024)
+	setInt(&l.MaxQueueBytes, 4<<20)
+	setInt(&l.ReadBuffer, 1024)
+	setInt(&l.LoginFailuresPerAddr, 20)
+	setInt(&l.LoginFailuresPerUser, 10)
+	setDur(&l.LoginFailureWindow, time.Minute)
+	t := &c.Timers
+	setDur(&t.Ping, 30*time.Second)
+	setDur(&t.LoginTimeout, time.Minute)
+	setDur(&t.NodeExpiry, verto.NodeExpirySec*time.Second)
+	setDur(&t.NodeSweep, 5*time.Second)
+	setDur(&t.Request, 10*time.Second)
+	setDur(&t.Invite, 30*time.Second)
+	setDur(&t.LoginWait, 2*time.Second)
+	setDur(&t.Forward, 2*time.Second)
+	setDur(&t.RegistryTTL, time.Minute)
+	setDur(&t.RegistryRefresh, 20*time.Second)
+	setDur(&t.Write, 10*time.Second)
+	setDur(&t.Auth, 3*time.Second)
+	return c
+}
+
+func setInt(p *int, d int) {
+	if *p <= 0 {
+		*p = d
+	}
+}
+
+func setDur(p *time.Duration, d time.Duration) {
+	if *p <= 0 {
+		*p = d
+	}
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("ctrl: bad config")
+
+// Validate reports every problem of a defaulted config at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	if c.WSListen == "" && c.WSSListen == "" {
+		bad("no WebSocket listener: set ws-listen or wss-listen")
+	}
+	for name, addr := range map[string]string{"ws-listen": c.WSListen, "wss-listen": c.WSSListen, "metrics-listen": c.MetricsListen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("%s %q: %v", name, addr, err)
+		}
+	}
+	if c.WSSListen != "" && (c.CertFile == "" || c.KeyFile == "") {
+		bad("wss-listen needs cert and key")
+	}
+	if len(c.NATSURLs) == 0 {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			bad("nats-listen %q: %v", c.NATSListen, err)
+		}
+	}
+	for _, u := range c.NATSURLs {
+		if u == "" {
+			bad("empty NATS URL")
+		}
+	}
+	if c.XUIAuthURL != "" {
+		u, err := url.Parse(c.XUIAuthURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("xui-auth-url %q: want an http(s) URL", c.XUIAuthURL)
+		}
+	}
+	if strings.ContainsAny(c.CtrlUUID, ".*> \t") {
+		bad("ctrl-uuid %q: must be one NATS subject token", c.CtrlUUID)
+	}
+	if strings.ContainsAny(c.RegistryBucket, ".*> \t") {
+		bad("registry bucket %q: must be one token", c.RegistryBucket)
+	}
+	if c.Limits.MaxFrameBytes < 1024 {
+		bad("max frame bytes %d: at least 1024", c.Limits.MaxFrameBytes)
+	}
+	if c.Timers.RegistryRefresh >= c.Timers.RegistryTTL {
+		bad("registry refresh %v must be shorter than its TTL %v", c.Timers.RegistryRefresh, c.Timers.RegistryTTL)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,506 @@
+package ctrl
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"xccrtc/verto"
+)
+
+// replier sends the reply to one client message: to the socket, into the
+// frame's batch reply, or nowhere (a notification).
+type replier struct {
+	s    *Session
+	id   verto.ID
+	b    *batchReply
+	slot int // -1: the message wants no reply
+}
+
+func (r replier) send(m *verto.Message) {
+	switch {
+	case r.slot < 0:
+	case r.b != nil:
+		r.b.fill(r.slot, m)
+	default:
+		r.s.sendMsg(m)
+	}
+}
+
+func (r replier) fail(e *verto.Error) { r.send(verto.NewError(r.id, e)) }
+
+func (r replier) result(v any) {
+	m, err := verto.NewResult(r.id, v)
+	if err != nil {
+		r.fail(verto.AsError(err))
+		return
+	}
+	// mod_verto appends the socket's sessid to every result it writes.
+	if sessid := r.s.Sessid(); sessid != "" && len(m.Result) > 0 && m.Result[0] == '{' {
+		if res, err := verto.EditParams(m.Result, func(o *verto.Object) {
+			if !o.Has(verto.KeySessid) {
+				o.Set(verto.KeySessid, sessid)
+			}
+		}); err == nil {
+			m.Result = res
+		}
+	}
+	r.send(m)
+}
+
+// batchReply gathers the replies to a batch into one array frame, in the
+// order of the batch, once every member that wants a reply has one.
+type batchReply struct {
+	s    *Session
+	mu   sync.Mutex
+	msgs []*verto.Message
+	left int
+}
+
+func (b *batchReply) fill(i int, m *verto.Message) {
+	b.mu.Lock()
+	if b.msgs[i] != nil {
+		b.mu.Unlock()
+		return
+	}
+	b.msgs[i] = m
+	b.left--
+	done := b.left == 0
+	b.mu.Unlock()
+	if done {
+		frame, err := verto.EncodeFrame(true, b.msgs...)
+		if err == nil {
+			b.s.sendRaw(frame)
+		}
+	}
+}
+
+// handleFrame decodes one frame and handles each message in it.
+func (srv *Server) handleFrame(s *Session, data []byte) {
+	f, err := verto.Decode(data, srv.lim)
+	if err != nil {
+		srv.metrics.badFrames.Add(1)
+		var de *verto.DecodeError
+		if errors.As(err, &de) {
+			s.sendMsg(verto.NewError(de.ID, de.RPC()))
+		}
+		return
+	}
+	n := len(f.Msgs) + len(f.Errs)
+	if !s.limiter.allow(n, srv.cfg.Limits.RatePerSec, srv.cfg.Limits.RateBurst, time.Now().UnixNano()) {
+		srv.metrics.rateLimited.Add(uint64(n))
+		srv.refuse(s, f, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
+		return
+	}
+	if len(f.Errs) > 0 {
+		srv.metrics.badFrames.Add(uint64(len(f.Errs)))
+	}
+	if !f.Batch {
+		m := f.Msgs[0]
+		srv.handle(s, m, replier{s: s, id: m.ID, slot: slotFor(m, 0)})
+		return
+	}
+	// Lay out the batch: members in order, bad ones where they stood.
+	b := &batchReply{s: s}
+	bad := make(map[int]*verto.DecodeError, len(f.Errs))
+	for _, e := range f.Errs {
+		bad[e.Index] = e
+	}
+	type job struct {
+		m *verto.Message
+		r replier
+	}
+	var jobs []job
+	mi := 0
+	for i := 0; i < n; i++ {
+		if e, ok := bad[i]; ok {
+			b.msgs = append(b.msgs, verto.NewError(e.ID, e.RPC()))
+			continue
+		}
+		m := f.Msgs[mi]
+		mi++
+		r := replier{s: s, id: m.ID, b: b, slot: -1}
+		if slotFor(m, 0) == 0 {
+			r.slot = len(b.msgs)
+			b.msgs = append(b.msgs, nil)
+			b.left++
+		}
+		jobs = append(jobs, job{m, r})
+	}
+	if b.left == 0 && len(b.msgs) > 0 {
+		// Only bad members and notifications: answer now.
+		if frame, err := verto.EncodeFrame(true, b.msgs...); err == nil {
+			s.sendRaw(frame)
+		}
+	}
+	for _, j := range jobs {
+		srv.handle(s, j.m, j.r)
+	}
+}
+
+// slotFor: requests get a reply, notifications and client acks do not.
+func slotFor(m *verto.Message, slot int) int {
+	if m.Kind() != verto.KindRequest {
+		return -1
+	}
+	return slot
+}
+
+// refuse answers every request of a frame with e.
+func (srv *Server) refuse(s *Session, f *verto.Frame, e *verto.Error) {
+	var out []*verto.Message
+	for _, m := range f.Msgs {
+		if m.Kind() == verto.KindRequest {
+			out = append(out, verto.NewError(m.ID, e))
+		}
+	}
+	for _, de := range f.Errs {
+		out = append(out, verto.NewError(de.ID, de.RPC()))
+	}
+	switch {
+	case len(out) == 0:
+	case !f.Batch:
+		s.sendMsg(out[0])
+	default:
+		if frame, err := verto.EncodeFrame(true, out...); err == nil {
+			s.sendRaw(frame)
+		}
+	}
+}
+
+// handle dispatches one client message.
+func (srv *Server) handle(s *Session, m *verto.Message, r replier) {
+	if k := m.Kind(); k == verto.KindResult || k == verto.KindError {
+		return // acks of our requests: nothing to do, as in mod_verto
+	}
+	id := s.Identity()
+	if m.Method != verto.MethodLogin {
+		if id == nil {
+			r.fail(verto.ErrAuthRequired)
+			return
+		}
+		if !id.MethodAllowed(m.Method) {
+			r.fail(verto.ErrMethodNotFound)
+			return
+		}
+	}
+	switch m.Method {
+	case verto.MethodLogin:
+		// Login goes deep (directory, tokens, registry): run it on a
+		// short-lived goroutine so that the socket's long-lived reader
+		// keeps a small stack while it idles. The reader waits: nothing
+		// else of this socket is handled before the login is.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.login(s, m, r)
+		}()
+		<-done
+	case verto.MethodPing:
+		res := verto.MessageResult{Message: "PONG", Sessid: s.Sessid()}
+		if !id.Expires.IsZero() {
+			res.AuthExpires = id.Expires.Unix()
+		}
+		r.result(res)
+	case verto.MethodEcho:
+		if len(m.Params) == 0 {
+			r.fail(&verto.Error{Code: verto.CodeSessionError, Message: verto.MsgParamsMissing})
+			return
+		}
+		res, err := verto.EditParams(m.Params, func(o *verto.Object) { o.Set(verto.KeySessid, s.Sessid()) })
+		if err != nil {
+			res = m.Params
+		}
+		r.send(&verto.Message{JSONRPC: verto.Version, ID: m.ID, Result: res})
+	case verto.MethodInvite:
+		srv.invite(s, m, r)
+	case verto.MethodAnswer, verto.MethodBye, verto.MethodModify, verto.MethodAttach, verto.MethodInfo:
+		srv.callScoped(s, m, r)
+	case verto.MethodSubscribe:
+		srv.subscribe(s, m, r)
+	case verto.MethodUnsubscribe:
+		srv.unsubscribe(s, m, r)
+	case verto.MethodBroadcast:
+		srv.broadcast(s, m, r)
+	case verto.MethodJSAPI, verto.MethodFSAPI:
+		srv.api(s, m, r)
+	default:
+		r.fail(verto.ErrMethodNotFound)
+	}
+}
+
+// callInfo is what routing reads from a call method's params.
+type callInfo struct {
+	obj      verto.Object
+	callID   string
+	dest     string
+	nodeUUID string
+	dialog   bool
+	sdp      bool
+}
+
+func parseCall(params json.RawMessage) (*callInfo, error) {
+	ci := &callInfo{}
+	if len(params) == 0 {
+		return ci, nil
+	}
+	if err := ci.obj.UnmarshalJSON(params); err != nil {
+		return nil, err
+	}
+	ci.nodeUUID = ci.obj.String(verto.KeyNodeUUID)
+	ci.sdp = ci.obj.String("sdp") != ""
+	if raw, ok := ci.obj.Raw("dialogParams"); ok && len(raw) > 0 && raw[0] == '{' {
+		var dp verto.Object
+		ci.dialog = true
+		if dp.UnmarshalJSON(raw) == nil {
+			ci.callID, ci.dest = dp.String(verto.KeyCallID), dp.String("destination_number")
+			if ci.nodeUUID == "" {
+				ci.nodeUUID = dp.String(verto.KeyNodeUUID)
+			}
+		}
+	}
+	if ci.callID == "" {
+		ci.callID = ci.obj.String(verto.KeyCallID)
+	}
+	return ci, nil
+}
+
+func sessionError(msg string) *verto.Error {
+	return &verto.Error{Code: verto.CodeSessionError, Message: msg}
+}
+
+// invite places a client's call on a node.
+func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
+	ci, err := parseCall(m.Params)
+	switch {
+	case err != nil || len(m.Params) == 0:
+		r.fail(sessionError(verto.MsgParamsMissing))
+		return
+	case !ci.dialog:
+		r.fail(sessionError(verto.MsgDialogMissing))
+		return
+	case ci.callID == "":
+		r.fail(sessionError(verto.MsgCallIDMissing))
+		return
+	case !ci.sdp:
+		r.fail(sessionError(verto.MsgSDPMissing))
+		return
+	}
+	id := s.Identity()
+	dest := ci.dest
+	if dest == "" {
+		dest = "service" // mod_verto's default destination
+	}
+	key := dest + "@" + id.User.Domain
+	now := time.Now()
+	node := ""
+	switch {
+	case ci.nodeUUID != "" && srv.nodes.Accepting(ci.nodeUUID, now):
+		node = ci.nodeUUID
+	default:
+		if n, ok := srv.router.Node(ci.callID); ok && srv.nodes.Alive(n, now) {
+			node = n
+		} else if n, ok := srv.router.Sticky(key); ok && srv.nodes.Accepting(n, now) {
+			node = n
+		} else if n, ok := srv.nodes.Choose(key, now); ok {
+			node = n
+		}
+	}
+	if node == "" {
+		r.fail(sessionError(verto.MsgNoNode).With(verto.KeyCallID, ci.callID))
+		return
+	}
+	srv.router.Place(ci.callID, node, key, s)
+	if srv.log.Enabled(srv.ctx, slog.LevelDebug) {
+		srv.log.Debug("invite", "callID", ci.callID, "node_uuid", node, "sessid", s.Sessid(), "destination", key)
+	}
+	s.sendRequest(verto.MethodTrying, mustJSON(verto.TryingParams{CallID: ci.callID, NodeUUID: node}))
+	callID := ci.callID
+	srv.relay(s, m, &ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Invite, r, func(reply *verto.Message, err error) *verto.Message {
+		if err != nil || reply.Error != nil || reply.Result == nil {
+			srv.router.Release(callID)
+			return nil
+		}
+		srv.router.SetState(callID, stateCreated)
+		return nil
+	})
+}
+
+// callScoped relays a message about an existing call to the call's node:
+// params.node_uuid when given and alive, else the callID map.
+func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
+	ci, err := parseCall(m.Params)
+	if err != nil {
+		r.fail(sessionError(verto.MsgParamsMissing))
+		return
+	}
+	if ci.callID == "" {
+		if m.Method == verto.MethodInfo {
+			srv.relay(s, m, &ci.obj, "", srv.subj.AnyNode(), srv.cfg.Timers.Request, r, nil)
+			return
+		}
+		r.fail(verto.ErrCallNotExist)
+		return
+	}
+	now := time.Now()
+	node := ""
+	if ci.nodeUUID != "" && srv.nodes.Alive(ci.nodeUUID, now) {
+		node = ci.nodeUUID
+	} else if n, ok := srv.router.Node(ci.callID); ok {
+		node = n
+	}
+	if node == "" {
+		r.fail(verto.ErrCallNotExist.With(verto.KeyCallID, ci.callID))
+		return
+	}
+	callID, method := ci.callID, m.Method
+	srv.relay(s, m, &ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Request, r, func(reply *verto.Message, err error) *verto.Message {
+		switch {
+		case method == verto.MethodBye:
+			srv.router.Drop(callID, s)
+		case err != nil:
+		case reply.Error != nil:
+			if reply.Error.Message == verto.MsgCallNotExist {
+				srv.router.Drop(callID, s)
+			}
+		case method == verto.MethodAnswer || method == verto.MethodAttach:
+			srv.router.Hold(callID, node, s, stateAnswered)
+		default:
+			if _, ok := srv.router.Node(callID); !ok {
+				// Routed by the client's node_uuid (a reload onto this
+				// instance): map it from now on.
+				srv.router.Hold(callID, node, s, stateAnswered)
+			}
+		}
+		return nil
+	})
+}
+
+// relay sends a client request to a node (subject) with the identity XCtrl
+// asserts, and writes the node's reply back with the client's id and the
+// socket's sessid. done, if set, sees the reply first and may replace it.
+func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, subject string, timeout time.Duration,
+	r replier, done func(reply *verto.Message, err error) *verto.Message) {
+	start := time.Now()
+	s.mu.Lock()
+	sessid, user := s.sessid, s.userRaw
+	s.mu.Unlock()
+	o.SetRaw(verto.KeySessid, jsonString(sessid))
+	o.SetRaw(verto.KeyCtrlUUID, srv.uuidJSON)
+	if node != "" {
+		o.SetRaw(verto.KeyNodeUUID, jsonString(node))
+	}
+	o.SetRaw(verto.KeyXrtcUser, user)
+	params := marshalObject(o)
+	rid := srv.reqs.NextID()
+	payload, err := (&verto.Message{JSONRPC: verto.Version, ID: verto.StringID(strconv.FormatUint(rid, 10)),
+		Method: m.Method, Params: params}).Marshal()
+	if err != nil {
+		r.fail(verto.AsError(err))
+		return
+	}
+	srv.metrics.relayedToNode(m.Method)
+	clientID := m.ID
+	srv.reqs.Send(subject, rid, payload, timeout, func(bm *BusMsg, err error) {
+		var reply *verto.Message
+		if err == nil {
+			reply, err = verto.DecodeMessage(bm.Data, busLimits)
+			if err == nil && reply.Result == nil && reply.Error == nil {
+				err = errors.New("ctrl: node answered with a request")
+			}
+		}
+		if err != nil {
+			srv.log.Warn("relay failed", "method", m.Method, "sessid", sessid, "node_uuid", node, "subject", subject, "err", err)
+		}
+		var out *verto.Message
+		if done != nil {
+			out = done(reply, err)
+		}
+		switch {
+		case out != nil:
+			r.send(out)
+		case err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{':
+			// The common case, written straight: the node's result with
+			// the socket's sessid (and node_uuid) added.
+			r.s.sendRaw(resultFrame(clientID, appendMembers(reply.Result, verto.KeyNodeUUID, node, verto.KeySessid, sessid)))
+		default:
+			r.send(srv.clientReply(clientID, reply, err, sessid, node))
+		}
+		srv.metrics.relay.observe(time.Since(start))
+	})
+}
+
+// busLimits bound what XCtrl accepts from the bus (the embedded server's
+// payload limit).
+var busLimits = verto.Limits{MaxBytes: 4 << 20}
+
+// clientReply turns a node's reply (or a relay failure) into the reply to
+// the client.
+func (srv *Server) clientReply(id verto.ID, reply *verto.Message, err error, sessid, node string) *verto.Message {
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrTimeout):
+			srv.metrics.nodeTimeout.Add(1)
+			return verto.NewError(id, sessionError(verto.MsgNodeTimeout))
+		default:
+			return verto.NewError(id, sessionError(verto.MsgNoNode))
+		}
+	}
+	if reply.Error != nil {
+		return verto.NewError(id, reply.Error)
+	}
+	res := reply.Result
+	if len(res) > 0 && res[0] == '{' {
+		if edited, err := verto.EditParams(res, func(o *verto.Object) {
+			if node != "" && !o.Has(verto.KeyNodeUUID) {
+				o.Set(verto.KeyNodeUUID, node)
+			}
+			o.Set(verto.KeySessid, sessid)
+		}); err == nil {
+			res = edited
+		}
+	}
+	return &verto.Message{JSONRPC: verto.Version, ID: id, Result: res}
+}
+
+// api relays jsapi / fsapi to any node when enabled and allowed.
+func (srv *Server) api(s *Session, m *verto.Message, r replier) {
+	id := s.Identity()
+	var (
+		enabled bool
+		allow   []string
+		keyName string
+	)
+	if m.Method == verto.MethodJSAPI {
+		enabled, allow, keyName = srv.cfg.EnableJSAPI, id.AllowedJSAPI, "command"
+	} else {
+		enabled, allow, keyName = srv.cfg.EnableFSAPI, id.AllowedFSAPI, "cmd"
+	}
+	if !enabled {
+		r.fail(verto.ErrMethodNotFound)
+		return
+	}
+	var o verto.Object
+	if len(m.Params) > 0 {
+		if err := o.UnmarshalJSON(m.Params); err != nil {
+			r.fail(verto.ErrPermission)
+			return
+		}
+	}
+	if allow != nil && !listAllows(allow, o.String(keyName)) {
+		r.fail(verto.ErrPermission)
+		return
+	}
+	srv.relay(s, m, &o, "", srv.subj.AnyNode(), srv.cfg.Timers.Request, r, nil)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}

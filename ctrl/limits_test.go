@@ -1,0 +1,175 @@
+package ctrl_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"xccrtc/ctrl"
+	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/verto"
+)
+
+// alive checks that the socket still answers.
+func alive(t *testing.T, c *ctrltest.Browser) {
+	t.Helper()
+	if r := c.Call(verto.MethodPing, nil); r.Error != nil || ctrltest.Param(r, "message") != "PONG" {
+		t.Fatalf("socket does not answer a ping: %+v", r.Error)
+	}
+}
+
+func TestBadFrames(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxFrameBytes = 4096
+		c.Limits.MaxBatch = 4
+	})
+	c := e.Login(x, "1000")
+	for _, tc := range []struct {
+		name  string
+		frame string
+		code  int
+		msg   string
+	}{
+		{"not JSON", `{"jsonrpc":"2.0",`, verto.CodeInvalidRequest, verto.MsgInvalidRequest},
+		{"wrong version", `{"jsonrpc":"1.0","id":7,"method":"verto.ping"}`, verto.CodeInvalidRequest, verto.MsgInvalidMessage},
+		{"no method", `{"jsonrpc":"2.0","id":8}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"unknown method", `{"jsonrpc":"2.0","id":9,"method":"verto.nope","params":{}}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"jsapi off", `{"jsonrpc":"2.0","id":10,"method":"jsapi","params":{"command":"fsapi"}}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"fsapi off", `{"jsonrpc":"2.0","id":11,"method":"fsapi","params":{"cmd":"status"}}`, verto.CodeMethodNotFound, verto.MsgMethodNotFound},
+		{"too large", `{"jsonrpc":"2.0","id":12,"method":"echo","params":{"x":"` + strings.Repeat("a", 5000) + `"}}`, verto.CodeInvalidRequest, verto.MsgTooLarge},
+		{"batch too large", `[` + strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"verto.ping"},`, 4) + `{"jsonrpc":"2.0","id":1,"method":"verto.ping"}]`, verto.CodeInvalidRequest, verto.MsgBatchTooLarge},
+		{"params not an object", `{"jsonrpc":"2.0","id":13,"method":"verto.invite","params":"x"}`, verto.CodeInvalidRequest, verto.MsgInvalidMessage},
+		{"deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), verto.CodeInvalidRequest, verto.MsgInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.SendRaw([]byte(tc.frame)); err != nil {
+				t.Fatal(err)
+			}
+			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError })
+			if m.Error.Code != tc.code || m.Error.Message != tc.msg {
+				t.Fatalf("got %d %q", m.Error.Code, m.Error.Message)
+			}
+			alive(t, c)
+		})
+	}
+}
+
+func TestBatch(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Login(x, "1000")
+	c.Reply(c.Invite("b1", "9196", nil))
+	frame := `[{"jsonrpc":"2.0","id":101,"method":"verto.ping","params":{}},` +
+		`{"jsonrpc":"1.0","id":102,"method":"verto.ping"},` +
+		`{"jsonrpc":"2.0","method":"verto.ping","params":{}},` +
+		`{"jsonrpc":"2.0","id":103,"method":"verto.modify","params":{"action":"hold","dialogParams":{"callID":"b1"}}},` +
+		`{"jsonrpc":"2.0","id":104,"result":{"method":"verto.answer"}}]`
+	if err := c.SendRaw([]byte(frame)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
+		ids = append(ids, m.ID.String())
+		if m.ID.String() == "103" && ctrltest.Param(m, "holdState") != verto.HoldStateHeld {
+			t.Fatalf("relayed member: %s", m.Result)
+		}
+	}
+	if got := strings.Join(ids, ","); got != "101,102,103" {
+		t.Fatalf("batch replies %s", got)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec = 1
+		c.Limits.RateBurst = 5
+	})
+	c := e.Dial(x)
+	var limited int
+	for i := 0; i < 10; i++ {
+		r := c.Call(verto.MethodLogin, map[string]any{})
+		if r.Error != nil && r.Error.Message == verto.MsgRateLimited {
+			limited++
+		}
+	}
+	if limited < 4 {
+		t.Fatalf("%d of 10 messages limited at burst 5", limited)
+	}
+	if open, _ := x.Sockets(); open != 1 {
+		t.Fatal("rate-limited socket was dropped")
+	}
+}
+
+func TestJSAPIWhenEnabled(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	e.Users.Add("1200", ctrltest.Domain, ctrltest.Password, map[string]string{"jsonrpc-allowed-jsapi": "fsapi"})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.EnableJSAPI = true })
+	e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Login(x, "1200")
+	if r := c.Call(verto.MethodJSAPI, map[string]any{"command": "fsapi", "data": map[string]any{}}); r.Error != nil {
+		t.Fatalf("allowed jsapi: %+v", r.Error)
+	}
+	if r := c.Call(verto.MethodJSAPI, map[string]any{"command": "other"}); r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+		t.Fatalf("forbidden jsapi command: %+v", r.Error)
+	}
+	if r := c.Call(verto.MethodFSAPI, map[string]any{"cmd": "status"}); r.Error == nil || r.Error.Code != verto.CodeMethodNotFound {
+		t.Fatalf("fsapi still off: %+v", r.Error)
+	}
+}
+
+func TestSlowReaderIsDropped(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxQueue = 64
+		c.Limits.MaxQueueBytes = 1 << 20
+		c.Timers.Write = time.Minute
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Login(x, "1000")
+	fast := e.Login(x, "1001")
+	// Stop reading: a raw connection that never reads, logged in.
+	d := websocket.Dialer{}
+	conn, _, err := d.DialContext(e.Ctx, x.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sessid := "slow-" + c.Sessid
+	login, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "login",
+		"params": map[string]any{"login": "1002@" + ctrltest.Domain, "passwd": ctrltest.Password, "sessid": sessid}})
+	if err := conn.WriteMessage(websocket.TextMessage, login); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.WaitSockets(e.Ctx, func(_, in int) bool { return in == 3 }); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 64<<10)
+	dropped := false
+	for i := 0; i < 2000 && !dropped; i++ {
+		rep, err := n.Request(e.Ctx, x.CtrlUUID(), verto.MethodEvent, map[string]any{"eventChannel": sessid, "sessid": sessid,
+			"data": map[string]any{"blob": big, "i": i}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropped = rep.Error != nil && rep.Error.Message == verto.MsgSessionNotFound
+	}
+	if !dropped {
+		t.Fatal("a client that never reads was not dropped")
+	}
+	// Everyone else goes on.
+	alive(t, c)
+	alive(t, fast)
+	if !strings.Contains(scrape(t, x), "xctrl_slow_clients_dropped_total 1") {
+		t.Fatal("drop not counted")
+	}
+	_ = fmt.Sprint()
+}

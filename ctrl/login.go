@@ -1,0 +1,216 @@
+package ctrl
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"xccrtc/verto"
+)
+
+// login handles the login method: throttle, authenticate, take the sessid
+// over (punting its previous socket here or on another instance), register
+// the socket in the registry, answer, then verto.clientReady.
+func (srv *Server) login(s *Session, m *verto.Message, r replier) {
+	var p verto.LoginParams
+	if err := m.DecodeParams(&p); err != nil {
+		srv.metrics.login(LoginFailed)
+		r.fail(authFailure(verto.MsgMissingParams))
+		return
+	}
+	if p.Sessid != "" && s.Sessid() == "" {
+		s.mu.Lock()
+		if s.ident == nil {
+			s.sessid = p.Sessid // remembered for logs until login succeeds
+		}
+		s.mu.Unlock()
+	}
+	hasToken := p.LoginParam(ParamXCCToken) != "" || p.LoginParam(ParamXUISessid) != ""
+	if p.Login == "" && !hasToken {
+		r.fail(verto.ErrAuthRequired) // verto.js's first, empty login
+		return
+	}
+	now := time.Now()
+	if srv.byAddr.Blocked(s.addr, now) || (p.Login != "" && srv.byUser.Blocked(p.Login, now)) {
+		srv.metrics.login(LoginThrottled)
+		s.logger().Warn("login throttled", "login", p.Login)
+		r.fail(authFailure(verto.MsgAuthFailure))
+		return
+	}
+	ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.Timers.Auth+time.Second)
+	defer cancel()
+	id, verr := srv.auth.Authenticate(ctx, &p)
+	if verr != nil {
+		if verr.Code == verto.CodeAuthRequired {
+			r.fail(verr)
+			return
+		}
+		srv.byAddr.Fail(s.addr, now)
+		if p.Login != "" {
+			srv.byUser.Fail(p.Login, now)
+		}
+		srv.metrics.login(LoginFailed)
+		s.logger().Info("login failed", "login", p.Login, "reason", verr.Message)
+		r.fail(verr)
+		return
+	}
+	login := id.User.Login
+	log := s.logger().With("login", login)
+
+	// A socket that is logged in keeps its sessid and its user.
+	s.mu.Lock()
+	cur, curID := s.sessid, s.ident
+	s.mu.Unlock()
+	if curID != nil {
+		if curID.User.Login != login {
+			srv.metrics.login(LoginInUse)
+			r.fail(authFailure(verto.MsgSessionInUse))
+			return
+		}
+		srv.metrics.login(LoginOK)
+		r.result(loginResult(cur, curID))
+		return
+	}
+	sessid := p.Sessid
+	if sessid == "" {
+		sessid = NewUUID()
+	}
+	inUse := func() {
+		srv.metrics.login(LoginInUse)
+		log.Warn("session in use by another user")
+		r.fail(authFailure(verto.MsgSessionInUse))
+		s.closeAfterFlush(websocket.ClosePolicyViolation, verto.MsgSessionInUse)
+	}
+	if prev := srv.sessions.Get(sessid); prev != nil && prev != s && prev.loginName() != login {
+		inUse()
+		return
+	}
+	owner, found, err := srv.reg.Owner(ctx, sessid)
+	if err != nil {
+		log.Error("registry owner lookup", "err", err)
+	}
+	if found && owner.CtrlUUID != srv.uuid {
+		if owner.Login != login {
+			inUse()
+			return
+		}
+		srv.sendPunt(owner.CtrlUUID, sessid, login)
+	}
+
+	user := assertedUser(id)
+	s.mu.Lock()
+	s.sessid, s.ident, s.userRaw = sessid, id, user
+	s.mu.Unlock()
+	if prev := srv.sessions.Bind(s, sessid, login); prev != nil {
+		// Same user, same sessid, this instance: punt the old socket and
+		// detach its calls now, before xrtc.login re-attaches them here.
+		prev.punt()
+		prev.finish()
+	}
+	lease, err := srv.reg.Register(ctx, RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login})
+	if err != nil {
+		log.Error("registry register: calls to this user will not find this socket", "err", err)
+	}
+	s.mu.Lock()
+	s.lease = lease
+	s.mu.Unlock()
+	srv.metrics.login(LoginOK)
+	log.Info("logged in", "via", id.Via)
+	r.result(loginResult(sessid, id))
+	srv.clientReady(s, sessid, user)
+}
+
+// assertedUser is params.xrtc_user: the identity, plus the directory's
+// event channel permissions for the node (verto.EventPermissions).
+func assertedUser(id *Identity) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		verto.User
+		verto.EventPermissions
+	}{id.User, verto.EventPermissions{AllowedEventChannels: id.AllowedEventChannels}})
+	return b
+}
+
+func loginResult(sessid string, id *Identity) verto.LoginResult {
+	res := verto.LoginResult{Message: "logged in", Sessid: sessid,
+		Moderator: id.Moderator, StereoAudio: id.StereoAudio, Superuser: id.Superuser}
+	if !id.Expires.IsZero() {
+		res.AuthExpires = id.Expires.Unix()
+	}
+	return res
+}
+
+// sendPunt asks another instance to punt its socket with sessid.
+func (srv *Server) sendPunt(ctrl, sessid, login string) {
+	m, err := verto.NewNotification(verto.MethodXrtcPunt, verto.ControlParams{Sessid: sessid, CtrlUUID: srv.uuid,
+		XrtcUser: &verto.User{Login: login}})
+	if err != nil {
+		return
+	}
+	b, _ := m.Marshal()
+	if err := srv.bus.Publish(srv.subj.Ctrl(ctrl), "", b); err != nil {
+		srv.log.Error("publish xrtc.punt", "sessid", sessid, "to", ctrl, "err", err)
+	}
+}
+
+// punt tells the client it was logged in elsewhere and closes the socket.
+func (s *Session) punt() {
+	s.mu.Lock()
+	s.punted = true
+	s.mu.Unlock()
+	s.logger().Info("punted: the sessid logged in again")
+	s.sendRequest(verto.MethodPunt, json.RawMessage("{}"))
+	s.closeAfterFlush(websocket.CloseNormalClosure, "punted")
+}
+
+// clientReady asks every live node to re-attach the sessid's detached calls
+// (xrtc.login), waits for them (at most Timers.LoginWait) and sends
+// verto.clientReady with the calls they re-attached.
+func (srv *Server) clientReady(s *Session, sessid string, user json.RawMessage) {
+	nodes := srv.nodes.Live(time.Now())
+	send := func(reattached []string) {
+		if reattached == nil {
+			reattached = []string{}
+		}
+		s.sendRequest(verto.MethodClientReady, mustJSON(verto.ClientReadyParams{ReattachedSessions: reattached}))
+	}
+	if len(nodes) == 0 {
+		send(nil)
+		return
+	}
+	params := mustJSON(struct {
+		Sessid   string          `json:"sessid"`
+		CtrlUUID string          `json:"ctrl_uuid"`
+		XrtcUser json.RawMessage `json:"xrtc_user"`
+	}{sessid, srv.uuid, user})
+	targets := make([]target, 0, len(nodes))
+	for _, n := range nodes {
+		id := srv.reqs.NextID()
+		b, _ := (&verto.Message{JSONRPC: verto.Version, ID: verto.StringID(strconv.FormatUint(id, 10)),
+			Method: verto.MethodXrtcLogin, Params: params}).Marshal()
+		targets = append(targets, target{node: n, subject: srv.subj.Node(n), id: id, payload: b})
+	}
+	var once sync.Once
+	srv.fanout(targets, srv.cfg.Timers.LoginWait, func(replies []*verto.Message) {
+		once.Do(func() {
+			var all []string
+			seen := map[string]bool{}
+			for _, rep := range replies {
+				var lr verto.LoginReply
+				if rep == nil || rep.DecodeResult(&lr) != nil {
+					continue
+				}
+				for _, c := range lr.Reattached {
+					if !seen[c] {
+						seen[c] = true
+						all = append(all, c)
+					}
+				}
+			}
+			send(all)
+		})
+	})
+}

@@ -1,0 +1,266 @@
+package ctrl_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"xccrtc/ctrl"
+	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/verto"
+)
+
+func TestNothingBeforeLogin(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	c := e.Dial(x)
+	for _, method := range []string{verto.MethodInvite, verto.MethodPing, verto.MethodSubscribe, "no.such.method", verto.MethodEcho} {
+		r := c.Call(method, map[string]any{})
+		if r.Error == nil || r.Error.Code != verto.CodeAuthRequired {
+			t.Errorf("%s before login: %+v", method, r.Error)
+		}
+	}
+	// verto.js's first login carries only the sessid.
+	if r := c.Call(verto.MethodLogin, nil); r.Error == nil || r.Error.Code != verto.CodeAuthRequired {
+		t.Errorf("empty login: %+v", r.Error)
+	}
+}
+
+func TestPasswordLogin(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	c := e.Dial(x)
+	res, ready := c.Login("1000@"+ctrltest.Domain, ctrltest.Password, nil)
+	if ctrltest.Param(res, "message") != "logged in" || ctrltest.Param(res, "sessid") != c.Sessid {
+		t.Fatalf("login result %s", res.Result)
+	}
+	var rp verto.ClientReadyParams
+	if err := ctrltest.Decode(ready, &rp); err != nil || rp.ReattachedSessions == nil {
+		t.Fatalf("clientReady %s: %v", ready.Params, err)
+	}
+	if r := c.Call(verto.MethodPing, nil); r.Error != nil || ctrltest.Param(r, "message") != "PONG" {
+		t.Fatalf("ping after login: %+v", r)
+	}
+	if r := c.Call(verto.MethodEcho, map[string]any{"x": 1}); r.Error != nil || ctrltest.Param(r, "sessid") != c.Sessid {
+		t.Fatalf("echo: %+v", r)
+	}
+}
+
+func TestLoginFailures(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	for _, tc := range []struct {
+		name, login, passwd string
+		params              map[string]any
+		msg                 string
+	}{
+		{"wrong password", "1000@" + ctrltest.Domain, "nope", nil, verto.MsgAuthFailure},
+		{"unknown user", "4242@" + ctrltest.Domain, ctrltest.Password, nil, verto.MsgAuthFailure},
+		{"unknown domain", "1000@elsewhere", ctrltest.Password, nil, verto.MsgAuthFailure},
+		{"missing passwd", "1000@" + ctrltest.Domain, "", nil, verto.MsgMissingPasswd},
+		{"bad token", "1000@" + ctrltest.Domain, "x", map[string]any{"xcc_token": "a.b.c"}, verto.MsgAuthFailure},
+		{"xui without endpoint", "1000@" + ctrltest.Domain, "x", map[string]any{"xui_sessid": "t"}, verto.MsgAuthFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.Dial(x)
+			p := map[string]any{"login": tc.login, "passwd": tc.passwd}
+			if tc.params != nil {
+				p["loginParams"] = tc.params
+			}
+			r := c.Call(verto.MethodLogin, p)
+			if r.Error == nil || r.Error.Code != verto.CodeAuthFailed || r.Error.Message != tc.msg {
+				t.Fatalf("got %+v", r.Error)
+			}
+			// Still not logged in, socket still up.
+			if r := c.Call(verto.MethodPing, nil); r.Error == nil || r.Error.Code != verto.CodeAuthRequired {
+				t.Fatalf("ping after failed login: %+v", r.Error)
+			}
+		})
+	}
+}
+
+func TestDirectoryLogin(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.DirectoryFile = "../testdata/conf/directory.xml" })
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	t.Run("a1-hash", func(t *testing.T) {
+		e.Dial(x).Login("1005@xswitch.cn", "1234", nil)
+	})
+	t.Run("allowed methods", func(t *testing.T) {
+		c := e.Dial(x)
+		c.Login("1010@xswitch.cn", "1234", nil)
+		if r := c.Call(verto.MethodModify, ctrltest.CallParams("c", map[string]any{"action": "hold"})); r.Error == nil ||
+			r.Error.Code != verto.CodeMethodNotFound {
+			t.Fatalf("verto.modify for 1010: %+v", r.Error)
+		}
+		if r := c.Call(verto.MethodEcho, map[string]any{"a": 1}); r.Error == nil || r.Error.Code != verto.CodeMethodNotFound {
+			t.Fatalf("echo for 1010: %+v", r.Error)
+		}
+	})
+	t.Run("context and caller id reach the node", func(t *testing.T) {
+		c := e.Dial(x)
+		res, _ := c.Login("1019@xswitch.cn", "1234", nil)
+		if ctrltest.Param(res, "message") != "logged in" {
+			t.Fatal(res.Result)
+		}
+		var lr verto.LoginResult
+		if err := ctrltest.Decode(res, &lr); err != nil || lr.AuthExpires == 0 {
+			t.Fatalf("login-expires gives auth-expires: %+v %v", lr, err)
+		}
+		c.Reply(c.Invite("dir-call", "9196", nil))
+		got, err := n.Wait(e.Ctx, verto.MethodInvite, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var u verto.User
+		got.Param("xrtc_user", &u)
+		if u.Login != "1019@xswitch.cn" || u.Context != "webrtc" || u.Dialplan != "XML" || u.CallerIDName != "Web Desk" {
+			t.Fatalf("xrtc_user %+v", u)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		r := e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": "1000@xswitch.cn", "passwd": "12345"})
+		if r.Error == nil || r.Error.Code != verto.CodeAuthFailed {
+			t.Fatalf("%+v", r.Error)
+		}
+	})
+}
+
+func TestTokenLogin(t *testing.T) {
+	xui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["xui_sessid"] != "good-token" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"login": "1002@" + ctrltest.Domain, "caller_id_name": "Via XUI"})
+	}))
+	defer xui.Close()
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.XUIAuthURL = xui.URL })
+	sign := func(claims map[string]any) string {
+		tok, err := ctrl.SignJWT("test-secret", claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, tc := range []struct {
+		name   string
+		login  string
+		params map[string]any
+		want   string // "" = refused
+	}{
+		{"jwt", "whatever", map[string]any{"xcc_token": sign(map[string]any{"login": "1001@" + ctrltest.Domain, "exp": exp})}, "1001@" + ctrltest.Domain},
+		{"jwt cman claims", "", map[string]any{"xcc_token": sign(map[string]any{"user_id": "7777", "domain": "tenant.example", "expires": exp})}, "7777@tenant.example"},
+		{"jwt expired", "", map[string]any{"xcc_token": sign(map[string]any{"login": "1001@" + ctrltest.Domain, "exp": time.Now().Add(-time.Hour).Unix()})}, ""},
+		{"jwt no expiry", "", map[string]any{"xcc_token": sign(map[string]any{"login": "1001@" + ctrltest.Domain})}, ""},
+		{"jwt other secret", "", map[string]any{"xcc_token": func() string {
+			tok, _ := ctrl.SignJWT("other", map[string]any{"login": "1001@" + ctrltest.Domain, "exp": exp})
+			return tok
+		}()}, ""},
+		{"xui", "1002@" + ctrltest.Domain, map[string]any{"xui_sessid": "good-token"}, "1002@" + ctrltest.Domain},
+		{"xui refused", "1002@" + ctrltest.Domain, map[string]any{"xui_sessid": "bad"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.Dial(x)
+			r := c.Call(verto.MethodLogin, map[string]any{"login": tc.login, "passwd": "x", "loginParams": tc.params})
+			if tc.want == "" {
+				if r.Error == nil || r.Error.Code != verto.CodeAuthFailed {
+					t.Fatalf("accepted: %s", r.Result)
+				}
+				return
+			}
+			if r.Error != nil {
+				t.Fatalf("refused: %+v", r.Error)
+			}
+			c.Expect(verto.MethodClientReady)
+			if got := c.Call(verto.MethodEcho, map[string]any{"q": 1}); got.Error != nil {
+				t.Fatalf("echo after token login: %+v", got.Error)
+			}
+			// The login the node would see is the token's.
+			users := x.SessidsOf(tc.want)
+			if len(users) != 1 || users[0] != c.Sessid {
+				t.Fatalf("sockets of %s: %v", tc.want, users)
+			}
+		})
+	}
+}
+
+func TestSameSessidTakesOver(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	y := e.StartCtrl(nil)
+	for _, tc := range []struct {
+		name string
+		to   *ctrl.Server
+	}{{"same instance", x}, {"other instance", y}} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := e.Login(x, "1003")
+			again := e.DialSessid(tc.to, old.Sessid)
+			again.Login("1003@"+ctrltest.Domain, ctrltest.Password, nil)
+			old.Expect(verto.MethodPunt)
+			old.Closed()
+			if r := again.Call(verto.MethodPing, nil); r.Error != nil {
+				t.Fatalf("new socket: %+v", r.Error)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		to   *ctrl.Server
+	}{{"same instance", x}, {"other instance", y}} {
+		t.Run("other user "+tc.name, func(t *testing.T) {
+			owner := e.Login(x, "1004")
+			thief := e.DialSessid(tc.to, owner.Sessid)
+			r := thief.Call(verto.MethodLogin, map[string]any{"login": "1005@" + ctrltest.Domain, "passwd": ctrltest.Password})
+			if r.Error == nil || r.Error.Code != verto.CodeAuthFailed || r.Error.Message != verto.MsgSessionInUse {
+				t.Fatalf("got %+v", r.Error)
+			}
+			thief.Closed()
+			if r := owner.Call(verto.MethodPing, nil); r.Error != nil {
+				t.Fatalf("owner lost its socket: %+v", r.Error)
+			}
+		})
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.LoginFailuresPerAddr = 3
+		c.Limits.LoginFailuresPerUser = 100
+	})
+	y := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.LoginFailuresPerAddr = 100
+		c.Limits.LoginFailuresPerUser = 2
+	})
+	fail := func(s *ctrl.Server, login string, n int) {
+		c := e.Dial(s)
+		for i := 0; i < n; i++ {
+			if r := c.Call(verto.MethodLogin, map[string]any{"login": login, "passwd": "wrong"}); r.Error == nil {
+				t.Fatal("wrong password accepted")
+			}
+		}
+	}
+	refused := func(s *ctrl.Server, user string) bool {
+		r := e.Dial(s).Call(verto.MethodLogin, map[string]any{"login": user + "@" + ctrltest.Domain, "passwd": ctrltest.Password})
+		return r.Error != nil
+	}
+	fail(x, "1006@"+ctrltest.Domain, 3)
+	if !refused(x, "1007") {
+		t.Fatal("address not throttled after 3 failures")
+	}
+	fail(y, "1008@"+ctrltest.Domain, 2)
+	if !refused(y, "1008") {
+		t.Fatal("user not throttled after 2 failures")
+	}
+	if refused(y, "1009") {
+		t.Fatal("another user throttled")
+	}
+}

@@ -1,0 +1,173 @@
+package ctrl_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"xccrtc/ctrl"
+	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/verto"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func scrape(t *testing.T, s *ctrl.Server) string {
+	t.Helper()
+	code, body := get(t, "http://"+s.MetricsAddr()+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	return body
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	e.StartNode(fakenode.Options{UUID: "n1", AutoAnswer: true})
+	c := e.Login(x, "1000")
+	c.Reply(c.Invite("m-1", "9196", nil))
+	c.ExpectCall(verto.MethodAnswer, "m-1")
+	e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": "bad"})
+	body := scrape(t, x)
+	for _, want := range []string{
+		`xctrl_sockets{state="open"} 2`,
+		`xctrl_sockets{state="logged_in"} 1`,
+		`xctrl_logins_total{result="ok"} 1`,
+		`xctrl_logins_total{result="failed"} 1`,
+		`xctrl_calls{state="answered"} 1`,
+		`xctrl_relayed_total{direction="to_node",method="verto.invite"} 1`,
+		`xctrl_relayed_total{direction="to_client",method="verto.answer"} 1`,
+		`xctrl_relay_seconds_count 1`,
+		`xctrl_nodes_alive 1`,
+		"# TYPE xctrl_relay_seconds histogram",
+		"go_memstats_heap_inuse_bytes",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if code, body := get(t, "http://"+x.MetricsAddr()+"/healthz"); code != http.StatusOK || !strings.Contains(body, x.CtrlUUID()) {
+		t.Fatalf("healthz %d %s", code, body)
+	}
+	if code, _ := get(t, "http://"+x.WSAddr()+"/"); code != http.StatusUpgradeRequired {
+		t.Fatalf("plain GET on the ws port: %d", code)
+	}
+}
+
+func TestKeepalive(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Timers.Ping = 100 * time.Millisecond
+		c.Timers.LoginTimeout = 300 * time.Millisecond
+	})
+	c := e.Login(x, "1000")
+	p := c.Expect(verto.MethodPing)
+	var pp verto.PingParams
+	if err := ctrltest.Decode(p, &pp); err != nil || pp.Serno == 0 {
+		t.Fatalf("ping %s", p.Params)
+	}
+	// A socket that never logs in is closed.
+	lurker := e.Dial(x)
+	if code := lurker.Closed(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("lurker closed with %d", code)
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	y := e.StartCtrl(nil)
+	n := e.StartNode(fakenode.Options{UUID: "n1", AutoAnswer: true})
+	c := e.Login(x, "1000")
+	c.Reply(c.Invite("survivor", "9196", nil))
+	c.ExpectCall(verto.MethodAnswer, "survivor")
+	ctx, cancel := context.WithTimeout(e.Ctx, 5*time.Second)
+	defer cancel()
+	if err := x.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.Closed(); code != websocket.CloseGoingAway {
+		t.Fatalf("closed with %d, want 1001", code)
+	}
+	// The call is still up on the node, detached, and comes back on y.
+	if _, err := n.Wait(e.Ctx, verto.MethodXrtcDetach, nil); err != nil {
+		t.Fatal(err)
+	}
+	if call, ok := n.Call("survivor"); !ok || !call.Detached {
+		t.Fatalf("call after drain: %+v %v", call, ok)
+	}
+	again := e.DialSessid(y, c.Sessid)
+	_, ready := again.Login("1000@"+ctrltest.Domain, ctrltest.Password, nil)
+	if !strings.Contains(string(ready.Params), "survivor") {
+		t.Fatalf("clientReady %s", ready.Params)
+	}
+	if _, err := ctrltest.Dial(e.Ctx, x.WSURL()); err == nil {
+		t.Fatal("a drained instance accepted a socket")
+	}
+}
+
+func TestEmbeddedDefault(t *testing.T) {
+	// No NATS URL: XCtrl starts its own NATS (JetStream on) and a second
+	// instance and a node join it over TCP.
+	base := ctrltest.Goroutines()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	x, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: t.TempDir()},
+		ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	url := x.NATSURL()
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
+		t.Fatalf("NATS URL %q", url)
+	}
+	y, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSURLs: []string{url}}, ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := y.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := fakenode.Start(ctx, fakenode.Options{URL: url, UUID: "emb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ctrltest.Dial(ctx, y.WSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Login(ctx, "1000@"+ctrltest.Domain, ctrltest.Password, nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := n.Originate(ctx, "", "1000@"+ctrltest.Domain, "emb-call")
+	if err != nil || rep.Error != nil {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if _, err := c.ExpectCall(ctx, verto.MethodInvite, "emb-call"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	n.Kill()
+	_ = y.Shutdown(ctx)
+	_ = x.Shutdown(ctx)
+	ctrltest.CheckLeaks(t, base)
+}

@@ -1,0 +1,125 @@
+package ctrl
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/ctrl/natsd"
+)
+
+func TestEncodeKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"1000@xswitch.cn", "1000=40xswitch=2Ecn"},
+		{"a_b-C9", "a_b-C9"},
+		{"=", "=3D"},
+		{"*>. ", "=2A=3E=2E=20"},
+		{"ü", "=C3=BC"},
+		{"", ""},
+	} {
+		got := EncodeKey(tc.in)
+		if got != tc.want {
+			t.Errorf("EncodeKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		back, err := DecodeKey(got)
+		if err != nil || back != tc.in {
+			t.Errorf("DecodeKey(%q) = %q, %v", got, back, err)
+		}
+	}
+	for _, bad := range []string{"=", "=4", "=ZZ"} {
+		if _, err := DecodeKey(bad); err == nil {
+			t.Errorf("DecodeKey(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzEncodeKey(f *testing.F) {
+	f.Add("1000@xswitch.cn")
+	f.Fuzz(func(t *testing.T, s string) {
+		k := EncodeKey(s)
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '=') {
+				t.Fatalf("key %q has %q", k, c)
+			}
+		}
+		if back, err := DecodeKey(k); err != nil || back != s {
+			t.Fatalf("round trip %q -> %q -> %q %v", s, k, back, err)
+		}
+	})
+}
+
+func testRegistries(t *testing.T) map[string]Registry {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	kv, err := NewKVRegistry(ctx, nc, "reg_test", time.Minute, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Registry{"kv": kv, "mem": NewMemRegistry()}
+}
+
+func TestRegistry(t *testing.T) {
+	for name, r := range testRegistries(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if got, err := r.Lookup(ctx, "1000@d.example"); err != nil || len(got) != 0 {
+				t.Fatalf("empty lookup: %v %v", got, err)
+			}
+			a, err := r.Register(ctx, RegEntry{CtrlUUID: "c1", Sessid: "s.1", Login: "1000@d.example"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Register(ctx, RegEntry{CtrlUUID: "c2", Sessid: "s2", Login: "1000@d.example"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Register(ctx, RegEntry{CtrlUUID: "c2", Sessid: "s3", Login: "1000@d.example.org"}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Lookup(ctx, "1000@d.example")
+			if err != nil || len(got) != 2 {
+				t.Fatalf("lookup: %+v %v", got, err)
+			}
+			if e, ok, err := r.Owner(ctx, "s.1"); err != nil || !ok || e.CtrlUUID != "c1" || e.Login != "1000@d.example" {
+				t.Fatalf("owner: %+v %v %v", e, ok, err)
+			}
+			// The sessid moves to c3: the old lease's delete must not remove it.
+			b, err := r.Register(ctx, RegEntry{CtrlUUID: "c3", Sessid: "s.1", Login: "1000@d.example"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Unregister(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if e, ok, _ := r.Owner(ctx, "s.1"); !ok || e.CtrlUUID != "c3" {
+				t.Fatalf("owner after stale delete: %+v %v", e, ok)
+			}
+			if err := r.Refresh(ctx, []*Lease{b}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Unregister(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := r.Owner(ctx, "s.1"); ok {
+				t.Fatal("owner after delete")
+			}
+			got, _ = r.Lookup(ctx, "1000@d.example")
+			if len(got) != 1 || got[0].Sessid != "s2" {
+				t.Fatalf("lookup after delete: %+v", got)
+			}
+		})
+	}
+}

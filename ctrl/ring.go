@@ -1,0 +1,138 @@
+package ctrl
+
+import (
+	"context"
+	"strconv"
+	"sync"
+
+	"xccrtc/verto"
+)
+
+// ring handles a node's verto.invite for a WebRTC user (params.login): find
+// the user's sockets on every instance through the registry, ring the local
+// ones, forward the invite to the instances holding the others, and answer
+// the node with a RingResult, or USER_NOT_REGISTERED at once when the user
+// has no socket anywhere. A forwarded invite (xrtc_forwarded_by) rings only
+// this instance's sockets.
+func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *verto.Object, forwarded bool) {
+	callID := o.String(verto.KeyCallID)
+	login := o.String("login")
+	node := o.String(verto.KeyNodeUUID)
+	log := srv.log.With("callID", callID, "node_uuid", node, "login", login)
+	if callID == "" || login == "" {
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, &verto.Error{Code: verto.CodeInvalidParams, Message: "callID and login required"}))
+		return
+	}
+	notRegistered := func() {
+		log.Info("call to a user with no socket")
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, sessionError(verto.MsgNotRegistered)))
+	}
+	local := srv.sessions.ByLogin(login)
+	var remote []string
+	if !forwarded {
+		entries, err := srv.reg.Lookup(ctx, login)
+		if err != nil {
+			log.Error("registry lookup", "err", err)
+		}
+		seen := map[string]bool{srv.uuid: true}
+		for _, e := range entries {
+			if !seen[e.CtrlUUID] {
+				seen[e.CtrlUUID] = true
+				remote = append(remote, e.CtrlUUID)
+			}
+		}
+	}
+	if len(local) == 0 && len(remote) == 0 {
+		notRegistered()
+		return
+	}
+	res := verto.RingResult{Code: 200, Message: verto.RingMessage}
+	if n := srv.ringSockets(local, callID, node, msg.Params); n > 0 {
+		res.CtrlUUID = srv.uuid
+		res.Ctrls = append(res.Ctrls, srv.uuid)
+		res.Sockets += n
+	}
+	if len(remote) > 0 {
+		for _, rr := range srv.forwardRing(remote, msg) {
+			if rr.Sockets <= 0 {
+				continue
+			}
+			if res.CtrlUUID == "" {
+				res.CtrlUUID = rr.CtrlUUID
+			}
+			res.Ctrls = append(res.Ctrls, rr.Ctrls...)
+			res.Sockets += rr.Sockets
+		}
+	}
+	if res.Sockets == 0 {
+		notRegistered()
+		return
+	}
+	log.Info("ringing", "sockets", res.Sockets, "ctrls", len(res.Ctrls))
+	out, _ := verto.NewResult(msg.ID, res)
+	srv.replyBus(bm.Reply, out)
+}
+
+// ringSockets sends the invite to each local socket and maps the call to
+// them.
+func (srv *Server) ringSockets(socks []*Session, callID, node string, params []byte) int {
+	if len(socks) == 0 {
+		return 0
+	}
+	p, err := verto.EditParams(params, func(o *verto.Object) { o.Delete(verto.KeyForwardedBy) })
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range socks {
+		if s.closed.Load() {
+			continue
+		}
+		srv.router.Hold(callID, node, s, stateRinging)
+		s.sendRequest(verto.MethodInvite, p)
+		n++
+	}
+	return n
+}
+
+// forwardRing sends the invite to other instances and gathers their
+// RingResults (failures and timeouts count as no socket).
+func (srv *Server) forwardRing(ctrls []string, msg *verto.Message) []verto.RingResult {
+	params, err := verto.EditParams(msg.Params, func(o *verto.Object) { o.Set(verto.KeyForwardedBy, srv.uuid) })
+	if err != nil {
+		return nil
+	}
+	out := make([]verto.RingResult, len(ctrls))
+	var wg sync.WaitGroup
+	for i, c := range ctrls {
+		id := srv.reqs.NextID()
+		b, err := (&verto.Message{JSONRPC: verto.Version, ID: verto.StringID(strconv.FormatUint(id, 10)),
+			Method: verto.MethodInvite, Params: params}).Marshal()
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		srv.reqs.Send(srv.subj.Ctrl(c), id, b, srv.cfg.Timers.Forward, func(bm *BusMsg, err error) {
+			defer wg.Done()
+			if err != nil {
+				return
+			}
+			rep, err := verto.DecodeMessage(bm.Data, busLimits)
+			if err != nil || rep.Result == nil {
+				return
+			}
+			var rr verto.RingResult
+			if rep.DecodeResult(&rr) == nil && rr.Code == 200 {
+				if rr.CtrlUUID == "" {
+					rr.CtrlUUID = c
+				}
+				if len(rr.Ctrls) == 0 {
+					rr.Ctrls = []string{rr.CtrlUUID}
+				}
+				out[i] = rr
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}

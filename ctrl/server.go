@@ -1,0 +1,631 @@
+package ctrl
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/conf"
+	"xccrtc/ctrl/natsd"
+	"xccrtc/verto"
+)
+
+// Deps are the parts a caller may supply instead of the defaults.
+type Deps struct {
+	// Logger; nil logs nothing below warnings to stderr.
+	Logger *slog.Logger
+	// Users backs password logins; nil loads Config.DirectoryFile (if set).
+	Users UserStore
+	// Auth replaces the standard Authenticator entirely.
+	Auth Authenticator
+	// Bus and Registry replace NATS; both or neither.
+	Bus      Bus
+	Registry Registry
+	// HTTPClient is used for xui_sessid checks.
+	HTTPClient *http.Client
+}
+
+// Server is one XCtrl instance.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	uuid string
+	// uuidJSON is the ctrl_uuid as a JSON string, stamped on every relay.
+	uuidJSON []byte
+	subj     verto.Subjects
+	lim      verto.Limits
+	auth     Authenticator
+	deps     Deps
+
+	natsd *natsd.Server
+	nc    *nats.Conn
+	nbus  *natsBus
+	bus   Bus
+	reqs  *Requests
+	reg   Registry
+
+	nodes    *NodeTable
+	router   *Router
+	sessions *Sessions
+	metrics  *Metrics
+	byAddr   *Throttle
+	byUser   *Throttle
+	upgrader websocket.Upgrader
+
+	wsAddr, wssAddr, metricsAddr string
+	https                        []*http.Server
+	subs                         []Subscription
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // sockets and background loops
+	loops  sync.WaitGroup
+
+	started  atomic.Bool
+	draining atomic.Bool
+	stopOnce sync.Once
+}
+
+// New checks cfg and prepares a server; Start runs it.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if (deps.Bus == nil) != (deps.Registry == nil) {
+		return nil, fmt.Errorf("%w: Deps.Bus and Deps.Registry go together", ErrConfig)
+	}
+	if cfg.CtrlUUID == "" {
+		cfg.CtrlUUID = NewUUID()
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      log.With("ctrl_uuid", cfg.CtrlUUID),
+		uuid:     cfg.CtrlUUID,
+		subj:     verto.Subjects{Prefix: cfg.SubjectPrefix},
+		lim:      verto.Limits{MaxBytes: cfg.Limits.MaxFrameBytes, MaxBatch: cfg.Limits.MaxBatch},
+		deps:     deps,
+		nodes:    NewNodeTable(cfg.Timers.NodeExpiry),
+		router:   NewRouter(),
+		sessions: NewSessions(),
+		metrics:  newMetrics(),
+		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
+		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
+	}
+	s.metrics.gauges = s.gauges
+	s.uuidJSON = jsonString(cfg.CtrlUUID)
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  cfg.Limits.ReadBuffer,
+		WriteBufferSize: 16 << 10,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	if deps.Auth != nil {
+		s.auth = deps.Auth
+	} else {
+		a := &Auth{Users: deps.Users, DefaultDomain: cfg.DefaultDomain}
+		if a.Users == nil && cfg.DirectoryFile != "" {
+			dir, err := loadDirectory(cfg.DirectoryFile, s.log)
+			if err != nil {
+				return nil, err
+			}
+			a.Users = DirectoryStore{Dir: dir}
+		}
+		if cfg.JWTSecret != "" {
+			a.JWT = NewJWTVerifier(cfg.JWTSecret)
+		}
+		if cfg.XUIAuthURL != "" {
+			a.XUI = &XUIChecker{URL: cfg.XUIAuthURL, Client: deps.HTTPClient, Timeout: cfg.Timers.Auth}
+		}
+		s.auth = a
+	}
+	return s, nil
+}
+
+// loadDirectory reads a directory file and resolves the $${vars} it sets
+// itself; what stays unresolved is logged and kept as written.
+func loadDirectory(path string, log *slog.Logger) (*conf.Directory, error) {
+	dir, err := conf.LoadDirectory(path)
+	if err != nil {
+		return nil, fmt.Errorf("ctrl: directory: %w", err)
+	}
+	for _, p := range dir.Problems() {
+		log.Warn("directory", "problem", p.String())
+	}
+	if r, err := dir.Resolve(map[string]string{}); err == nil {
+		dir = r
+	} else {
+		log.Warn("directory: unresolved variables kept as written", "err", err)
+	}
+	n := 0
+	for _, d := range dir.Domains {
+		n += len(d.Users)
+	}
+	log.Info("directory loaded", "file", path, "domains", len(dir.Domains), "users", n)
+	return dir, nil
+}
+
+// CtrlUUID is this instance's id on the bus.
+func (s *Server) CtrlUUID() string { return s.uuid }
+
+// Config returns the effective (defaulted) configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// WSAddr is the ws:// listener's address after Start ("" if none).
+func (s *Server) WSAddr() string { return s.wsAddr }
+
+// WSURL is the ws:// URL clients connect to.
+func (s *Server) WSURL() string {
+	if s.wsAddr == "" {
+		return ""
+	}
+	return "ws://" + s.wsAddr + "/"
+}
+
+// WSSAddr is the wss:// listener's address after Start ("" if none).
+func (s *Server) WSSAddr() string { return s.wssAddr }
+
+// MetricsAddr is the metrics listener's address after Start ("" if none).
+func (s *Server) MetricsAddr() string { return s.metricsAddr }
+
+// NATSURL is the URL of the NATS server in use: the embedded one's client
+// URL, or the first configured URL.
+func (s *Server) NATSURL() string {
+	if s.natsd != nil {
+		return s.natsd.ClientURL()
+	}
+	if s.nc != nil {
+		return s.nc.ConnectedUrl()
+	}
+	if len(s.cfg.NATSURLs) > 0 {
+		return s.cfg.NATSURLs[0]
+	}
+	return ""
+}
+
+// Nodes returns the alive nodes this instance knows.
+func (s *Server) Nodes() []verto.Node { return s.nodes.Nodes(time.Now()) }
+
+// WaitNodes blocks until cond holds for the alive nodes, or ctx ends.
+func (s *Server) WaitNodes(ctx context.Context, cond func([]verto.Node) bool) error {
+	for {
+		ch := s.nodes.Changed()
+		if cond(s.nodes.Nodes(time.Now())) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// SessidsOf returns the sessids of a user's sockets on this instance.
+func (s *Server) SessidsOf(login string) []string {
+	var out []string
+	for _, sess := range s.sessions.ByLogin(login) {
+		out = append(out, sess.Sessid())
+	}
+	return out
+}
+
+// Sockets returns the number of open sockets and of logged-in ones.
+func (s *Server) Sockets() (open, loggedIn int) { return s.sessions.Len() }
+
+// WaitSockets blocks until cond holds for the socket counts, or ctx ends.
+func (s *Server) WaitSockets(ctx context.Context, cond func(open, loggedIn int) bool) error {
+	for {
+		ch := s.sessions.Changed()
+		if cond(s.sessions.Len()) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Calls returns the number of calls mapped on this instance.
+func (s *Server) Calls() int { return s.router.Len() }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Start connects to (or starts) NATS, subscribes and opens the listeners.
+// On error everything started is stopped again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	if s.started.Swap(true) {
+		return errors.New("ctrl: already started")
+	}
+	raiseFileLimit()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	if err := s.startBus(ctx); err != nil {
+		return err
+	}
+	reqs, err := NewRequests(s.bus)
+	if err != nil {
+		return err
+	}
+	s.reqs = reqs
+	for _, sub := range []struct {
+		subject, queue string
+		h              func(*BusMsg)
+	}{
+		{s.subj.Ctrl(s.uuid), "", s.onCtrl},
+		{s.cfg.RTCSubject, verto.CtrlQueue, s.onRTC},
+		{s.subj.Status(), "", s.onStatus},
+	} {
+		var x Subscription
+		if sub.queue == "" {
+			x, err = s.bus.Subscribe(sub.subject, sub.h)
+		} else {
+			x, err = s.bus.QueueSubscribe(sub.subject, sub.queue, sub.h)
+		}
+		if err != nil {
+			return fmt.Errorf("ctrl: subscribe %s: %w", sub.subject, err)
+		}
+		s.subs = append(s.subs, x)
+	}
+	if err := s.bus.Flush(ctx); err != nil {
+		return fmt.Errorf("ctrl: flush: %w", err)
+	}
+	if m, err := verto.NewNotification(verto.MethodCtrlStartUp, map[string]string{verto.KeyCtrlUUID: s.uuid}); err == nil {
+		b, _ := m.Marshal()
+		_ = s.bus.Publish(s.subj.AnyNode(), "", b)
+	}
+	if err := s.listen(); err != nil {
+		return err
+	}
+	s.startLoops()
+	s.log.Info("xctrl started", "ws", s.WSURL(), "wss", s.wssAddr, "nats", s.NATSURL(), "metrics", s.metricsAddr)
+	return nil
+}
+
+func (s *Server) startBus(ctx context.Context) error {
+	if s.deps.Bus != nil {
+		s.bus, s.reg = s.deps.Bus, s.deps.Registry
+		return nil
+	}
+	url := strings.Join(s.cfg.NATSURLs, ",")
+	if len(s.cfg.NATSURLs) == 0 {
+		ns, err := natsd.Start(ctx, natsd.Options{Listen: s.cfg.NATSListen, StoreDir: s.cfg.NATSStoreDir,
+			ServerName: "xctrl-" + s.uuid})
+		if err != nil {
+			return err
+		}
+		s.natsd = ns
+		url = ns.ClientURL()
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("xctrl "+s.uuid),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			s.log.Error("nats", "subject", subject, "err", err)
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				s.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	)
+	if err != nil {
+		return fmt.Errorf("ctrl: nats %s: %w", url, err)
+	}
+	s.nc = nc
+	s.nbus = newNATSBus(nc)
+	s.bus = s.nbus
+	reg, err := NewKVRegistry(ctx, nc, s.cfg.RegistryBucket, s.cfg.Timers.RegistryTTL, s.cfg.RegistryReplicas)
+	if err != nil {
+		return err
+	}
+	s.reg = reg
+	return nil
+}
+
+func (s *Server) listen() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.serveHealth)
+	mux.HandleFunc("/", s.serveWS)
+	serve := func(addr string, tlsCfg *tls.Config, h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", fmt.Errorf("ctrl: listen %s: %w", addr, err)
+		}
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		s.https = append(s.https, hs)
+		go func() { _ = hs.Serve(ln) }()
+		return ln.Addr().String(), nil
+	}
+	var err error
+	if s.cfg.WSListen != "" {
+		if s.wsAddr, err = serve(s.cfg.WSListen, nil, mux); err != nil {
+			return err
+		}
+	}
+	if s.cfg.WSSListen != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("ctrl: certificate: %w", err)
+		}
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if s.wssAddr, err = serve(s.cfg.WSSListen, tc, mux); err != nil {
+			return err
+		}
+	}
+	if s.cfg.MetricsListen != "" {
+		mm := http.NewServeMux()
+		mm.HandleFunc("/metrics", s.serveMetrics)
+		mm.HandleFunc("/healthz", s.serveHealth)
+		if s.metricsAddr, err = serve(s.cfg.MetricsListen, nil, mm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() || (s.nc != nil && !s.nc.IsConnected()) {
+		http.Error(w, "draining or disconnected", http.StatusServiceUnavailable)
+		return
+	}
+	all, in := s.sessions.Len()
+	fmt.Fprintf(w, "ok ctrl_uuid=%s sockets=%d logged_in=%d nodes=%d\n", s.uuid, all, in, len(s.nodes.Live(time.Now())))
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = s.metrics.WriteTo(w)
+}
+
+func (s *Server) gauges() []Gauge {
+	all, in := s.sessions.Len()
+	gs := []Gauge{
+		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="open"`, Value: float64(all)},
+		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="logged_in"`, Value: float64(in)},
+		{Name: "xctrl_nodes_alive", Help: "Nodes heard from within the expiry.", Value: float64(len(s.nodes.Live(time.Now())))},
+	}
+	counts := s.router.Counts()
+	for _, st := range callStateNames {
+		gs = append(gs, Gauge{Name: "xctrl_calls", Help: "Calls mapped on this instance, by state.",
+			Labels: `state="` + st + `"`, Value: float64(counts[st])})
+	}
+	if s.reqs != nil {
+		gs = append(gs, Gauge{Name: "xctrl_pending_requests", Help: "Relayed requests waiting for a node.", Value: float64(s.reqs.Pending())})
+	}
+	return gs
+}
+
+// serveWS upgrades a request to a Verto socket.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "Verto WebSocket endpoint", http.StatusUpgradeRequired)
+		return
+	}
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	sess := newSession(s, conn, host)
+	s.sessions.Add(sess)
+	s.wg.Add(1)
+	// A fresh goroutine with a small stack, not the HTTP handler's.
+	go sess.readLoop()
+}
+
+// startLoops runs the housekeeping: node expiry, keepalive and login
+// timeouts, registry refresh, throttle sweep.
+func (s *Server) startLoops() {
+	t := s.cfg.Timers
+	s.every(t.NodeSweep, func(now time.Time) {
+		for _, id := range s.nodes.Expire(now) {
+			s.log.Warn("node silent: dead", "node_uuid", id)
+			s.nodeGone(id, verto.CauseNetworkOutOfOrder)
+		}
+	})
+	tick := min(t.Ping/2, time.Second)
+	s.every(tick, s.keepalive)
+	s.every(t.RegistryRefresh, func(time.Time) { s.refreshRegistry() })
+	s.every(s.cfg.Limits.LoginFailureWindow, func(now time.Time) {
+		s.byAddr.Sweep(now)
+		s.byUser.Sweep(now)
+	})
+}
+
+func (s *Server) every(d time.Duration, f func(time.Time)) {
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				f(now)
+			case <-s.ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// keepalive pings sockets idle for Timers.Ping, closes those whose login
+// expired or that never logged in.
+func (s *Server) keepalive(now time.Time) {
+	n := now.UnixNano()
+	ping := s.cfg.Timers.Ping.Nanoseconds()
+	for _, sess := range s.sessions.All() {
+		id := sess.Identity()
+		if id == nil {
+			if n-sess.born > s.cfg.Timers.LoginTimeout.Nanoseconds() {
+				sess.closeAfterFlush(websocket.ClosePolicyViolation, "login timeout")
+			}
+			continue
+		}
+		if !id.Expires.IsZero() && now.After(id.Expires) {
+			sess.logger().Info("login expired")
+			sess.closeAfterFlush(websocket.ClosePolicyViolation, "authentication expired")
+			continue
+		}
+		if n-sess.lastActive.Load() >= ping {
+			p := verto.PingParams{Serno: now.Unix()}
+			if !id.Expires.IsZero() {
+				p.AuthExpires = id.Expires.Unix()
+			}
+			sess.lastActive.Store(n)
+			sess.sendRequest(verto.MethodPing, mustJSON(p))
+		}
+	}
+}
+
+// refreshRegistry re-writes the registry entries of every live socket in one
+// batch.
+func (s *Server) refreshRegistry() {
+	var leases []*Lease
+	for _, sess := range s.sessions.All() {
+		sess.mu.Lock()
+		if sess.lease != nil {
+			leases = append(leases, sess.lease)
+		}
+		sess.mu.Unlock()
+	}
+	if len(leases) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timers.RegistryRefresh)
+	defer cancel()
+	if err := s.reg.Refresh(ctx, leases); err != nil {
+		s.log.Error("registry refresh", "leases", len(leases), "err", err)
+	}
+}
+
+// Shutdown drains: stop accepting, close every socket with 1001 "going away"
+// (clients reconnect to another instance; their calls stay up on the nodes
+// and are re-attached there), then leave the bus. ctx bounds the wait.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.started.Load() {
+		return nil
+	}
+	s.draining.Store(true)
+	for _, hs := range s.https {
+		_ = hs.Shutdown(ctx)
+	}
+	for _, sess := range s.sessions.All() {
+		sess.closeAfterFlush(websocket.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, sess := range s.sessions.All() {
+			sess.close(websocket.CloseAbnormalClosure, "")
+		}
+		<-done
+	}
+	s.stop()
+	return err
+}
+
+// stop releases everything Start acquired.
+func (s *Server) stop() {
+	s.stopOnce.Do(func() {
+		for _, hs := range s.https {
+			_ = hs.Close()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		for _, sub := range s.subs {
+			_ = sub.Unsubscribe()
+		}
+		if s.reqs != nil {
+			s.reqs.Close()
+		}
+		if s.nbus != nil {
+			s.nbus.close() // no handler runs (and starts a ring) after this
+		}
+		s.loops.Wait()
+		if s.nc != nil {
+			_ = s.nc.FlushTimeout(time.Second)
+			s.nc.Close()
+		}
+		if s.natsd != nil {
+			s.natsd.Close()
+		}
+	})
+}
+
+// raiseFileLimit lifts RLIMIT_NOFILE to its hard limit: every socket is a
+// file.
+func raiseFileLimit() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
+		r.Cur = r.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+}
+
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&15])
+	}
+	return string(out)
+}

@@ -1,0 +1,90 @@
+package ctrl
+
+import (
+	"encoding/json"
+
+	"xccrtc/verto"
+)
+
+// The relay's hot path writes JSON by hand: a few string values and raw
+// values copied as they came, without a pass through encoding/json.
+
+// jsonString returns s as a JSON string.
+func jsonString(s string) json.RawMessage {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			b, _ := json.Marshal(s)
+			return b
+		}
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// marshalObject writes an Object with its keys in order; values are
+// copied as they are.
+func marshalObject(o *verto.Object) []byte {
+	keys := o.Keys()
+	n := 2
+	for _, k := range keys {
+		raw, _ := o.Raw(k)
+		n += len(k) + len(raw) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, jsonString(k)...)
+		b = append(b, ':')
+		raw, _ := o.Raw(k)
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
+		b = append(b, raw...)
+	}
+	return append(b, '}')
+}
+
+// appendMembers adds members to the raw JSON object obj (which must be an
+// object) for every key it does not have yet, without re-encoding obj.
+func appendMembers(obj json.RawMessage, kv ...string) json.RawMessage {
+	var o verto.Object
+	if err := o.UnmarshalJSON(obj); err != nil {
+		return obj
+	}
+	end := len(obj) - 1
+	for end > 0 && obj[end] != '}' {
+		end--
+	}
+	out := make([]byte, 0, len(obj)+64)
+	out = append(out, obj[:end]...)
+	n := o.Len()
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" || o.Has(kv[i]) {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, jsonString(kv[i])...)
+		out = append(out, ':')
+		out = append(out, jsonString(kv[i+1])...)
+	}
+	return append(out, '}')
+}
+
+// resultFrame writes {"jsonrpc":"2.0","id":<id>,"result":<result>}.
+func resultFrame(id verto.ID, result json.RawMessage) []byte {
+	idb, _ := id.MarshalJSON()
+	b := make([]byte, 0, len(result)+len(idb)+40)
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, idb...)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	return append(b, '}')
+}

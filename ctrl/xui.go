@@ -1,0 +1,73 @@
+package ctrl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrXUIRejected: the xui_sessid endpoint did not accept the token.
+var ErrXUIRejected = errors.New("ctrl: xui_sessid rejected")
+
+// XUIChecker validates loginParams.xui_sessid against an HTTP endpoint:
+//
+//	POST <url>  Content-Type: application/json
+//	{"xui_sessid":"<token>","login":"<login as sent>","sessid":"<socket sessid>"}
+//
+// A 200 answer accepts the token. Its JSON body may name the user
+// ({"login":"1000@example.com"}, else the client's login is used) and add
+// "expires" (epoch seconds), "caller_id_name", "caller_id_number". Any
+// other status rejects it.
+type XUIChecker struct {
+	URL     string
+	Client  *http.Client
+	Timeout time.Duration
+}
+
+// XUIReply is the optional body of an accepting answer.
+type XUIReply struct {
+	Login          string `json:"login,omitempty"`
+	Expires        int64  `json:"expires,omitempty"`
+	CallerIDName   string `json:"caller_id_name,omitempty"`
+	CallerIDNumber string `json:"caller_id_number,omitempty"`
+}
+
+// Check asks the endpoint about token.
+func (x *XUIChecker) Check(ctx context.Context, token, login, sessid string) (*XUIReply, error) {
+	if x.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.Timeout)
+		defer cancel()
+	}
+	body, _ := json.Marshal(map[string]string{"xui_sessid": token, "login": login, "sessid": sessid})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := x.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ctrl: xui check: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: HTTP %d", ErrXUIRejected, resp.StatusCode)
+	}
+	var r XUIReply
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%w: body: %v", ErrXUIRejected, err)
+		}
+	}
+	return &r, nil
+}
