@@ -167,11 +167,34 @@ func (m *media) addTrack() error {
 			return errors.New("client: add track: no transceiver")
 		}
 	}
-	if err := tr.SetCodecPreferences(codecOrder(m.call.opts.Codec)); err != nil {
-		return fmt.Errorf("client: codec preferences: %w", err)
+	if err := setCodecPreferences(tr, codecOrder(m.call.opts.Codec)); err != nil {
+		return err
 	}
 	m.tr = tr
 	m.spawn(func() { drainRTCP(tr.Sender().ReadRTCP, m.onSenderRTCP) })
+	return nil
+}
+
+// setCodecPreferences orders the transceiver's codecs as prefs says. When
+// answering, the transceiver takes only the codecs the remote offer has
+// (FreeSWITCH or the test host may offer PCMU alone): the preference then
+// keeps those of prefs the transceiver accepts, in prefs' order.
+func setCodecPreferences(tr *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParameters) error {
+	if tr.SetCodecPreferences(prefs) == nil {
+		return nil
+	}
+	var ok []webrtc.RTPCodecParameters
+	for _, c := range prefs {
+		if tr.SetCodecPreferences([]webrtc.RTPCodecParameters{c}) == nil {
+			ok = append(ok, c)
+		}
+	}
+	if len(ok) == 0 {
+		return fmt.Errorf("client: codec preferences: the far end offers none of PCMU, opus")
+	}
+	if err := tr.SetCodecPreferences(ok); err != nil {
+		return fmt.Errorf("client: codec preferences: %w", err)
+	}
 	return nil
 }
 
