@@ -38,3 +38,75 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# ---- the FreeSWITCH module (module/freeswitch) ------------------------------
+# FreeSWITCH is found with pkg-config (freeswitch.pc), looked for first in
+# $(FREESWITCH_PREFIX)/lib/pkgconfig (default /usr/local/freeswitch), then in
+# PKG_CONFIG_PATH and pkg-config's own path.
+FREESWITCH_PREFIX ?=
+MODULE_SO         ?= $(BIN)/mod_xrtc.so
+fs_empty          :=
+fs_space          := $(fs_empty) $(fs_empty)
+FS_PC_DIRS        := $(strip $(foreach d,$(or $(FREESWITCH_PREFIX),/usr/local/freeswitch),$(if $(wildcard $(d)/lib/pkgconfig/freeswitch.pc),$(d)/lib/pkgconfig)))
+FS_PC_PATH        := $(subst $(fs_space),:,$(strip $(FS_PC_DIRS) $(filter-out $(FS_PC_DIRS),$(subst :, ,$(PKG_CONFIG_PATH)))))
+FS_PKG_CONFIG     := PKG_CONFIG_PATH="$(FS_PC_PATH)" pkg-config
+FS_CHECK           = command -v pkg-config >/dev/null || { echo "$@: pkg-config is not installed (apt-get install pkg-config)"; exit 1; }; \
+	$(FS_PKG_CONFIG) --exists freeswitch || { echo "$@: FreeSWITCH not found: pkg-config knows no 'freeswitch'."; \
+	echo "  Install FreeSWITCH with its development files, then set FREESWITCH_PREFIX=<prefix> (the folder holding"; \
+	echo "  lib/pkgconfig/freeswitch.pc, e.g. /usr/local/freeswitch) or PKG_CONFIG_PATH."; exit 1; }
+
+.PHONY: module install-module test-freeswitch
+
+module:
+	@$(FS_CHECK)
+	@mkdir -p $(dir $(MODULE_SO))
+	@echo "building $(MODULE_SO) against FreeSWITCH $$($(FS_PKG_CONFIG) --modversion freeswitch) in $$($(FS_PKG_CONFIG) --variable=prefix freeswitch)"
+	PKG_CONFIG_PATH="$(FS_PC_PATH)" CGO_ENABLED=1 nice -n 10 $(GO) build -buildmode=c-shared -tags freeswitch -o $(MODULE_SO) ./module/freeswitch
+	@rm -f $(MODULE_SO:.so=.h)
+
+# Copies the module into FreeSWITCH's mod dir (refused while a FreeSWITCH
+# runs: overwriting a loaded .so can crash it) and installs a commented
+# xcc-rtc.conf.xml into autoload_configs unless one is there.
+install-module: module
+	@moddir=$$($(FS_PKG_CONFIG) --variable=modulesdir freeswitch); \
+	confdir=$$($(FS_PKG_CONFIG) --variable=confdir freeswitch); \
+	test -n "$$moddir" -a -d "$$moddir" || { echo "install-module: no FreeSWITCH mod dir ($$moddir)"; exit 1; }; \
+	if pids=$$(pgrep -x freeswitch); then \
+	  echo "install-module: refused: FreeSWITCH is running (pid $$(echo $$pids)); overwriting a loaded module can crash it."; \
+	  echo "  Stop it first (fs_cli -x shutdown), then run make install-module again."; exit 1; fi; \
+	install -m 0755 $(MODULE_SO) "$$moddir/mod_xrtc.so" && echo "installed $$moddir/mod_xrtc.so"; \
+	conf="$$confdir/autoload_configs/xcc-rtc.conf.xml"; \
+	if [ -d "$$confdir/autoload_configs" ] && [ ! -e "$$conf" ]; then \
+	  $(GO) run ./tools/xrtc-conf init -o "$$conf" && echo "installed a sample $$conf (set nats-url, rtp-ip)"; \
+	elif [ -e "$$conf" ]; then echo "kept $$conf"; fi; \
+	echo "load it with: fs_cli -x 'load mod_xrtc' (or <load module=\"mod_xrtc\"/> in modules.conf.xml)"
+
+# The real-FreeSWITCH tests: build and install the module, start a
+# FreeSWITCH (own conf/log/db/run folders), load mod_xrtc against an
+# embedded NATS, make calls. They skip, saying why, without FreeSWITCH.
+test-freeswitch:
+	FREESWITCH_PREFIX="$(FREESWITCH_PREFIX)" $(GO) test -tags freeswitch -count=1 -v -timeout 20m ./module/freeswitch/integration/...
+
+# ---- the demo and the media benchmark (tools/xrtc-demo) ---------------------
+# demo: embedded NATS + an XCtrl + a test node (module/testhost: pion, not
+# FreeSWITCH) + a headless WebRTC client calling the echo extension 9196,
+# all in one process on 127.0.0.1; prints the client's report, exits 0 when
+# audio flowed both ways. DEMO_FLAGS e.g. "--duration 10s --json".
+# bench-media: the servers (NATS + XCtrl + test node) in one process,
+# BENCH_CALLS concurrent echo calls with DTLS-SRTP from another; prints the
+# calls held, packet loss, setup p50/p99, memory per peer connection, CPU.
+DEMO_FLAGS  ?=
+BENCH_CALLS ?= 200
+BENCH_RATE  ?= 10
+BENCH_HOLD  ?= 20s
+BENCH_FLAGS ?=
+
+.PHONY: bench-media
+
+demo:
+	$(GO) run ./tools/xrtc-demo $(DEMO_FLAGS)
+
+bench-media:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./tools/xrtc-demo
+	$(BIN)/xrtc-demo --bench --calls $(BENCH_CALLS) --rate $(BENCH_RATE) --hold $(BENCH_HOLD) $(BENCH_FLAGS)

@@ -1,0 +1,125 @@
+//go:build freeswitch
+
+package main
+
+/*
+#include "xrtc.hh"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"unsafe"
+
+	"xccrtc/module/xrtc"
+	"xccrtc/verto"
+)
+
+// FreeSWITCH -> endpoint. Every function here runs on a FreeSWITCH thread
+// (a session thread, the event-channel thread, an API thread), recovers
+// from panics, and only hands the event to the endpoint, which never
+// blocks on the network.
+
+// The local answer gets the offer's a=mid values (sdp.go).
+
+//export xrtcGoChannelProgress
+func xrtcGoChannelProgress(uuid, sdp, offer *C.char) {
+	defer guard("ChannelProgress")
+	if m := current(); m != nil {
+		m.ep.ChannelProgress(C.GoString(uuid), fixAnswer(C.GoString(sdp), C.GoString(offer)))
+	}
+}
+
+//export xrtcGoChannelAnswer
+func xrtcGoChannelAnswer(uuid, sdp, offer *C.char) {
+	defer guard("ChannelAnswer")
+	if m := current(); m != nil {
+		m.ep.ChannelAnswer(C.GoString(uuid), fixAnswer(C.GoString(sdp), C.GoString(offer)))
+	}
+}
+
+//export xrtcGoChannelHangup
+func xrtcGoChannelHangup(uuid *C.char, cause C.int) {
+	defer guard("ChannelHangup")
+	if m := current(); m != nil {
+		m.ep.ChannelHangup(C.GoString(uuid), verto.Cause(cause))
+	}
+}
+
+//export xrtcGoChannelDisplay
+func xrtcGoChannelDisplay(uuid, name, number *C.char) {
+	defer guard("ChannelDisplay")
+	if m := current(); m != nil {
+		m.ep.ChannelDisplay(C.GoString(uuid), C.GoString(name), C.GoString(number))
+	}
+}
+
+//export xrtcGoDeliverEvent
+func xrtcGoDeliverEvent(channel, event *C.char) {
+	defer guard("DeliverEvent")
+	if m := current(); m != nil {
+		_ = m.ep.DeliverEvent(C.GoString(channel), json.RawMessage(C.GoString(event)))
+	}
+}
+
+// xrtcGoOriginate is the endpoint's outgoing_channel: it returns 0 when the
+// channel was made (xrtc_new_outbound left it in the context), else the
+// hang-up cause.
+//
+//export xrtcGoOriginate
+func xrtcGoOriginate(octx unsafe.Pointer, req *C.xrtc_orig_req_t) (cause C.int) {
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic("Originate", v)
+			cause = C.int(verto.CauseCrash)
+		}
+	}()
+	m := current()
+	if m == nil {
+		return C.int(verto.CauseChannelUnacceptable)
+	}
+	vars := make(map[string]string, int(req.vars.count))
+	if n := int(req.vars.count); n > 0 {
+		names := unsafe.Slice(req.vars.names, n)
+		values := unsafe.Slice(req.vars.values, n)
+		for i := range n {
+			vars[C.GoString(names[i])] = C.GoString(values[i])
+		}
+	}
+	uuid := C.GoString(req.uuid)
+	if uuid == "" {
+		uuid = newUUID()
+	}
+	cp := &req.caller
+	caller := xrtc.CallerProfile{
+		Username:       C.GoString(cp.username),
+		CallerIDName:   C.GoString(cp.caller_id_name),
+		CallerIDNumber: C.GoString(cp.caller_id_number),
+		CalleeIDName:   C.GoString(cp.callee_id_name),
+		CalleeIDNumber: C.GoString(cp.callee_id_number),
+		Context:        C.GoString(cp.context),
+		Dialplan:       C.GoString(cp.dialplan),
+		ANI:            C.GoString(cp.ani),
+		ANIII:          C.GoString(cp.aniii),
+		RDNIS:          C.GoString(cp.rdnis),
+		Source:         "mod_xrtc",
+	}
+	m.host.pending.Store(uuid, octx)
+	defer m.host.pending.Delete(uuid)
+	_, err := m.ep.Originate(context.Background(), xrtc.OriginateRequest{
+		Target: C.GoString(req.dest),
+		Vars:   vars,
+		UUID:   uuid,
+		Caller: caller,
+	})
+	if err != nil {
+		c := xrtc.CauseOf(err)
+		m.log.Info("mod_xrtc: originate failed", "target", C.GoString(req.dest), "cause", c.String(), "err", err)
+		if c == verto.CauseNone {
+			c = verto.CauseDestinationOutOfOrder
+		}
+		return C.int(c)
+	}
+	return 0
+}

@@ -1,0 +1,180 @@
+//go:build freeswitch
+
+package main
+
+/*
+#include "xrtc.hh"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"unsafe"
+
+	"xccrtc/module/xrtc"
+	"xccrtc/verto"
+)
+
+// fsChannel is xrtc.Channel on a FreeSWITCH session, found by UUID on every
+// call (switch_core_session_locate): a channel that hung up answers
+// ErrChannelGone and nothing is held across calls.
+type fsChannel struct {
+	uuid string
+	host *fsHost
+}
+
+var _ xrtc.Channel = (*fsChannel)(nil)
+
+// errRefused is a switch failure with no better name.
+var errRefused = errors.New("mod_xrtc: the switch refused")
+
+func statusErr(r C.int) error {
+	switch r {
+	case C.XRTC_OK:
+		return nil
+	case C.XRTC_GONE:
+		return xrtc.ErrChannelGone
+	case C.XRTC_BAD_SDP:
+		return xrtc.ErrBadSDP
+	case C.XRTC_CODEC:
+		return xrtc.ErrCodec
+	case C.XRTC_NOT_BRIDGED:
+		return xrtc.ErrNotBridged
+	case C.XRTC_NOT_SUPPORTED:
+		return xrtc.ErrNotSupported
+	}
+	return errRefused
+}
+
+func (c *fsChannel) UUID() string { return c.uuid }
+
+// with calls f with the channel's UUID as a C string.
+func (c *fsChannel) with(f func(uuid *C.char) C.int) error {
+	cu := C.CString(c.uuid)
+	defer C.free(unsafe.Pointer(cu))
+	return statusErr(f(cu))
+}
+
+// takeString returns a malloc'd C string as Go and frees it.
+func takeString(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	defer C.free(unsafe.Pointer(p))
+	return C.GoString(p)
+}
+
+func (c *fsChannel) Offer(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var out *C.char
+	err := c.with(func(u *C.char) C.int { return C.xrtc_offer(u, &out) })
+	sdp := takeString(out)
+	if err != nil {
+		return "", err
+	}
+	return fixOffer(sdp), nil
+}
+
+func (c *fsChannel) SetRemoteAnswer(sdp string) error {
+	cs := C.CString(sdp)
+	defer C.free(unsafe.Pointer(cs))
+	return c.with(func(u *C.char) C.int { return C.xrtc_set_remote_answer(u, cs) })
+}
+
+func (c *fsChannel) Renegotiate(offer string) (string, error) {
+	cs := C.CString(offer)
+	defer C.free(unsafe.Pointer(cs))
+	var out *C.char
+	err := c.with(func(u *C.char) C.int { return C.xrtc_renegotiate(u, cs, &out) })
+	sdp := takeString(out)
+	if err != nil {
+		return "", err
+	}
+	return fixAnswer(sdp, offer), nil
+}
+
+func (c *fsChannel) MarkRinging() error {
+	return c.with(func(u *C.char) C.int { return C.xrtc_mark_ringing(u) })
+}
+
+func (c *fsChannel) MarkAnswered() error {
+	return c.with(func(u *C.char) C.int { return C.xrtc_mark_answered(u) })
+}
+
+func (c *fsChannel) Detach() error {
+	return c.with(func(u *C.char) C.int { return C.xrtc_detach(u) })
+}
+
+func (c *fsChannel) Hangup(cause verto.Cause) {
+	if cause == verto.CauseNone {
+		cause = verto.CauseNormalClearing
+	}
+	_ = c.with(func(u *C.char) C.int { return C.xrtc_hangup(u, C.int(cause)) })
+}
+
+func (c *fsChannel) QueueDTMF(digits string) error {
+	cd := C.CString(digits)
+	defer C.free(unsafe.Pointer(cd))
+	return c.with(func(u *C.char) C.int { return C.xrtc_queue_dtmf(u, cd) })
+}
+
+func (c *fsChannel) Hold(on bool) error {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	return c.with(func(u *C.char) C.int { return C.xrtc_hold(u, v) })
+}
+
+func (c *fsChannel) Transfer(destination, dialplan, context string) error {
+	var m cmem
+	defer m.free()
+	d, dp, ctx := m.str(destination), m.str(dialplan), m.str(context)
+	return c.with(func(u *C.char) C.int { return C.xrtc_transfer(u, d, dp, ctx) })
+}
+
+func (c *fsChannel) Replace(other xrtc.Channel) error {
+	if other == nil {
+		return xrtc.ErrChannelGone
+	}
+	co := C.CString(other.UUID())
+	defer C.free(unsafe.Pointer(co))
+	return c.with(func(u *C.char) C.int { return C.xrtc_replace(u, co) })
+}
+
+func (c *fsChannel) RefreshVideo() error {
+	return c.with(func(u *C.char) C.int { return C.xrtc_refresh_video(u) })
+}
+
+func (c *fsChannel) QueueCommand(cmd json.RawMessage) error {
+	cc := C.CString(string(cmd))
+	defer C.free(unsafe.Pointer(cc))
+	return c.with(func(u *C.char) C.int { return C.xrtc_queue_command(u, cc) })
+}
+
+// SendText: real-time text (enable-text) is not implemented in mod_xrtc.
+func (c *fsChannel) SendText(json.RawMessage) error { return xrtc.ErrNotSupported }
+
+func (c *fsChannel) SetVariables(vars map[string]string) {
+	if len(vars) == 0 {
+		return
+	}
+	var m cmem
+	defer m.free()
+	v := m.vars(vars)
+	_ = c.with(func(u *C.char) C.int { return C.xrtc_set_vars(u, &v) })
+}
+
+func (c *fsChannel) MediaStats() xrtc.MediaStats {
+	var st C.xrtc_stats_t
+	_ = c.with(func(u *C.char) C.int { return C.xrtc_media_stats(u, &st) })
+	return xrtc.MediaStats{
+		RTPPacketsIn:  uint64(st.rtp_packets_in),
+		RTPBytesIn:    uint64(st.rtp_bytes_in),
+		RTPPacketsOut: uint64(st.rtp_packets_out),
+	}
+}
