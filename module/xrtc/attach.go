@@ -42,7 +42,17 @@ func (e *Endpoint) login(r *request, p *verto.ControlParams) {
 	)
 	for _, c := range e.callsOf(p.Sessid) {
 		c := c
-		switch st := c.getState(); {
+		c.mu.Lock()
+		st, owner := c.state, c.ctrlUUID
+		c.mu.Unlock()
+		if st != StateDetached && owner != "" && owner == p.CtrlUUID {
+			// A call the socket that just logged in placed or answered
+			// itself: one XCtrl publishes in order, so the old socket's
+			// xrtc.detach (same XCtrl) would have come first and detached
+			// it. Its invite merely overtook this xrtc.login.
+			continue
+		}
+		switch {
 		case st.Answered():
 			wg.Add(1)
 			if !e.runCall(c, "reattach", func() {

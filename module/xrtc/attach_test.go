@@ -89,6 +89,8 @@ func TestAttachErrors(t *testing.T) {
 	}
 	// A re-offer whose answer does not negotiate hangs the call up.
 	ch := e.answered("call-b")
+	e.ctrl.Notify(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid})
+	ch.Expect(t, "detach")
 	rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid})
 	xrtctest.Result(t, rep)
 	e.ctrl.Expect(t, verto.MethodAttach)
@@ -110,4 +112,28 @@ func TestNoRecoverCallEndsOnDetach(t *testing.T) {
 	e.ctrl.Expect(t, verto.MethodAnswer)
 	e.ctrl.Notify(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid})
 	ch.Expect(t, "hangup:DESTINATION_OUT_OF_ORDER")
+}
+
+// A client that places a call right after its login result: the invite may
+// reach the node before XCtrl's xrtc.login for that login. The login must
+// leave the new socket's own calls alone, answered or not.
+func TestLoginAfterOwnInvite(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-own")
+	e.invite("call-ringing", "9197")
+	chR := e.host.Channel("call-ringing")
+	rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid, "xrtc_user": user()})
+	var lr verto.LoginReply
+	if err := rep.DecodeResult(&lr); err != nil || len(lr.Reattached) != 0 {
+		t.Fatalf("login reply %s %v", rep.Result, err)
+	}
+	ch.NoEvent(t)
+	chR.NoEvent(t)
+	e.ctrl.ExpectNothing(t)
+	if ci, _ := e.ep.Call("call-ringing"); ci.State == "hangup" {
+		t.Fatalf("the new socket's ringing call was dropped: %+v", ci)
+	}
+	if ci, _ := e.ep.Call("call-own"); ci.State != "active" {
+		t.Fatalf("the new socket's call: %+v", ci)
+	}
 }
