@@ -241,6 +241,19 @@ func (srv *Server) sessionClosed(s *Session) {
 	s.mu.Lock()
 	sessid, id, lease, punted := s.sessid, s.ident, s.lease, s.punted
 	s.mu.Unlock()
+	if id != nil {
+		// Tell the nodes before the sessid leaves the table: a new login
+		// of this sessid on this instance then either finds this socket
+		// (and waits for it to be gone) or comes after the detach, so its
+		// xrtc.login never overtakes this xrtc.detach.
+		m, err := verto.NewNotification(verto.MethodXrtcDetach, verto.ControlParams{Sessid: sessid, CtrlUUID: srv.uuid})
+		if err == nil {
+			b, _ := m.Marshal()
+			for _, n := range srv.nodes.Live(time.Now()) {
+				_ = srv.bus.Publish(srv.subj.Node(n), "", b)
+			}
+		}
+	}
 	srv.sessions.Remove(s, sessid)
 	srv.router.SessionClosed(s)
 	if id == nil {
@@ -252,14 +265,6 @@ func (srv *Server) sessionClosed(s *Session) {
 			srv.log.Warn("registry unregister", "sessid", sessid, "err", err)
 		}
 		cancel()
-	}
-	m, err := verto.NewNotification(verto.MethodXrtcDetach, verto.ControlParams{Sessid: sessid, CtrlUUID: srv.uuid})
-	if err != nil {
-		return
-	}
-	b, _ := m.Marshal()
-	for _, n := range srv.nodes.Live(time.Now()) {
-		_ = srv.bus.Publish(srv.subj.Node(n), "", b)
 	}
 	srv.log.Info("socket closed", "sessid", sessid, "login", id.User.Login)
 }

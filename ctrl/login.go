@@ -110,6 +110,10 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		// detach its calls now, before xrtc.login re-attaches them here.
 		prev.punt()
 		prev.finish()
+		// finish may be running already in prev's reader (the old socket
+		// closed at this very moment): xrtc.login must not overtake its
+		// xrtc.detach, or the node would detach what it re-attaches.
+		prev.waitGone(2 * time.Second)
 	}
 	lease, err := srv.reg.Register(ctx, RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login})
 	if err != nil {

@@ -47,6 +47,7 @@ type Session struct {
 
 	closed   atomic.Bool
 	finished atomic.Bool
+	gone     chan struct{} // closed once finish has told the nodes (xrtc.detach)
 
 	limiter rateLimiter // reader goroutine only
 }
@@ -60,7 +61,7 @@ type outFrame struct {
 
 func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 	now := time.Now().UnixNano()
-	s := &Session{srv: srv, conn: conn, addr: addr, born: now}
+	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{})}
 	s.lastActive.Store(now)
 	return s
 }
@@ -249,5 +250,17 @@ func (s *Session) finish() {
 	if s.finished.Swap(true) {
 		return
 	}
+	defer close(s.gone)
 	s.srv.sessionClosed(s)
+}
+
+// waitGone waits until finish has run to its end (in whichever goroutine
+// runs it), at most d.
+func (s *Session) waitGone(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.gone:
+	case <-t.C:
+	}
 }
