@@ -230,14 +230,22 @@ func (e *Endpoint) createInbound(r *request, p *verto.CallParams, c *Call) {
 	}
 	c.mu.Lock()
 	c.ch = ch
-	_ = c.setState(StateTrying)
 	c.mu.Unlock()
 	if p.Sessid != "" {
 		e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)
 	}
 	e.log.Info("xrtc: call from client", "call_id", c.id, "destination", spec.Caller.DestinationNumber,
 		"ctrl_uuid", p.CtrlUUID, "sessid", p.Sessid, "context", spec.Caller.Context)
+	// "CALL CREATED" goes out while the call is still StateNew: an early
+	// media or answer indication the switch makes meanwhile waits on the
+	// call's queue behind this invite (see indicate), so the client never
+	// sees verto.answer before the invite's result.
 	e.respond(r, withEcho(verto.InviteResult{Message: "CALL CREATED", CallID: c.id, NodeUUID: e.nodeUUID}, p, r.msg.Params), nil)
+	c.mu.Lock()
+	if c.state == StateNew {
+		_ = c.setState(StateTrying)
+	}
+	c.mu.Unlock()
 }
 
 // inboundSpec builds the caller profile and channel variables of a client's
