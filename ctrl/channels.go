@@ -26,7 +26,7 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 	groups := map[string][]string{} // owner node ("" = every node) -> channels
 	s.mu.Lock()
 	for _, ch := range p.EventChannel {
-		if !id.EventChannelAllowed(ch) {
+		if !s.mayUseChannelLocked(id, ch) {
 			res.UnauthorizedChannels = append(res.UnauthorizedChannels, ch)
 			continue
 		}
@@ -140,7 +140,10 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 		r.result(sessionError("eventChannel not specified."))
 		return
 	}
-	if !id.EventChannelAllowed(ch) {
+	s.mu.Lock()
+	allowed := s.mayUseChannelLocked(id, ch)
+	s.mu.Unlock()
+	if !allowed {
 		r.result(sessionError("Permission Denied."))
 		return
 	}

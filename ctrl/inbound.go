@@ -161,8 +161,10 @@ func (srv *Server) learnChannels(node string, s *Session, o *verto.Object) {
 	switch pvt.Action {
 	case verto.PvtActionJoin:
 		srv.router.JoinChannels(node, s, pvt.Channels())
+		s.grant(pvt.Channels(), true)
 	case verto.PvtActionPart:
 		srv.router.PartChannels(s, pvt.Channels())
+		s.grant(pvt.Channels(), false)
 	}
 }
 

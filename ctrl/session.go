@@ -38,6 +38,10 @@ type Session struct {
 	// Owned by Router (under its lock).
 	calls map[string]struct{}
 	chans []string
+	// granted are the conference channels the switch gave this socket on
+	// a join (pvtData): allowed whatever the user's
+	// jsonrpc-allowed-event-channels say, as mod_verto allows them.
+	granted map[string]struct{}
 
 	outMu    sync.Mutex
 	out      []outFrame
@@ -262,5 +266,31 @@ func (s *Session) waitGone(d time.Duration) {
 	select {
 	case <-s.gone:
 	case <-t.C:
+	}
+}
+
+// mayUseChannelLocked: the user's jsonrpc-allowed-event-channels allow ch, or a
+// conference join granted it to this socket. Call with s.mu held.
+func (s *Session) mayUseChannelLocked(id *Identity, ch string) bool {
+	if id.EventChannelAllowed(ch) {
+		return true
+	}
+	_, ok := s.granted[ch]
+	return ok
+}
+
+// grant records (join) or withdraws (part) conference channels.
+func (s *Session) grant(chans []string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ch := range chans {
+		if on {
+			if s.granted == nil {
+				s.granted = make(map[string]struct{}, len(chans))
+			}
+			s.granted[ch] = struct{}{}
+		} else {
+			delete(s.granted, ch)
+		}
 	}
 }

@@ -93,11 +93,8 @@ func TestConferenceThreeThenTwo(t *testing.T) {
 // to subscribe to the channels the join event names. mod_conference grants
 // a member's socket its conference channels (switch_event_channel_permission_modify)
 // and mod_verto lets those through whatever the user's list says.
-//
-// KNOWN BUG (ctrl/channels.go subscribe, ctrl/auth.go EventChannelAllowed):
-// XCtrl checks only the user's list, by the prefix before the first dot
-// ("conference-liveArray"), so it answers unauthorizedChannels and the
-// member list stays empty. The test skips, saying so, while that holds.
+// XCtrl records the channels a join grants to the socket (ctrl/inbound.go
+// learnChannels) and lets them through.
 func TestConferenceDirectoryUser(t *testing.T) {
 	e := newEnv(t, stack.Options{Ctrls: 1, Nodes: 1}, 30*time.Second)
 	c := e.dial(0, 1000)
@@ -107,7 +104,7 @@ func TestConferenceDirectoryUser(t *testing.T) {
 	res, err := c.Subscribe(e.ctx, cf.Info().LAChannel)
 	if err != nil || len(res.UnauthorizedChannels) > 0 {
 		e.hangup(call)
-		t.Skipf("KNOWN BUG ctrl/channels.go subscribe: %s refused to a member of the conference (%v %+v)", cf.Info().LAChannel, err, res)
+		t.Fatalf("%s refused to a member of the conference (%v %+v)", cf.Info().LAChannel, err, res)
 	}
 	ms, err := cf.WaitMembers(e.ctx, func(ms []client.Member) bool { return len(ms) == 1 })
 	fatalIf(t, err, "member list")
