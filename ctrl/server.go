@@ -298,6 +298,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if m, err := verto.NewNotification(verto.MethodCtrlStartUp, map[string]string{verto.KeyCtrlUUID: s.uuid}); err == nil {
 		b, _ := m.Marshal()
 		_ = s.bus.Publish(s.subj.AnyNode(), "", b)
+		// Every node hears it on the status subject (the queue subject
+		// above reaches one) and answers with Event.NodeUpdate at once.
+		_ = s.bus.Publish(s.subj.Status(), "", b)
 	}
 	if err := s.listen(); err != nil {
 		return err

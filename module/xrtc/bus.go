@@ -75,7 +75,10 @@ func DialNATS(urls []string, o NATSOptions) (*NATSBus, error) {
 		nats.ReconnectJitter(wait/10, wait/10),
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if err == nil && c.IsClosed() {
+				return // our own Close: the closed handler says so
+			}
 			log.Warn("xrtc: NATS disconnected; calls keep their media, reconnecting", "err", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {

@@ -1,6 +1,7 @@
 package xrtc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -208,6 +209,17 @@ func (e *Endpoint) Start(ctx context.Context) error {
 		e.unsubs = append(e.unsubs, un)
 		e.mu.Unlock()
 	}
+	// An XCtrl that starts after this node announces itself on the status
+	// subject (XNode.CtrlStartUp): answer with a status at once instead of
+	// leaving it without nodes until the next heartbeat.
+	un, err := e.bus.Subscribe(cfg.statusSubject(), "", e.onStatusSubject)
+	if err != nil {
+		e.unsubscribe()
+		return err
+	}
+	e.mu.Lock()
+	e.unsubs = append(e.unsubs, un)
+	e.mu.Unlock()
 	e.log.Info("xrtc: endpoint started", "subject", e.NodeSubject(), "queue_subject", cfg.nodeBase(), "queue", cfg.nodeQueue(), "nats", e.bus.Status())
 	e.publishStatus(verto.MethodNodeRegister, false)
 	e.scheduleBeat()
@@ -408,4 +420,17 @@ func truncate(b []byte, n int) []byte {
 		return b
 	}
 	return b[:n]
+}
+
+// onStatusSubject takes XNode.CtrlStartUp from the status subject and
+// ignores the rest (other nodes' heartbeats).
+func (e *Endpoint) onStatusSubject(_, _ string, data []byte) {
+	if !bytes.Contains(data, []byte(verto.MethodCtrlStartUp)) {
+		return
+	}
+	m, err := verto.DecodeMessage(data, verto.Limits{})
+	if err != nil || m.Method != verto.MethodCtrlStartUp {
+		return
+	}
+	e.spawn("status for a new XCtrl", func() { e.publishStatus(verto.MethodNodeUpdate, false) })
 }

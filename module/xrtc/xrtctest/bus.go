@@ -16,7 +16,7 @@ import (
 type Bus struct {
 	mu      sync.Mutex
 	waiters map[string]chan []byte
-	handler func(subject, reply string, data []byte)
+	handler map[string]func(subject, reply string, data []byte) // by subject
 	seq     atomic.Int64
 
 	Published atomic.Int64
@@ -25,7 +25,9 @@ type Bus struct {
 }
 
 // NewBus returns an empty bus.
-func NewBus() *Bus { return &Bus{waiters: make(map[string]chan []byte)} }
+func NewBus() *Bus {
+	return &Bus{waiters: make(map[string]chan []byte), handler: make(map[string]func(subject, reply string, data []byte))}
+}
 
 // Publish implements xrtc.Bus.
 func (b *Bus) Publish(subject string, data []byte) error {
@@ -48,10 +50,11 @@ func (b *Bus) Request(ctx context.Context, subject string, data []byte) ([]byte,
 	return nil, xrtc.ErrNoResponders
 }
 
-// Subscribe implements xrtc.Bus: the endpoint's handler is kept for Call.
+// Subscribe implements xrtc.Bus: the endpoint's handlers are kept, by
+// subject, for Call.
 func (b *Bus) Subscribe(subject, queue string, h func(subject, reply string, data []byte)) (func(), error) {
 	b.mu.Lock()
-	b.handler = h
+	b.handler[subject] = h
 	b.mu.Unlock()
 	return func() {}, nil
 }
@@ -70,9 +73,11 @@ func (b *Bus) Call(subject string, data []byte) (<-chan []byte, func()) {
 	ch := make(chan []byte, 1)
 	b.mu.Lock()
 	b.waiters[reply] = ch
-	h := b.handler
+	h := b.handler[subject]
 	b.mu.Unlock()
-	h(subject, reply, data)
+	if h != nil {
+		h(subject, reply, data)
+	}
 	return ch, func() {
 		b.mu.Lock()
 		delete(b.waiters, reply)
