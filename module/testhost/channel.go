@@ -56,6 +56,7 @@ type Channel struct {
 	done      chan struct{}
 	answerCh  chan struct{}
 	ringingCh chan struct{}
+	started   bool // Start routed the inbound channel
 }
 
 func (h *Host) newChannel(uuid string, dir xrtc.Direction, codec webrtc.RTPCodecParameters) *Channel {

@@ -126,8 +126,8 @@ func (h *Host) Status() xrtc.HostStatus {
 func (h *Host) Domain() string { return h.opts.Domain }
 
 // NewInboundCall implements xrtc.Host: the offer is checked and set on a
-// new peer connection, then the channel is routed by the dialplan above on
-// its own goroutine.
+// new peer connection. The channel is routed by the dialplan above, on its
+// own goroutine, once the endpoint calls Start (xrtc.Starter).
 func (h *Host) NewInboundCall(spec xrtc.InboundSpec) (xrtc.Channel, error) {
 	codec, err := checkSDP(spec.RemoteSDP)
 	if err != nil {
@@ -143,10 +143,22 @@ func (h *Host) NewInboundCall(spec xrtc.InboundSpec) (xrtc.Channel, error) {
 		ch.closeMedia()
 		return nil, err
 	}
-	if !h.group.goSafe(h.log, func() { h.route(ch) }) {
+	return ch, nil
+}
+
+// Start implements xrtc.Starter: the endpoint has answered the client's
+// verto.invite; route the channel now.
+func (ch *Channel) Start() {
+	ch.mu.Lock()
+	started := ch.started
+	ch.started = true
+	ch.mu.Unlock()
+	if started || ch.inbound == nil {
+		return
+	}
+	if !ch.h.group.goSafe(ch.h.log, func() { ch.h.route(ch) }) {
 		ch.Hangup(verto.CauseSystemShutdown)
 	}
-	return ch, nil
 }
 
 // NewOutboundCall implements xrtc.Host. The channel plays the application

@@ -246,6 +246,9 @@ func (e *Endpoint) createInbound(r *request, p *verto.CallParams, c *Call) {
 		_ = c.setState(StateTrying)
 	}
 	c.mu.Unlock()
+	if st, ok := ch.(Starter); ok {
+		st.Start()
+	}
 }
 
 // inboundSpec builds the caller profile and channel variables of a client's

@@ -198,3 +198,14 @@ type Chat struct {
 	Profile  string
 	InDialog bool
 }
+
+// Starter is an optional Channel method: a host whose inbound channels wait
+// for Start before they run the dialplan implements it. The endpoint calls
+// Start right after it has answered the client's verto.invite, so nothing
+// the dialplan does (answer, early media, a conference's events) can reach
+// the client before "CALL CREATED". A host without it starts routing in
+// NewInboundCall; indications that come while the invite is still being
+// answered then wait behind it.
+type Starter interface {
+	Start()
+}
