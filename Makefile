@@ -4,14 +4,18 @@ BIN      ?= bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: help build test vet fuzz-smoke bench demo clean
+.PHONY: help build test vet fuzz-smoke bench demo clean module install-module test-freeswitch bench-media
 
 help:
 	@echo "build       every command into ./$(BIN)"
 	@echo "test        go vet and go test -race over everything"
 	@echo "fuzz-smoke  every fuzz target for $(FUZZTIME) each"
 	@echo "bench       the benchmarks"
+	@echo "bench-media 200 concurrent calls with DTLS-SRTP media (xrtc-demo --bench)"
 	@echo "demo        embedded NATS + XCtrl + test node + client call"
+	@echo "module      build mod_xrtc.so against FreeSWITCH (pkg-config or FREESWITCH_PREFIX)"
+	@echo "install-module  copy mod_xrtc.so and a sample xcc-rtc.conf.xml into FreeSWITCH"
+	@echo "test-freeswitch integration tests against a real FreeSWITCH (skip when absent)"
 
 build:
 	@mkdir -p $(BIN)
