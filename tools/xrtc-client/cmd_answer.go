@@ -25,15 +25,8 @@ func runAnswer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if _, code := parseArgs(fs, args, "answer", 0, stdout, stderr); code >= 0 {
 		return code
 	}
-	con := newConsole(stdout, stderr, &cf)
-	opts, err := cf.options(stderr)
-	if err != nil {
-		con.errorf("answer: %v", err)
-		return exitUsage
-	}
-	copts, err := mf.callOptions()
-	if err != nil {
-		con.errorf("answer: %v", err)
+	con, opts, copts, ok := setupCall("answer", &cf, &mf, stdout, stderr)
+	if !ok {
 		return exitUsage
 	}
 	cause, ok := verto.ParseCause(strings.ToUpper(*rejectCause))
@@ -41,7 +34,6 @@ func runAnswer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		con.errorf("answer: unknown cause %q", *rejectCause)
 		return exitUsage
 	}
-	opts.OnEvent = con.onEvent
 
 	c, err := client.Dial(ctx, opts)
 	if err != nil {

@@ -19,18 +19,10 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	dest := pos[0]
-	con := newConsole(stdout, stderr, &cf)
-	opts, err := cf.options(stderr)
-	if err != nil {
-		con.errorf("call: %v", err)
+	con, opts, copts, ok := setupCall("call", &cf, &mf, stdout, stderr)
+	if !ok {
 		return exitUsage
 	}
-	copts, err := mf.callOptions()
-	if err != nil {
-		con.errorf("call: %v", err)
-		return exitUsage
-	}
-	opts.OnEvent = con.onEvent
 
 	c, err := client.Dial(ctx, opts)
 	if err != nil {

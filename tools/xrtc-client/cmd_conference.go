@@ -35,18 +35,10 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return code
 	}
 	dest := pos[0]
-	con := newConsole(stdout, stderr, &cf)
-	opts, err := cf.options(stderr)
-	if err != nil {
-		con.errorf("conference: %v", err)
+	con, opts, copts, ok := setupCall("conference", &cf, &mf, stdout, stderr)
+	if !ok {
 		return exitUsage
 	}
-	copts, err := mf.callOptions()
-	if err != nil {
-		con.errorf("conference: %v", err)
-		return exitUsage
-	}
-	opts.OnEvent = con.onEvent
 
 	c, err := client.Dial(ctx, opts)
 	if err != nil {

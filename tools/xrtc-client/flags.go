@@ -178,3 +178,20 @@ func parseArgs(fs *flag.FlagSet, args []string, synopsis string, npos int, stdou
 	}
 	return pos, -1
 }
+
+// setupCall turns the parsed flags of a call-making command into the client's
+// and the call's options, with a console that reports the client's events.
+// A bad flag value is reported on the console and gives ok == false.
+func setupCall(name string, cf *commonFlags, mf *mediaFlags, stdout, stderr io.Writer) (con *console, opts client.Options, copts client.CallOptions, ok bool) {
+	con = newConsole(stdout, stderr, cf)
+	var err error
+	if opts, err = cf.options(stderr); err == nil {
+		copts, err = mf.callOptions()
+	}
+	if err != nil {
+		con.errorf("%s: %v", name, err)
+		return con, opts, copts, false
+	}
+	opts.OnEvent = con.onEvent
+	return con, opts, copts, true
+}
