@@ -158,9 +158,9 @@ func (c *Channel) newPC() (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, 
 		return nil, nil, nil, err
 	}
 	media := make(chan struct{})
-	c.h.group.goSafe(c.h.log, func() { c.readRTCP(sender.ReadRTCP) })
+	c.h.goSafe(func() { c.readRTCP(sender.ReadRTCP) })
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		c.h.group.goSafe(c.h.log, func() { c.readRTCP(r.ReadRTCP) })
+		c.h.goSafe(func() { c.readRTCP(r.ReadRTCP) })
 		c.readRTP(tr, track)
 	})
 	return pc, track, media, nil
@@ -265,7 +265,7 @@ func (c *Channel) startApp() {
 	if app != AppTone || track == nil {
 		return
 	}
-	c.h.group.goSafe(c.h.log, func() { c.playTone(track, media) })
+	c.h.goSafe(func() { c.playTone(track, media) })
 }
 
 func (c *Channel) playTone(track *webrtc.TrackLocalStaticRTP, media chan struct{}) {

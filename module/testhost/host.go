@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"sync"
 
+	"xccrtc/module/internal/goroutines"
 	"xccrtc/module/xrtc"
 	"xccrtc/verto"
 )
@@ -56,7 +57,7 @@ type Host struct {
 	opts     HostOptions
 	coreUUID string
 	log      *slog.Logger
-	group    group
+	group    *goroutines.Group
 	tone     [][]byte
 
 	mu        sync.Mutex
@@ -86,11 +87,11 @@ func NewHost(o HostOptions) *Host {
 		coreUUID:  newUUID(),
 		log:       o.Log,
 		channels:  make(map[string]*Channel),
+		group:     goroutines.New(),
 		confs:     make(map[string]*conference),
 		tone:      toneFrames(o.ToneHz),
 		createdCh: make(chan *Channel, 64),
 	}
-	h.group.init()
 	return h
 }
 
@@ -156,7 +157,7 @@ func (ch *Channel) Start() {
 	if started || ch.inbound == nil {
 		return
 	}
-	if !ch.h.group.goSafe(ch.h.log, func() { ch.h.route(ch) }) {
+	if !ch.h.goSafe(func() { ch.h.route(ch) }) {
 		ch.Hangup(verto.CauseSystemShutdown)
 	}
 }
@@ -300,59 +301,27 @@ func (h *Host) Close() {
 	for _, c := range chans {
 		c.Hangup(verto.CauseSystemShutdown)
 	}
-	h.group.wait()
-	h.group.close()
-	h.group.wait()
+	h.group.Wait()
+	h.group.Close()
+	h.group.Wait()
 }
 
-// group tracks goroutines; unlike sync.WaitGroup it may be waited on while
-// goroutines are still being added, and refuses new ones once closed.
-type group struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	n      int
-	closed bool
-}
-
-func (g *group) init() { g.cond = sync.NewCond(&g.mu) }
-
-func (g *group) goSafe(log *slog.Logger, f func()) bool {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+// goSafe runs f on a goroutine counted by h's group, recovering and
+// logging a panic; it reports false once the host is closing.
+func (h *Host) goSafe(f func()) bool {
+	if !h.group.Enter() {
 		return false
 	}
-	g.n++
-	g.mu.Unlock()
 	go func() {
+		defer h.group.Leave()
 		defer func() {
 			if v := recover(); v != nil {
-				log.Error("testhost: recovered panic", "panic", v)
+				h.log.Error("testhost: recovered panic", "panic", v)
 			}
-			g.mu.Lock()
-			g.n--
-			if g.n == 0 {
-				g.cond.Broadcast()
-			}
-			g.mu.Unlock()
 		}()
 		f()
 	}()
 	return true
-}
-
-func (g *group) wait() {
-	g.mu.Lock()
-	for g.n > 0 {
-		g.cond.Wait()
-	}
-	g.mu.Unlock()
-}
-
-func (g *group) close() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
 }
 
 func newUUID() string {

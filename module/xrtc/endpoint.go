@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"xccrtc/module/internal/goroutines"
 	"xccrtc/verto"
 )
 
@@ -70,7 +71,7 @@ type Endpoint struct {
 	subjects verto.Subjects
 	cfg      atomic.Pointer[Config]
 	debug    atomic.Int32
-	track    *tracker
+	track    *goroutines.Group
 	started  time.Time
 
 	ctx    context.Context
@@ -144,7 +145,7 @@ func New(o Options) (*Endpoint, error) {
 		clock:    o.Clock,
 		nodeUUID: node,
 		subjects: o.Config.subjects(),
-		track:    newTracker(),
+		track:    goroutines.New(),
 		calls:    make(map[string]*Call),
 	}
 	e.log = o.Log.With("node_uuid", node)
@@ -264,16 +265,16 @@ func (e *Endpoint) Stop(ctx context.Context) error {
 	e.cancel()
 	done := make(chan struct{})
 	go func() {
-		e.track.wait()
-		e.track.close()
-		e.track.wait()
+		e.track.Wait()
+		e.track.Close()
+		e.track.Wait()
 		close(done)
 	}()
 	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("xrtc: stop: %w (%d goroutines still running)", ctx.Err(), e.track.count())
+		err = fmt.Errorf("xrtc: stop: %w (%d goroutines still running)", ctx.Err(), e.track.Count())
 	}
 	if wasRunning {
 		e.publishStatus(verto.MethodNodeUnregister, true)

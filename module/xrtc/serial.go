@@ -17,64 +17,6 @@ type serial struct {
 	running bool
 }
 
-// tracker counts the endpoint's goroutines so that Stop can wait for them
-// (and tests can prove none leak). Unlike sync.WaitGroup it may be waited on
-// while work is still being added.
-type tracker struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	n      int
-	closed bool
-}
-
-func newTracker() *tracker {
-	t := &tracker{}
-	t.cond = sync.NewCond(&t.mu)
-	return t
-}
-
-// enter registers a goroutine; it fails once the tracker is closed.
-func (t *tracker) enter() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.n++
-	return true
-}
-
-func (t *tracker) leave() {
-	t.mu.Lock()
-	t.n--
-	if t.n == 0 {
-		t.cond.Broadcast()
-	}
-	t.mu.Unlock()
-}
-
-// wait blocks until no tracked goroutine runs.
-func (t *tracker) wait() {
-	t.mu.Lock()
-	for t.n > 0 {
-		t.cond.Wait()
-	}
-	t.mu.Unlock()
-}
-
-// close refuses new goroutines from now on.
-func (t *tracker) close() {
-	t.mu.Lock()
-	t.closed = true
-	t.mu.Unlock()
-}
-
-func (t *tracker) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.n
-}
-
 // run queues f on s. It reports false when the endpoint is stopped and f
 // will never run.
 func (e *Endpoint) run(s *serial, what string, f func()) bool {
@@ -86,7 +28,7 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 	}
 	s.running = true
 	s.mu.Unlock()
-	if !e.track.enter() {
+	if !e.track.Enter() {
 		s.mu.Lock()
 		s.running = false
 		s.q = nil
@@ -94,7 +36,7 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 		return false
 	}
 	go func() {
-		defer e.track.leave()
+		defer e.track.Leave()
 		for {
 			s.mu.Lock()
 			if len(s.q) == 0 {
@@ -115,11 +57,11 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 
 // spawn runs f on a tracked goroutine with panic recovery.
 func (e *Endpoint) spawn(what string, f func()) bool {
-	if !e.track.enter() {
+	if !e.track.Enter() {
 		return false
 	}
 	go func() {
-		defer e.track.leave()
+		defer e.track.Leave()
 		e.safely(what, f)
 	}()
 	return true
@@ -129,10 +71,10 @@ func (e *Endpoint) spawn(what string, f func()) bool {
 // panic recovery.
 func (e *Endpoint) after(d time.Duration, what string, f func()) Timer {
 	return e.clock.AfterFunc(d, func() {
-		if !e.track.enter() {
+		if !e.track.Enter() {
 			return
 		}
-		defer e.track.leave()
+		defer e.track.Leave()
 		e.safely(what, f)
 	})
 }
