@@ -99,14 +99,8 @@ type Frame struct {
 // batch that are not valid JSON-RPC are listed in Frame.Errs.
 func Decode(b []byte, lim Limits) (*Frame, error) {
 	lim = lim.orDefault()
-	if len(b) > lim.MaxBytes {
-		return nil, &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
-	}
-	if err := checkDepth(b, lim.MaxDepth); err != nil {
-		return nil, &DecodeError{Index: -1, Err: err}
-	}
-	if !json.Valid(b) {
-		return nil, &DecodeError{Index: -1, Err: ErrNotJSON}
+	if err := checkFrame(b, lim); err != nil {
+		return nil, err
 	}
 	i := skipSpace(b, 0)
 	if i < len(b) && b[i] == '[' {
@@ -143,14 +137,8 @@ func Decode(b []byte, lim Limits) (*Frame, error) {
 // side never batches).
 func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 	lim = lim.orDefault()
-	if len(b) > lim.MaxBytes {
-		return nil, &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
-	}
-	if err := checkDepth(b, lim.MaxDepth); err != nil {
-		return nil, &DecodeError{Index: -1, Err: err}
-	}
-	if !json.Valid(b) {
-		return nil, &DecodeError{Index: -1, Err: ErrNotJSON}
+	if err := checkFrame(b, lim); err != nil {
+		return nil, err
 	}
 	m, err := decodeOne(b, lim)
 	if err != nil {
@@ -207,6 +195,20 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 		return nil, &DecodeError{ID: m.ID, Index: -1, Err: ErrNoMethod}
 	}
 	return m, nil
+}
+
+// checkFrame applies the frame-level limits: size, nesting, valid JSON.
+func checkFrame(b []byte, lim Limits) *DecodeError {
+	if len(b) > lim.MaxBytes {
+		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
+	}
+	if err := checkDepth(b, lim.MaxDepth); err != nil {
+		return &DecodeError{Index: -1, Err: err}
+	}
+	if !json.Valid(b) {
+		return &DecodeError{Index: -1, Err: ErrNotJSON}
+	}
+	return nil
 }
 
 // checkDepth rejects nesting deeper than max before encoding/json sees it.

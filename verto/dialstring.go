@@ -281,15 +281,14 @@ func lastKV(kvs []KV, k string) (string, bool) {
 
 // Where CtrlUUID found the controller.
 const (
-	CtrlFromParam       = "param ctrl_uuid"
-	CtrlFromVar         = "variable ctrl_uuid"
-	CtrlFromXccVar      = "variable xcc_ctrl_uuid"
-	CtrlFromProfileNone = ""
+	CtrlFromParam  = "param ctrl_uuid"
+	CtrlFromVar    = "variable ctrl_uuid"
+	CtrlFromXccVar = "variable xcc_ctrl_uuid"
 )
 
 // CtrlUUID returns the controller the call must go to, with the precedence
 // ;ctrl_uuid= > {ctrl_uuid=} > {xcc_ctrl_uuid=}; from names where it was
-// found. An empty value counts as absent.
+// found ("" when none names one). An empty value counts as absent.
 func (d *DialString) CtrlUUID() (uuid, from string) {
 	if v, ok := d.Param("ctrl_uuid"); ok && v != "" {
 		return v, CtrlFromParam
@@ -300,7 +299,7 @@ func (d *DialString) CtrlUUID() (uuid, from string) {
 	if v, ok := d.Var("xcc_ctrl_uuid"); ok && v != "" {
 		return v, CtrlFromXccVar
 	}
-	return "", CtrlFromProfileNone
+	return "", ""
 }
 
 // Subject returns the NATS subject of the call's verto.invite: the named

@@ -49,16 +49,6 @@ var ClientMethods = []string{
 	MethodUnsubscribe, MethodBroadcast, MethodPing,
 }
 
-// IsCallScoped reports whether a client method is about one call (routed by
-// callID / node_uuid).
-func IsCallScoped(method string) bool {
-	switch method {
-	case MethodInvite, MethodAnswer, MethodBye, MethodAttach, MethodModify, MethodInfo:
-		return true
-	}
-	return false
-}
-
 // Common param keys added on the XCC bus.
 const (
 	KeySessid   = "sessid"

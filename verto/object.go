@@ -139,15 +139,6 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ObjectOf builds an Object from a Go value that marshals to a JSON object.
-func ObjectOf(v any) (*Object, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return ParseObject(b)
-}
-
 // EditParams applies fn to the top level of raw params (an empty object if
 // raw is empty) and returns the new params.
 func EditParams(raw json.RawMessage, fn func(*Object)) (json.RawMessage, error) {

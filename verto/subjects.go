@@ -51,23 +51,5 @@ func (s Subjects) Ctrl(ctrlUUID string) string {
 // CtrlRTC is the default xrtc-ctrl-subject: calls to WebRTC users.
 func (s Subjects) CtrlRTC() string { return s.p() + ".ctrl.rtc" }
 
-// Locate is the scatter subject on which every XCtrl answers for the users
-// it holds.
-func (s Subjects) Locate() string { return s.p() + ".ctrl.rtc.locate" }
-
 // Status is the subject of node status messages.
 func (s Subjects) Status() string { return s.p() + ".status.node" }
-
-// CtrlUUIDOf returns the ctrl_uuid of a controller subject made by Ctrl, or
-// "" when subject is not one.
-func (s Subjects) CtrlUUIDOf(subject string) string {
-	pre := s.p() + ".ctrl."
-	if !strings.HasPrefix(subject, pre) {
-		return ""
-	}
-	rest := subject[len(pre):]
-	if rest == "" || strings.Contains(rest, ".") || rest == "rtc" {
-		return ""
-	}
-	return rest
-}
