@@ -267,3 +267,33 @@ type configError string
 func (e configError) Error() string { return string(e) }
 
 var errBadConfig = configError(`xcc-rtc.conf.xml:3: profile "default" param "media-timeout": not a number`)
+
+// The directory's variables win over the client's login userVariables: a
+// browser cannot widen toll_allow or spoof accountcode (mod_verto applies
+// the directory after the client's variables). Client variables only fill
+// names the directory leaves unset.
+func TestDirectoryVariablesWinOverClientVariables(t *testing.T) {
+	e := newEnv(t)
+	u := user()
+	u["variables"] = map[string]string{"user_context": "users", "toll_allow": "local", "accountcode": "1000"}
+	u["user_variables"] = map[string]any{"toll_allow": "domestic,international,local", "accountcode": "9999",
+		"user_context": "public", "verto_user": "admin@evil", "presence_id": "admin@evil", "x_client_note": "hi", "x_bool": true}
+	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{
+		"sessid": sessid, "sdp": goodSDP, "xrtc_user": u,
+		"dialogParams": map[string]any{"callID": "call-vars", "destination_number": "9196"},
+	})
+	xrtctest.Result(t, rep)
+	spec := e.host.NextChannel(t).Inbound
+	for k, want := range map[string]string{
+		"toll_allow": "local", "accountcode": "1000", "user_context": "users",
+		"verto_user": "1000@xswitch.cn", "presence_id": "1000@xswitch.cn",
+		"x_client_note": "hi", "x_bool": "true",
+	} {
+		if got := spec.Vars[k]; got != want {
+			t.Errorf("var %s = %q, want %q", k, got, want)
+		}
+	}
+	if spec.Caller.Context != "users" {
+		t.Errorf("context %q, want the directory's", spec.Caller.Context)
+	}
+}

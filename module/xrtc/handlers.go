@@ -274,11 +274,14 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 		Source:            "mod_xrtc",
 	}
 	vars := make(map[string]string, 16+len(u.Variables)+len(u.UserVariables)+len(dp.UserVariables))
-	for k, v := range u.Variables {
-		vars[k] = v
-	}
+	// The client's login userVariables first, the directory's variables
+	// over them: a browser cannot widen toll_allow or spoof accountcode
+	// (mod_verto applies the directory user after the client's variables).
 	for k, v := range u.UserVariables {
 		vars[k] = anyString(v)
+	}
+	for k, v := range u.Variables {
+		vars[k] = v
 	}
 	vars["jsock_uuid_str"] = p.Sessid
 	vars["event_channel_cookie"] = p.Sessid
