@@ -230,15 +230,22 @@ type ChatMessage struct {
 // to a node (params.xrtc_user). The node trusts it and does not
 // re-authenticate.
 type User struct {
-	Login          string            `json:"login"`
-	ID             string            `json:"id"`
-	Domain         string            `json:"domain"`
-	Context        string            `json:"context,omitempty"`
-	Dialplan       string            `json:"dialplan,omitempty"`
-	CallerIDName   string            `json:"caller_id_name,omitempty"`
-	CallerIDNumber string            `json:"caller_id_number,omitempty"`
-	Variables      map[string]string `json:"variables,omitempty"`
-	UserVariables  map[string]any    `json:"user_variables,omitempty"`
+	Login          string `json:"login"`
+	ID             string `json:"id"`
+	Domain         string `json:"domain"`
+	Context        string `json:"context,omitempty"`
+	Dialplan       string `json:"dialplan,omitempty"`
+	CallerIDName   string `json:"caller_id_name,omitempty"`
+	CallerIDNumber string `json:"caller_id_number,omitempty"`
+	// Variables are the directory's variables of the user (they win on a
+	// channel); UserVariables the client's login userVariables (they only
+	// fill names the directory leaves unset).
+	Variables     map[string]string `json:"variables,omitempty"`
+	UserVariables map[string]any    `json:"user_variables,omitempty"`
+	// ClientAddress is the client's IP address as XCtrl saw it (or as a
+	// proxy XCtrl trusts forwarded it); ClientPort its port when known.
+	ClientAddress string `json:"client_address,omitempty"`
+	ClientPort    int    `json:"client_port,omitempty"`
 }
 
 // InviteResult is the result of a client verto.invite.
