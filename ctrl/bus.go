@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"xccrtc/verto"
 )
 
 // Bus is XCtrl's view of NATS: publish, subscribe, queue-subscribe. Requests
@@ -92,6 +94,16 @@ func (b *natsBus) close() {
 }
 
 func (b *natsBus) Publish(subject, reply string, data []byte) error {
+	// Whatever slipped past the checks at the edge, a subject NATS would
+	// refuse (and close the connection over) never reaches the server.
+	if err := verto.CheckSubject(subject); err != nil {
+		return fmt.Errorf("ctrl: publish: %w", err)
+	}
+	if reply != "" {
+		if err := verto.CheckSubject(reply); err != nil {
+			return fmt.Errorf("ctrl: publish %s: reply %w", subject, err)
+		}
+	}
 	if reply == "" {
 		return b.nc.Publish(subject, data)
 	}

@@ -21,6 +21,10 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 		r.fail(&verto.Error{Code: verto.CodeInvalidParams, Message: verto.MsgParamsMissing})
 		return
 	}
+	if verr := srv.checkChannels(s, p.EventChannel); verr != nil {
+		r.fail(verr)
+		return
+	}
 	id := s.Identity()
 	var res verto.SubscribeResult
 	groups := map[string][]string{} // owner node ("" = every node) -> channels
@@ -60,8 +64,9 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 		}
 		res.Sessid = s.Sessid()
 		if len(res.SubscribedChannels) == 0 && len(res.AlreadySubscribedChannels) == 0 {
-			// mod_verto's quirk: an error object without a code.
-			r.fail((&verto.Error{}).With("unauthorizedChannels", res.UnauthorizedChannels))
+			// mod_verto's error, with the code it lacks there.
+			r.fail((&verto.Error{Code: verto.CodeInvalidParams, Message: verto.MsgPermission}).
+				With("unauthorizedChannels", res.UnauthorizedChannels))
 			return
 		}
 		r.result(res)
@@ -98,6 +103,10 @@ func (srv *Server) unsubscribe(s *Session, m *verto.Message, r replier) {
 		r.fail(&verto.Error{Code: verto.CodeInvalidParams, Message: verto.MsgParamsMissing})
 		return
 	}
+	if len(p.EventChannel) > srv.cfg.Limits.MaxSubscriptions {
+		r.fail(verto.Errorf(verto.CodeInvalidParams, "Invalid params: more than %d channels", srv.cfg.Limits.MaxSubscriptions))
+		return
+	}
 	var res verto.UnsubscribeResult
 	groups := map[string][]string{}
 	s.mu.Lock()
@@ -116,7 +125,8 @@ func (srv *Server) unsubscribe(s *Session, m *verto.Message, r replier) {
 		srv.fanout(targets, srv.cfg.Timers.LoginWait, func([]*verto.Message) {})
 	}
 	if len(res.UnsubscribedChannels) == 0 {
-		r.fail((&verto.Error{}).With("notSubscribedChannels", res.NotSubscribedChannels))
+		r.fail((&verto.Error{Code: verto.CodeSessionError, Message: "Not subscribed"}).
+			With("notSubscribedChannels", res.NotSubscribedChannels))
 		return
 	}
 	res.Sessid = s.Sessid()
@@ -138,6 +148,10 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 	id := s.Identity()
 	if ch == "" {
 		r.result(sessionError("eventChannel not specified."))
+		return
+	}
+	if err := verto.CheckChannel(ch); err != nil {
+		r.fail(identRPC(err))
 		return
 	}
 	s.mu.Lock()
@@ -172,6 +186,24 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 		res, _ := verto.NewResult(m.ID, e)
 		return res
 	})
+}
+
+// checkChannels bounds the channel names of a subscription and the number
+// of channels one socket may hold.
+func (srv *Server) checkChannels(s *Session, chans []string) *verto.Error {
+	for _, ch := range chans {
+		if err := verto.CheckChannel(ch); err != nil {
+			return identRPC(err)
+		}
+	}
+	max := srv.cfg.Limits.MaxSubscriptions
+	s.mu.Lock()
+	n := len(s.subs)
+	s.mu.Unlock()
+	if len(chans) > max || n+len(chans) > max {
+		return verto.Errorf(verto.CodeInvalidParams, "Invalid params: more than %d channels on one socket", max)
+	}
+	return nil
 }
 
 // target is one request of a fan-out.

@@ -121,10 +121,10 @@ func TestSubscribePermissions(t *testing.T) {
 	if r.Error != nil || ctrltest.Decode(r, &sr) != nil || len(sr.AlreadySubscribedChannels) != 1 {
 		t.Fatalf("again: %+v %s", r.Error, r.Result)
 	}
-	// Only unauthorized: mod_verto's error without a code.
+	// Only unauthorized: mod_verto's error, with a code (mod_verto has none).
 	r = c.Call(verto.MethodSubscribe, map[string]any{"eventChannel": "FSevent.all"})
 	var un []string
-	if r.Error == nil || r.Error.Code != 0 || !r.Error.Field("unauthorizedChannels", &un) || len(un) != 1 {
+	if r.Error == nil || r.Error.Code != verto.CodeInvalidParams || r.Error.Message != verto.MsgPermission || !r.Error.Field("unauthorizedChannels", &un) || len(un) != 1 {
 		t.Fatalf("only unauthorized: %+v", r.Error)
 	}
 	b := c.Call(verto.MethodBroadcast, map[string]any{"eventChannel": "FSevent.all", "data": map[string]any{}})

@@ -69,13 +69,14 @@ type Config struct {
 
 // Limits bound what one client can make XCtrl do.
 type Limits struct {
-	MaxFrameBytes int     // frame size cap (256 KiB)
-	MaxBatch      int     // messages in one batch (32)
-	RatePerSec    float64 // sustained messages per second per socket (50)
-	RateBurst     int     // burst above the rate (100)
-	MaxQueue      int     // messages queued to one socket before it is dropped (1024)
-	MaxQueueBytes int     // bytes queued to one socket before it is dropped (4 MiB)
-	ReadBuffer    int     // per-socket read buffer (1 KiB; frames may be larger)
+	MaxFrameBytes    int     // frame size cap (256 KiB)
+	MaxBatch         int     // messages in one batch (32)
+	RatePerSec       float64 // sustained messages per second per socket (50)
+	RateBurst        int     // burst above the rate (100)
+	MaxQueue         int     // messages queued to one socket before it is dropped (1024)
+	MaxQueueBytes    int     // bytes queued to one socket before it is dropped (4 MiB)
+	MaxSubscriptions int     // event channels one socket may subscribe (1024)
+	ReadBuffer       int     // per-socket read buffer (1 KiB; frames may be larger)
 
 	LoginFailuresPerAddr int           // failed logins per address per window (20)
 	LoginFailuresPerUser int           // failed logins per user per window (10)
@@ -124,6 +125,7 @@ func (c Config) Defaults() Config {
 	setInt(&l.RateBurst, 100)
 	setInt(&l.MaxQueue, 1024)
 	setInt(&l.MaxQueueBytes, 4<<20)
+	setInt(&l.MaxSubscriptions, 1024)
 	setInt(&l.ReadBuffer, 1024)
 	setInt(&l.LoginFailuresPerAddr, 20)
 	setInt(&l.LoginFailuresPerUser, 10)

@@ -268,6 +268,22 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 	return ci, nil
 }
 
+// checkIdents bounds the identifiers a call message brings (the callID
+// becomes a channel UUID and a map key; node_uuid is only looked up).
+func (ci *callInfo) checkIdents() error {
+	if ci.callID != "" {
+		if err := verto.CheckCallID(ci.callID); err != nil {
+			return err
+		}
+	}
+	if ci.dest != "" {
+		if err := verto.CheckText("destination_number", ci.dest, verto.MaxDestLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func sessionError(msg string) *verto.Error {
 	return &verto.Error{Code: verto.CodeSessionError, Message: msg}
 }
@@ -287,6 +303,10 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		return
 	case !ci.sdp:
 		r.fail(sessionError(verto.MsgSDPMissing))
+		return
+	}
+	if err := ci.checkIdents(); err != nil {
+		r.fail(identRPC(err))
 		return
 	}
 	id := s.Identity()
@@ -335,6 +355,10 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 	ci, err := parseCall(m.Params)
 	if err != nil {
 		r.fail(sessionError(verto.MsgParamsMissing))
+		return
+	}
+	if err := ci.checkIdents(); err != nil {
+		r.fail(identRPC(err))
 		return
 	}
 	if ci.callID == "" {

@@ -95,6 +95,11 @@ func (srv *Server) deliver(bm *BusMsg, msg *verto.Message, o *verto.Object) {
 	sessid := o.String(verto.KeySessid)
 	callID := o.String(verto.KeyCallID)
 	node := o.String(verto.KeyNodeUUID)
+	if node != "" && verto.CheckToken(verto.KeyNodeUUID, node) != nil {
+		// Routing state must never hold a subject NATS would refuse.
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(verto.CheckToken(verto.KeyNodeUUID, node))))
+		return
+	}
 	var targets []*Session
 	switch {
 	case sessid != "":
@@ -210,6 +215,10 @@ func (srv *Server) onStatus(bm *BusMsg) {
 	}
 	var n verto.Node
 	if msg.DecodeParams(&n) != nil || n.UUID == "" {
+		return
+	}
+	if err := verto.CheckToken(verto.KeyNodeUUID, n.UUID); err != nil {
+		srv.log.Warn("node status ignored", "err", err)
 		return
 	}
 	switch msg.Method {

@@ -2,6 +2,7 @@ package ctrl
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -20,6 +21,14 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	if err := m.DecodeParams(&p); err != nil {
 		srv.metrics.login(LoginFailed)
 		r.fail(authFailure(verto.MsgMissingParams))
+		return
+	}
+	// Identifiers end up in NATS subjects (registry keys): bound them
+	// before anything else sees them.
+	if verr := checkLoginIdents(&p); verr != nil {
+		srv.metrics.login(LoginFailed)
+		s.logger().Warn("login refused: bad identifier", "err", verr.Message)
+		r.fail(verr)
 		return
 	}
 	if p.Sessid != "" && s.Sessid() == "" {
@@ -59,6 +68,13 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	login := id.User.Login
+	if err := verto.CheckLogin(login); err != nil {
+		// A token or the xui check named a login no socket may have.
+		srv.metrics.login(LoginFailed)
+		s.logger().Warn("login refused: the authenticated identity is unusable", "err", err)
+		r.fail(authFailure(verto.MsgAuthFailure))
+		return
+	}
 	log := s.logger().With("login", login)
 
 	// A socket that is logged in keeps its sessid and its user.
@@ -126,6 +142,30 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	log.Info("logged in", "via", id.Via)
 	r.result(loginResult(sessid, id))
 	srv.clientReady(s, sessid, user)
+}
+
+// checkLoginIdents bounds the sessid and login of a login request.
+func checkLoginIdents(p *verto.LoginParams) *verto.Error {
+	if p.Sessid != "" {
+		if err := verto.CheckSessid(p.Sessid); err != nil {
+			return identRPC(err)
+		}
+	}
+	if p.Login != "" {
+		if err := verto.CheckLogin(p.Login); err != nil {
+			return identRPC(err)
+		}
+	}
+	return nil
+}
+
+// identRPC is the client's error for a bad identifier.
+func identRPC(err error) *verto.Error {
+	var ie *verto.IdentError
+	if errors.As(err, &ie) {
+		return ie.RPC()
+	}
+	return &verto.Error{Code: verto.CodeInvalidParams, Message: "Invalid params: " + err.Error()}
 }
 
 // assertedUser is params.xrtc_user: the identity, plus the directory's

@@ -18,9 +18,16 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 	callID := o.String(verto.KeyCallID)
 	login := o.String("login")
 	node := o.String(verto.KeyNodeUUID)
-	log := srv.log.With("callID", callID, "node_uuid", node, "login", login)
+	log := srv.log.With("callID", truncate(callID, 64), "node_uuid", truncate(node, 64), "login", truncate(login, 64))
 	if callID == "" || login == "" {
 		srv.replyBus(bm.Reply, verto.NewError(msg.ID, &verto.Error{Code: verto.CodeInvalidParams, Message: "callID and login required"}))
+		return
+	}
+	// A NATS peer is no more trusted with lengths than a browser: the
+	// login becomes a registry key, the node a subject.
+	if err := checkRingIdents(callID, login, node); err != nil {
+		srv.log.Warn("call to a user refused: bad identifier", "err", err, "node_uuid", truncate(node, 64))
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(err)))
 		return
 	}
 	notRegistered := func() {
@@ -36,6 +43,9 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 		}
 		seen := map[string]bool{srv.uuid: true}
 		for _, e := range entries {
+			if verto.CheckToken(verto.KeyCtrlUUID, e.CtrlUUID) != nil {
+				continue
+			}
 			if !seen[e.CtrlUUID] {
 				seen[e.CtrlUUID] = true
 				remote = append(remote, e.CtrlUUID)
@@ -71,6 +81,27 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 	log.Info("ringing", "sockets", res.Sockets, "ctrls", len(res.Ctrls))
 	out, _ := verto.NewResult(msg.ID, res)
 	srv.replyBus(bm.Reply, out)
+}
+
+func checkRingIdents(callID, login, node string) error {
+	if err := verto.CheckCallID(callID); err != nil {
+		return err
+	}
+	if err := verto.CheckLogin(login); err != nil {
+		return err
+	}
+	if node != "" {
+		return verto.CheckToken(verto.KeyNodeUUID, node)
+	}
+	return nil
+}
+
+// truncate bounds a string from the bus before it goes into a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // ringSockets sends the invite to each local socket and maps the call to

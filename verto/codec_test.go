@@ -176,13 +176,14 @@ func TestErrorExtraFields(t *testing.T) {
 	if !back.Field("callID", &id) || id != "abc" || back.Code != CodeSessionError {
 		t.Errorf("back = %+v", back)
 	}
-	// mod_verto's quirk: an error object without a code.
+	// mod_verto's quirk, an error object without a code, gets one on
+	// the wire: JSON-RPC requires it.
 	var q Error
 	if err := json.Unmarshal([]byte(`{"unauthorizedChannels":["a"]}`), &q); err != nil {
 		t.Fatal(err)
 	}
 	b, _ = json.Marshal(&q)
-	if string(b) != `{"unauthorizedChannels":["a"]}` {
+	if string(b) != `{"code":-32602,"message":"","unauthorizedChannels":["a"]}` {
 		t.Errorf("quirk came back as %s", b)
 	}
 }

@@ -409,11 +409,32 @@ func (d *DialString) Resolve(lookup func(name string) (ProfileInfo, bool), s Sub
 		return nil, fmt.Errorf("dial string %q: user %q: %w (write user@domain or set force-register-domain)", d.String(), d.User, ErrNoDomain)
 	}
 	r.Login = r.User + "@" + r.Domain
+	// The login travels to XCtrl and becomes a registry key there; the
+	// controller becomes a subject here: bound both.
+	if err := CheckLogin(r.Login); err != nil {
+		return nil, fmt.Errorf("dial string %q: %w", truncated(d.String()), err)
+	}
 	subject := prof.CtrlSubject
 	if subject == "" {
 		subject = s.CtrlRTC()
 	}
 	r.CtrlUUID, r.CtrlFrom = d.CtrlUUID()
+	if r.CtrlUUID != "" {
+		if err := CheckCtrlRef(r.CtrlUUID); err != nil {
+			return nil, fmt.Errorf("dial string %q: %s: %w", truncated(d.String()), r.CtrlFrom, err)
+		}
+	}
 	r.Subject = d.Subject(subject, s)
+	if err := CheckSubject(r.Subject); err != nil {
+		return nil, fmt.Errorf("dial string %q: %w", truncated(d.String()), err)
+	}
 	return r, nil
+}
+
+// truncated bounds a dial string quoted in an error.
+func truncated(s string) string {
+	if len(s) <= 120 {
+		return s
+	}
+	return s[:120] + "..."
 }

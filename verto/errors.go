@@ -47,8 +47,10 @@ const (
 
 // Error is a JSON-RPC error object. mod_verto puts handler-specific fields
 // (callID, cause, causeCode, unauthorizedChannels) beside code and message;
-// they live in Extra and are written at the top level of the object. A zero
-// Code is omitted, as mod_verto omits it in a few replies.
+// they live in Extra and are written at the top level of the object.
+// mod_verto omits the code in a few replies (a refused subscription, a chat
+// without to/body); JSON-RPC requires one, so a zero Code is written as
+// CodeInvalidParams: every error object on the wire has a code.
 type Error struct {
 	Code    int
 	Message string
@@ -91,12 +93,12 @@ func (e *Error) Field(k string, v any) bool {
 // MarshalJSON writes code, message and the extra fields in one object.
 func (e *Error) MarshalJSON() ([]byte, error) {
 	var o Object
-	if e.Code != 0 {
-		o.Set("code", e.Code)
+	code := e.Code
+	if code == 0 {
+		code = CodeInvalidParams
 	}
-	if e.Message != "" || e.Code != 0 {
-		o.Set("message", e.Message)
-	}
+	o.Set("code", code)
+	o.Set("message", e.Message)
 	keys := make([]string, 0, len(e.Extra))
 	for k := range e.Extra {
 		if k != "code" && k != "message" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"xccrtc/verto"
 )
 
 // Bus is the endpoint's view of NATS: publish, request and (queue)
@@ -109,6 +111,11 @@ func (b *NATSBus) Conn() *nats.Conn { return b.nc }
 
 // Publish implements Bus.
 func (b *NATSBus) Publish(subject string, data []byte) error {
+	// A subject NATS would refuse (and close the connection over) never
+	// reaches the server, whatever slipped past the checks at the edge.
+	if err := verto.CheckSubject(subject); err != nil {
+		return fmt.Errorf("xrtc: publish: %w", err)
+	}
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("xrtc: publish %s: %w", subject, nats.ErrConnectionReconnecting)
 	}
@@ -117,6 +124,9 @@ func (b *NATSBus) Publish(subject string, data []byte) error {
 
 // Request implements Bus.
 func (b *NATSBus) Request(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	if err := verto.CheckSubject(subject); err != nil {
+		return nil, fmt.Errorf("xrtc: request: %w", err)
+	}
 	if !b.nc.IsConnected() {
 		return nil, fmt.Errorf("xrtc: request %s: %w", subject, nats.ErrConnectionReconnecting)
 	}

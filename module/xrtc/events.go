@@ -198,7 +198,9 @@ func (e *Endpoint) dispatchEvent(r *request) {
 		e.respond(r, nil, verto.AsError(err))
 		return
 	}
-	r.ctrlUUID = p.CtrlUUID
+	if !e.checkIdents(r, p.CtrlUUID, p.Sessid, "") {
+		return
+	}
 	var u *verto.User
 	if p.XrtcUser != nil {
 		u = &p.XrtcUser.User
@@ -240,8 +242,9 @@ func (e *Endpoint) subscribe(r *request, p *eventParams, s *socket) {
 	}
 	e.ev.mu.Unlock()
 	if len(res.SubscribedChannels) == 0 && len(res.AlreadySubscribedChannels) == 0 && len(res.UnauthorizedChannels) > 0 {
-		// mod_verto's quirk: an error object with no code.
-		e.respond(r, nil, (&verto.Error{}).With("unauthorizedChannels", res.UnauthorizedChannels))
+		// mod_verto's error, with the code it lacks there.
+		e.respond(r, nil, (&verto.Error{Code: verto.CodeInvalidParams, Message: verto.MsgPermission}).
+			With("unauthorizedChannels", res.UnauthorizedChannels))
 		return
 	}
 	if res.SubscribedChannels == nil {

@@ -39,7 +39,9 @@ func (e *Endpoint) dispatch(r *request) {
 			e.respond(r, nil, verto.AsError(err))
 			return
 		}
-		r.ctrlUUID = p.CtrlUUID
+		if !e.checkIdents(r, p.CtrlUUID, p.Sessid, p.CallID()) {
+			return
+		}
 		e.dispatchCall(r, p)
 	case verto.MethodSubscribe, verto.MethodUnsubscribe, verto.MethodBroadcast:
 		e.dispatchEvent(r)
@@ -49,7 +51,9 @@ func (e *Endpoint) dispatch(r *request) {
 			e.respond(r, nil, verto.AsError(err))
 			return
 		}
-		r.ctrlUUID = p.CtrlUUID
+		if !e.checkIdents(r, p.CtrlUUID, p.Sessid, "") {
+			return
+		}
 		if p.Sessid == "" {
 			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: "sessid missing"})
 			return
@@ -65,7 +69,9 @@ func (e *Endpoint) dispatch(r *request) {
 			CtrlUUID string `json:"ctrl_uuid"`
 		}
 		_ = m.DecodeParams(&p)
-		r.ctrlUUID = p.CtrlUUID
+		if !e.checkIdents(r, p.CtrlUUID, "", "") {
+			return
+		}
 		e.respond(r, messageResult{MessageResult: verto.MessageResult{Message: "PONG"}, NodeUUID: e.nodeUUID}, nil)
 	case verto.MethodEcho:
 		if len(m.Params) == 0 {
@@ -77,6 +83,34 @@ func (e *Endpoint) dispatch(r *request) {
 		e.respond(r, nil, verto.ErrMethodNotFound)
 	}
 	e.stats.handled.Add(1)
+}
+
+// checkIdents bounds the identifiers a NATS peer sent (the ctrl_uuid becomes
+// a subject, the callID a channel UUID) and sets r.ctrlUUID when it is
+// usable. A bad one is answered with -32602 and the request goes no further.
+func (e *Endpoint) checkIdents(r *request, ctrlUUID, sessid, callID string) bool {
+	var err error
+	if ctrlUUID != "" {
+		if err = verto.CheckCtrlRef(ctrlUUID); err == nil {
+			r.ctrlUUID = ctrlUUID
+		}
+	}
+	if err == nil && sessid != "" {
+		err = verto.CheckSessid(sessid)
+	}
+	if err == nil && callID != "" {
+		err = verto.CheckCallID(callID)
+	}
+	if err == nil {
+		return true
+	}
+	e.stats.badInput.Add(1)
+	e.log.Warn("xrtc: request refused: bad identifier", "method", r.msg.Method, "err", err)
+	var ie *verto.IdentError
+	if errors.As(err, &ie) {
+		e.respond(r, nil, ie.RPC())
+	}
+	return false
 }
 
 func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
@@ -708,7 +742,7 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 	sent := false
 	if m := p.Msg; m != nil {
 		if m.To == "" || m.Body == "" {
-			e.respond(r, nil, &verto.Error{Message: msgInvalidChat})
+			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: msgInvalidChat})
 			return
 		}
 		chat := Chat{To: m.To, Body: m.Body, Sessid: p.Sessid, InDialog: m.InDialog}

@@ -273,3 +273,52 @@ func TestStopHangsUpCalls(t *testing.T) {
 		t.Errorf("restart: %v", err)
 	}
 }
+
+// Identifiers a NATS peer sends are bounded: a ctrl_uuid that would make a
+// subject over NATS's control line, a callID that cannot be a channel UUID,
+// a sessid of megabytes. Each is answered with -32602 and the endpoint stays
+// on the bus (a call still works after them).
+func TestOverlongIdentifiersFromNATS(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("x", 5000)
+	for _, tc := range []struct {
+		name   string
+		params map[string]any
+	}{
+		{"ctrl_uuid", map[string]any{"sessid": sessid, "ctrl_uuid": long, "sdp": goodSDP, "dialogParams": map[string]any{"callID": "c1", "destination_number": "9196"}}},
+		{"ctrl_uuid with a wildcard", map[string]any{"sessid": sessid, "ctrl_uuid": "a.>", "sdp": goodSDP, "dialogParams": map[string]any{"callID": "c1", "destination_number": "9196"}}},
+		{"callID", map[string]any{"sessid": sessid, "sdp": goodSDP, "dialogParams": map[string]any{"callID": long, "destination_number": "9196"}}},
+		{"sessid", map[string]any{"sessid": long, "sdp": goodSDP, "dialogParams": map[string]any{"callID": "c2", "destination_number": "9196"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.params["xrtc_user"] = user()
+			rep := e.ctrl.Send(t, e.node, verto.MethodInvite, tc.params)
+			if rep.Error == nil || rep.Error.Code != verto.CodeInvalidParams || !strings.Contains(rep.Error.Message, "Invalid params") {
+				t.Fatalf("got %+v %s", rep.Error, rep.Result)
+			}
+		})
+	}
+	for _, m := range []string{verto.MethodXrtcLogin, verto.MethodSubscribe} {
+		rep := e.ctrl.Send(t, e.node, m, map[string]any{"sessid": sessid, "ctrl_uuid": long, "eventChannel": "x"})
+		if rep.Error == nil || rep.Error.Code != verto.CodeInvalidParams {
+			t.Fatalf("%s: %+v", m, rep.Error)
+		}
+	}
+	e.answered("after-hostile")
+}
+
+func TestOverlongDialStringIsInvalidNumberFormat(t *testing.T) {
+	e := newEnv(t)
+	for _, target := range []string{
+		strings.Repeat("u", 50<<10) + "@xswitch.cn",
+		"1000@" + strings.Repeat("d", 300),
+		"1000@xswitch.cn;ctrl_uuid=" + strings.Repeat("c", 5000),
+		"1000@xswitch.cn;ctrl_uuid=a.*",
+	} {
+		_, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: target})
+		if xrtc.CauseOf(err) != verto.CauseInvalidNumberFormat {
+			t.Errorf("target of %d bytes: %v (cause %v)", len(target), err, xrtc.CauseOf(err))
+		}
+	}
+	e.answered("after-dial")
+}

@@ -1,0 +1,67 @@
+package ctrl_test
+
+import (
+	"strings"
+	"testing"
+
+	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/verto"
+)
+
+// callWorks places a call through x and checks that the node created it:
+// XCtrl is still on the bus.
+func callWorks(t *testing.T, e *ctrltest.Env, c *ctrltest.Browser, callID string) {
+	t.Helper()
+	id := c.Invite(callID, "9196", nil)
+	r := c.Reply(id)
+	if r.Error != nil || ctrltest.Param(r, "message") != "CALL CREATED" {
+		t.Fatalf("call %s after hostile input: %+v %s", callID, r.Error, r.Result)
+	}
+}
+
+// An authenticated user logging in with a sessid that escapes to more than
+// NATS's 4,096-byte control line must get an error, and XCtrl must stay on
+// the bus (found by trying: 1,400 dots took it off for good).
+func TestOverlongSessidDoesNotTakeCtrlOffTheBus(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	e.StartNode(fakenode.Options{UUID: "n1"})
+	for _, sessid := range []string{strings.Repeat(".", 1400), strings.Repeat("x", 5000), "a\nb"} {
+		c := e.DialSessid(x, sessid)
+		_, _, err := c.Client.Login(e.Ctx, "1001@"+ctrltest.Domain, ctrltest.Password, nil)
+		if err == nil {
+			t.Fatalf("login with a %d-byte sessid accepted", len(sessid))
+		}
+		if !strings.Contains(err.Error(), "sessid") {
+			t.Errorf("login error does not name the sessid: %v", err)
+		}
+	}
+	good := e.Login(x, "1000")
+	callWorks(t, e, good, "after-sessid")
+}
+
+// A node's verto.invite naming a 50 KB login (a NATS peer, not a browser)
+// is refused with an error, and XCtrl stays on the bus.
+func TestOverlongLoginFromNATSDoesNotTakeCtrlOffTheBus(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	good := e.Login(x, "1000")
+	for _, login := range []string{strings.Repeat("u", 50<<10) + "@" + ctrltest.Domain, "1000@" + strings.Repeat("d.", 2000)} {
+		rep, err := n.Originate(e.Ctx, x.Config().RTCSubject, login, "hostile-"+login[:3])
+		if err != nil {
+			t.Fatalf("originate: %v", err)
+		}
+		if rep.Error == nil || rep.Error.Code == 0 {
+			t.Fatalf("invite for a %d-byte login: %+v", len(login), rep)
+		}
+	}
+	callWorks(t, e, good, "after-login")
+	// And the registry still answers lookups: a call to a logged-in user rings.
+	rep, err := n.Originate(e.Ctx, x.Config().RTCSubject, "1000@"+ctrltest.Domain, "to-1000")
+	if err != nil || rep.Error != nil {
+		t.Fatalf("call to a logged-in user: %v %+v", err, rep)
+	}
+	good.ExpectCall(verto.MethodInvite, "to-1000")
+}

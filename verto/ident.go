@@ -1,0 +1,159 @@
+package verto
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Bounds of the identifiers that cross the edge (a WebSocket, a NATS peer,
+// a dial string). Each of them ends up in a NATS subject somewhere: a
+// registry key, a JetStream consumer filter, a node or ctrl subject. NATS
+// refuses a control line over 4,096 bytes by closing the connection, so one
+// over-long identifier would take a component off the bus: they are checked
+// where they enter, and what goes on the bus stays far below that line even
+// after escaping (at most three bytes per byte).
+const (
+	MaxSessidLen  = 256 // verto.js sends a 36-byte UUID
+	MaxCallIDLen  = 256 // verto.js sends a 36-byte UUID
+	MaxUserLen    = 128 // the user part of user@domain
+	MaxDomainLen  = 253 // a DNS name
+	MaxLoginLen   = MaxUserLen + 1 + MaxDomainLen
+	MaxUUIDLen    = 128 // node_uuid, ctrl_uuid: one subject token
+	MaxSubjectLen = 512 // a subject we publish to
+	MaxChannelLen = 512 // an event channel name
+	MaxDestLen    = 256 // a destination_number
+)
+
+// ErrBadIdent is wrapped by every identifier check failure.
+var ErrBadIdent = errors.New("invalid identifier")
+
+// IdentError says which identifier is bad and why.
+type IdentError struct {
+	What   string // "sessid", "callID", "login", "node_uuid", ...
+	Reason string
+}
+
+func (e *IdentError) Error() string { return e.What + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrBadIdent) hold.
+func (e *IdentError) Unwrap() error { return ErrBadIdent }
+
+// RPC is the JSON-RPC error a client gets for it: -32602 Invalid params.
+func (e *IdentError) RPC() *Error {
+	return &Error{Code: CodeInvalidParams, Message: "Invalid params: " + e.Error()}
+}
+
+func identErr(what, format string, args ...any) error {
+	return &IdentError{What: what, Reason: fmt.Sprintf(format, args...)}
+}
+
+// CheckText checks a free-form identifier: 1..max bytes, no control
+// characters.
+func CheckText(what, s string, max int) error {
+	if s == "" {
+		return identErr(what, "empty")
+	}
+	if len(s) > max {
+		return identErr(what, "longer than %d bytes", max)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return identErr(what, "control character at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// CheckSessid checks a socket's session id.
+func CheckSessid(s string) error { return CheckText("sessid", s, MaxSessidLen) }
+
+// CheckCallID checks a call's id.
+func CheckCallID(s string) error { return CheckText("callID", s, MaxCallIDLen) }
+
+// CheckChannel checks an event channel name.
+func CheckChannel(s string) error { return CheckText("eventChannel", s, MaxChannelLen) }
+
+// CheckLogin checks a login ("user" or "user@domain"): the user part at
+// most MaxUserLen bytes, the domain at most MaxDomainLen, neither with
+// control characters or spaces.
+func CheckLogin(s string) error {
+	if err := CheckText("login", s, MaxLoginLen); err != nil {
+		return err
+	}
+	user, domain := s, ""
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		user, domain = s[:i], s[i+1:]
+		if domain == "" {
+			return identErr("login", "empty domain")
+		}
+	}
+	if user == "" {
+		return identErr("login", "empty user")
+	}
+	if len(user) > MaxUserLen {
+		return identErr("login", "user longer than %d bytes", MaxUserLen)
+	}
+	if len(domain) > MaxDomainLen {
+		return identErr("login", "domain longer than %d bytes", MaxDomainLen)
+	}
+	if strings.ContainsAny(s, " \t") {
+		return identErr("login", "contains a space")
+	}
+	return nil
+}
+
+// CheckToken checks an id used as one NATS subject token (node_uuid,
+// ctrl_uuid): 1..MaxUUIDLen printable ASCII bytes without '.', '*', '>' or
+// space.
+func CheckToken(what, s string) error {
+	if s == "" {
+		return identErr(what, "empty")
+	}
+	if len(s) > MaxUUIDLen {
+		return identErr(what, "longer than %d bytes", MaxUUIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' {
+			return identErr(what, "byte %q at %d is not allowed in a subject token", c, i)
+		}
+	}
+	return nil
+}
+
+// CheckSubject checks a subject to publish to: at most MaxSubjectLen
+// bytes, dot-separated non-empty tokens of printable ASCII without
+// wildcards or spaces.
+func CheckSubject(s string) error {
+	if s == "" {
+		return identErr("subject", "empty")
+	}
+	if len(s) > MaxSubjectLen {
+		return identErr("subject", "longer than %d bytes", MaxSubjectLen)
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if i == start {
+				return identErr("subject", "empty token at byte %d", i)
+			}
+			start = i + 1
+			continue
+		}
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '*' || c == '>' {
+			return identErr("subject", "byte %q at %d is not allowed", c, i)
+		}
+	}
+	return nil
+}
+
+// CheckCtrlRef checks what may name a controller: a ctrl_uuid (one token)
+// or a full subject under the prefix (Subjects.Ctrl passes those through).
+func CheckCtrlRef(s string) error {
+	if strings.Contains(s, ".") {
+		return CheckSubject(s)
+	}
+	return CheckToken("ctrl_uuid", s)
+}
