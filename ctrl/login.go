@@ -2,8 +2,8 @@ package ctrl
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
