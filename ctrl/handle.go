@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"xccrtc/verto"
 )
 
@@ -78,20 +80,44 @@ func (b *batchReply) fill(i int, m *verto.Message) {
 	}
 }
 
-// handleFrame decodes one frame and handles each message in it.
+// handleFrame decodes one frame and handles each message in it. Every
+// frame counts against the socket's rate limit before it is decoded, so a
+// flood of garbage is limited like a flood of requests; a batch counts
+// each of its members.
 func (srv *Server) handleFrame(s *Session, data []byte) {
+	now := time.Now().UnixNano()
+	lim := &srv.cfg.Limits
+	within := s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now)
+	if !within {
+		srv.metrics.rateLimited.Add(1)
+		if !srv.strike(s, now) {
+			return
+		}
+	}
 	f, err := verto.Decode(data, srv.lim)
 	if err != nil {
 		srv.metrics.badFrames.Add(1)
+		e := &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited}
+		var id verto.ID
 		var de *verto.DecodeError
 		if errors.As(err, &de) {
-			s.sendMsg(verto.NewError(de.ID, de.RPC()))
+			id = de.ID
+			if within {
+				e = de.RPC()
+			}
 		}
+		s.sendMsg(verto.NewError(id, e))
 		return
 	}
 	n := len(f.Msgs) + len(f.Errs)
-	if !s.limiter.allow(n, srv.cfg.Limits.RatePerSec, srv.cfg.Limits.RateBurst, time.Now().UnixNano()) {
-		srv.metrics.rateLimited.Add(uint64(n))
+	if within && n > 1 && !s.limiter.allow(n-1, lim.RatePerSec, lim.RateBurst, now) {
+		within = false
+		srv.metrics.rateLimited.Add(uint64(n - 1))
+		if !srv.strike(s, now) {
+			return
+		}
+	}
+	if !within {
 		srv.refuse(s, f, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
 		return
 	}
@@ -139,6 +165,36 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 	for _, j := range jobs {
 		srv.handle(s, j.m, j.r)
 	}
+}
+
+// frameTooLarge answers a frame over the size cap (read to its end and
+// thrown away); it counts against the rate limit like any frame.
+func (srv *Server) frameTooLarge(s *Session) {
+	srv.metrics.badFrames.Add(1)
+	now := time.Now().UnixNano()
+	lim := &srv.cfg.Limits
+	if !s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {
+		srv.metrics.rateLimited.Add(1)
+		if !srv.strike(s, now) {
+			return
+		}
+	}
+	s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgTooLarge}))
+}
+
+// strike counts a frame that came over the rate limit. A client that keeps
+// sending at more than twice its rate (a second bucket of the same size runs
+// dry) is a flood, not a burst: its socket is closed and strike says false.
+func (srv *Server) strike(s *Session, now int64) bool {
+	lim := &srv.cfg.Limits
+	if s.strikes.allow(1, lim.RatePerSec, lim.RateBurst, now) {
+		return true
+	}
+	if !s.closed.Load() {
+		s.logger().Warn("flood: closing a socket that keeps sending over its rate limit", "rate", lim.RatePerSec, "burst", lim.RateBurst)
+		s.closeAfterFlush(websocket.ClosePolicyViolation, verto.MsgRateLimited)
+	}
+	return false
 }
 
 // slotFor: requests get a reply, notifications and client acks do not.

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
+	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
 	"xccrtc/verto"
@@ -64,4 +67,26 @@ func TestOverlongLoginFromNATSDoesNotTakeCtrlOffTheBus(t *testing.T) {
 		t.Fatalf("call to a logged-in user: %v %+v", err, rep)
 	}
 	good.ExpectCall(verto.MethodInvite, "to-1000")
+}
+
+// Undecodable frames count against the rate limit like requests (found by
+// trying: 1,000 garbage frames at 330/s were never limited), and a client
+// that keeps flooding past twice its rate is dropped, while others go on.
+func TestGarbageFloodIsRateLimited(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec = 5
+		c.Limits.RateBurst = 10
+	})
+	c := e.Login(x, "1000")
+	other := e.Login(x, "1001")
+	for i := 0; i < 1000; i++ {
+		if err := c.SendRaw([]byte(`{{{ garbage`)); err != nil {
+			break // dropped: the flood was cut off
+		}
+	}
+	if code := c.Closed(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("flooding socket closed with %d, want %d", code, websocket.ClosePolicyViolation)
+	}
+	alive(t, other)
 }

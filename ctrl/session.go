@@ -54,6 +54,7 @@ type Session struct {
 	gone     chan struct{} // closed once finish has told the nodes (xrtc.detach)
 
 	limiter rateLimiter // reader goroutine only
+	strikes rateLimiter // frames over the limit (a flood closes the socket); reader only
 }
 
 type outFrame struct {
@@ -114,8 +115,7 @@ func (s *Session) readLoop() {
 		}
 		s.lastActive.Store(time.Now().UnixNano())
 		if over {
-			s.srv.metrics.badFrames.Add(1)
-			s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgTooLarge}))
+			s.srv.frameTooLarge(s)
 			continue
 		}
 		s.srv.handleFrame(s, data)
