@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,26 +51,188 @@ type Subscription interface {
 // in the order the server delivered the messages, across subjects: a node's
 // reply to a relayed verto.invite is handled before the verto.answer it
 // published after it. Handlers must not block.
+//
+// nats.go reconnects a dropped connection by itself, but it closes one for
+// good on some server errors (a control line over the server's limit, an
+// authorization change). natsBus then dials a new connection, re-creates
+// every subscription on it and tells its listeners, so that XCtrl is never
+// left off the bus while it goes on taking logins.
 type natsBus struct {
-	nc   *nats.Conn
+	dial func() (*nats.Conn, error)
+	log  *slog.Logger
 	ch   chan *nats.Msg
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	mu       sync.RWMutex
-	handlers map[*nats.Subscription]func(*BusMsg)
+	mu      sync.RWMutex
+	nc      *nats.Conn
+	subs    map[*busSub]struct{}
+	bySub   map[*nats.Subscription]*busSub
+	onUp    []func(nc *nats.Conn, fresh bool)
+	redials atomic.Int64
+
+	closing  atomic.Bool
+	stopOnce sync.Once
+	// offSince is when the bus lost its server (unix nanos), 0 while
+	// connected.
+	offSince atomic.Int64
+}
+
+type busSub struct {
+	subject, queue string
+	h              func(*BusMsg)
+	sub            *nats.Subscription
 }
 
 // busQueue is the dispatch channel's capacity: beyond it nats.go reports a
 // slow consumer and drops.
 const busQueue = 1 << 17
 
-func newNATSBus(nc *nats.Conn) *natsBus {
-	b := &natsBus{nc: nc, ch: make(chan *nats.Msg, busQueue), done: make(chan struct{}),
-		handlers: make(map[*nats.Subscription]func(*BusMsg))}
+// busRedialMax caps the wait between two attempts to dial a new connection.
+const busRedialMax = 5 * time.Second
+
+// dialNATSBus connects with opts (plus the bus's own handlers) and keeps the
+// bus connected for good.
+func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, error) {
+	b := &natsBus{log: log, ch: make(chan *nats.Msg, busQueue), done: make(chan struct{}),
+		subs: make(map[*busSub]struct{}), bySub: make(map[*nats.Subscription]*busSub)}
+	all := append([]nats.Option{
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if b.closing.Load() {
+				return
+			}
+			b.offSince.CompareAndSwap(0, time.Now().UnixNano())
+			log.Warn("nats disconnected; calls keep their media, reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.offSince.Store(0)
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			b.up(nc, false)
+		}),
+		nats.ClosedHandler(b.closedForGood),
+	}, opts...)
+	b.dial = func() (*nats.Conn, error) { return nats.Connect(url, all...) }
+	nc, err := b.dial()
+	if err != nil {
+		return nil, err
+	}
+	b.nc = nc
 	b.wg.Add(1)
 	go b.run()
-	return b
+	return b, nil
+}
+
+// closedForGood replaces a connection nats.go will not reconnect.
+func (b *natsBus) closedForGood(nc *nats.Conn) {
+	if b.closing.Load() {
+		return
+	}
+	b.offSince.CompareAndSwap(0, time.Now().UnixNano())
+	b.log.Error("nats connection closed for good; dialing a new one", "err", nc.LastError())
+	b.wg.Add(1)
+	go b.redial(nc)
+}
+
+// OnUp registers f, called (on its own goroutine) each time the bus is back:
+// after nats.go reconnected the connection (fresh false) or after a new
+// connection replaced one closed for good (fresh true). The server behind
+// may have restarted: state kept there (the registry) must be checked.
+func (b *natsBus) OnUp(f func(nc *nats.Conn, fresh bool)) {
+	b.mu.Lock()
+	b.onUp = append(b.onUp, f)
+	b.mu.Unlock()
+}
+
+func (b *natsBus) up(nc *nats.Conn, fresh bool) {
+	b.mu.RLock()
+	fs := slices.Clone(b.onUp)
+	b.mu.RUnlock()
+	for _, f := range fs {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			f(nc, fresh)
+		}()
+	}
+}
+
+// redial replaces a connection nats.go closed for good: dial until it
+// works, re-create every subscription, swap, tell the listeners.
+func (b *natsBus) redial(old *nats.Conn) {
+	defer b.wg.Done()
+	wait := 100 * time.Millisecond
+	for {
+		if b.closing.Load() {
+			return
+		}
+		nc, err := b.dial()
+		if err == nil {
+			if err = b.swap(old, nc); err == nil {
+				b.redials.Add(1)
+				b.offSince.Store(0)
+				b.log.Info("nats: new connection, subscriptions restored", "url", nc.ConnectedUrlRedacted())
+				b.up(nc, true)
+				return
+			}
+			nc.Close()
+		}
+		b.log.Warn("nats: dial failed; retrying", "err", err, "in", wait)
+		select {
+		case <-b.done:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, busRedialMax)
+	}
+}
+
+func (b *natsBus) swap(old, nc *nats.Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing.Load() {
+		return ErrClosed
+	}
+	if b.nc != old {
+		return nil // someone else swapped already
+	}
+	bySub := make(map[*nats.Subscription]*busSub, len(b.subs))
+	for s := range b.subs {
+		sub, err := chanSubscribe(nc, s.subject, s.queue, b.ch)
+		if err != nil {
+			return fmt.Errorf("ctrl: resubscribe %s: %w", s.subject, err)
+		}
+		s.sub = sub
+		bySub[sub] = s
+	}
+	b.bySub = bySub
+	b.nc = nc
+	return nil
+}
+
+func chanSubscribe(nc *nats.Conn, subject, queue string, ch chan *nats.Msg) (*nats.Subscription, error) {
+	if queue == "" {
+		return nc.ChanSubscribe(subject, ch)
+	}
+	return nc.ChanQueueSubscribe(subject, queue, ch)
+}
+
+// conn is the connection in use.
+func (b *natsBus) conn() *nats.Conn {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.nc
+}
+
+// Connected reports whether the bus can reach a server now.
+func (b *natsBus) Connected() bool { return b.conn().IsConnected() }
+
+// OffFor is how long the bus has been without a server (0 while connected).
+func (b *natsBus) OffFor(now time.Time) time.Duration {
+	if t := b.offSince.Load(); t != 0 {
+		return now.Sub(time.Unix(0, t))
+	}
+	return 0
 }
 
 func (b *natsBus) run() {
@@ -76,10 +241,10 @@ func (b *natsBus) run() {
 		select {
 		case m := <-b.ch:
 			b.mu.RLock()
-			h := b.handlers[m.Sub]
+			s := b.bySub[m.Sub]
 			b.mu.RUnlock()
-			if h != nil {
-				h(busMsg(m))
+			if s != nil {
+				s.h(busMsg(m))
 			}
 		case <-b.done:
 			return
@@ -87,9 +252,22 @@ func (b *natsBus) run() {
 	}
 }
 
-// close stops the dispatcher; subscriptions should be gone first.
+// stopDispatch stops handing messages to the handlers (none runs after it
+// returns); the connection stays up for what is still being sent.
+func (b *natsBus) stopDispatch() {
+	b.closing.Store(true)
+	b.stopOnce.Do(func() { close(b.done) })
+}
+
+// close stops the dispatcher, flushes and closes the connection and waits
+// for the bus's goroutines; subscriptions should be gone first.
 func (b *natsBus) close() {
-	close(b.done)
+	b.stopDispatch()
+	nc := b.conn()
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(time.Second)
+	}
+	nc.Close()
 	b.wg.Wait()
 }
 
@@ -99,15 +277,14 @@ func (b *natsBus) Publish(subject, reply string, data []byte) error {
 	if err := verto.CheckSubject(subject); err != nil {
 		return fmt.Errorf("ctrl: publish: %w", err)
 	}
-	if reply != "" {
-		if err := verto.CheckSubject(reply); err != nil {
-			return fmt.Errorf("ctrl: publish %s: reply %w", subject, err)
-		}
-	}
+	nc := b.conn()
 	if reply == "" {
-		return b.nc.Publish(subject, data)
+		return nc.Publish(subject, data)
 	}
-	return b.nc.PublishRequest(subject, reply, data)
+	if err := verto.CheckSubject(reply); err != nil {
+		return fmt.Errorf("ctrl: publish %s: reply %w", subject, err)
+	}
+	return nc.PublishRequest(subject, reply, data)
 }
 
 func (b *natsBus) Subscribe(subject string, h func(*BusMsg)) (Subscription, error) {
@@ -121,38 +298,32 @@ func (b *natsBus) QueueSubscribe(subject, queue string, h func(*BusMsg)) (Subscr
 func (b *natsBus) subscribe(subject, queue string, h func(*BusMsg)) (Subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var (
-		sub *nats.Subscription
-		err error
-	)
-	if queue == "" {
-		sub, err = b.nc.ChanSubscribe(subject, b.ch)
-	} else {
-		sub, err = b.nc.ChanQueueSubscribe(subject, queue, b.ch)
-	}
+	sub, err := chanSubscribe(b.nc, subject, queue, b.ch)
 	if err != nil {
 		return nil, err
 	}
-	b.handlers[sub] = h
-	return &natsSub{b: b, sub: sub}, nil
+	s := &busSub{subject: subject, queue: queue, h: h, sub: sub}
+	b.subs[s] = struct{}{}
+	b.bySub[sub] = s
+	return &natsSub{b: b, s: s}, nil
 }
 
 type natsSub struct {
-	b   *natsBus
-	sub *nats.Subscription
+	b *natsBus
+	s *busSub
 }
 
 func (s *natsSub) Unsubscribe() error {
-	err := s.sub.Unsubscribe()
 	s.b.mu.Lock()
-	delete(s.b.handlers, s.sub)
-	s.b.mu.Unlock()
-	return err
+	defer s.b.mu.Unlock()
+	delete(s.b.subs, s.s)
+	delete(s.b.bySub, s.s.sub)
+	return s.s.sub.Unsubscribe()
 }
 
-func (b *natsBus) NewInbox() string { return b.nc.NewInbox() }
+func (b *natsBus) NewInbox() string { return b.conn().NewInbox() }
 
-func (b *natsBus) Flush(ctx context.Context) error { return b.nc.FlushWithContext(ctx) }
+func (b *natsBus) Flush(ctx context.Context) error { return b.conn().FlushWithContext(ctx) }
 
 func busMsg(m *nats.Msg) *BusMsg {
 	bm := &BusMsg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}

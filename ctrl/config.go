@@ -57,6 +57,9 @@ type Config struct {
 	RegistryBucket string
 	// RegistryReplicas is the bucket's replica count on a cluster (0 is 1).
 	RegistryReplicas int
+	// RegistryMemory keeps the bucket in memory; by default it is on file
+	// storage where JetStream has it.
+	RegistryMemory bool
 
 	// EnableJSAPI and EnableFSAPI let users call jsapi / fsapi (relayed to
 	// any node); off, they answer -32601 like an unknown method.

@@ -270,12 +270,12 @@ func (srv *Server) sessionClosed(s *Session) {
 	if id == nil {
 		return
 	}
-	if lease != nil && !punted {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := srv.reg.Unregister(ctx, lease); err != nil {
-			srv.log.Warn("registry unregister", "sessid", sessid, "err", err)
+	if lease != nil {
+		if punted {
+			srv.registrar.Forget(lease) // the new owner wrote the keys: leave them
+		} else {
+			srv.registrar.Remove(context.Background(), lease)
 		}
-		cancel()
 	}
 	srv.log.Info("socket closed", "sessid", sessid, "login", id.User.Login)
 }

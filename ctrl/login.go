@@ -131,9 +131,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		// xrtc.detach, or the node would detach what it re-attaches.
 		prev.waitGone(2 * time.Second)
 	}
-	lease, err := srv.reg.Register(ctx, RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login})
-	if err != nil {
-		log.Error("registry register: calls to this user will not find this socket", "err", err)
+	lease := &Lease{Entry: RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login}}
+	if err := srv.registrar.Add(ctx, lease, registerWait); err != nil {
+		log.Warn("registry write did not land yet; retrying in the background", "err", err)
 	}
 	s.mu.Lock()
 	s.lease = lease
@@ -143,6 +143,10 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	r.result(loginResult(sessid, id))
 	srv.clientReady(s, sessid, user)
 }
+
+// registerWait bounds how long a login waits for its registry write; a write
+// that takes longer (a JetStream leader election) goes on in the background.
+const registerWait = time.Second
 
 // checkLoginIdents bounds the sessid and login of a login request.
 func checkLoginIdents(p *verto.LoginParams) *verto.Error {

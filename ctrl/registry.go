@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,10 +38,11 @@ type Lease struct {
 type Registry interface {
 	// Owner returns the instance and login that hold sessid.
 	Owner(ctx context.Context, sessid string) (RegEntry, bool, error)
-	// Register records a socket and returns its lease.
+	// Register records a socket and returns its lease (also on error: the
+	// caller may write it again with Refresh).
 	Register(ctx context.Context, e RegEntry) (*Lease, error)
-	// Refresh re-writes live leases before their TTL runs out.
-	Refresh(ctx context.Context, leases []*Lease) error
+	// Refresh (re-)writes leases; it returns those that did not land.
+	Refresh(ctx context.Context, leases []*Lease) (failed []*Lease, err error)
 	// Unregister deletes a lease's keys unless another socket wrote them since.
 	Unregister(ctx context.Context, l *Lease) error
 	// Lookup lists every socket of a user, on every instance. A user with
@@ -108,34 +110,125 @@ func userPrefix(login string) string      { return "u." + EncodeKey(login) + "."
 // KVRegistry implements Registry on a JetStream key-value bucket:
 // s.<sessid> -> {ctrl_uuid, login} and u.<login>.<sessid> -> {ctrl_uuid,
 // sessid, login}, both expiring after the bucket TTL unless refreshed.
+//
+// It survives the NATS behind it: the bucket is kept on file storage when
+// JetStream has it (memory otherwise), with the replicas asked for; a
+// bucket found missing (a server restarted with memory storage, an operator
+// deleting it) is created again by Ensure; Attach moves it to a new
+// connection.
 type KVRegistry struct {
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	bucket string
+	opts KVOptions
+
+	mu sync.RWMutex
+	js jetstream.JetStream
+	kv jetstream.KeyValue
 }
 
-// NewKVRegistry creates (or opens) the bucket.
-func NewKVRegistry(ctx context.Context, nc *nats.Conn, bucket string, ttl time.Duration, replicas int) (*KVRegistry, error) {
+// KVOptions describe the registry bucket.
+type KVOptions struct {
+	Bucket   string
+	TTL      time.Duration
+	Replicas int
+	// Memory keeps the bucket in memory even where JetStream has file
+	// storage (a restart of every NATS server then loses it, and XCtrl
+	// instances write their sockets again when they reconnect).
+	Memory bool
+	Log    *slog.Logger
+}
+
+// NewKVRegistry opens the bucket on nc, creating it if needed.
+func NewKVRegistry(ctx context.Context, nc *nats.Conn, o KVOptions) (*KVRegistry, error) {
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &KVRegistry{opts: o}
+	if err := r.Attach(ctx, nc); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Attach binds the registry to connection nc and makes sure the bucket is
+// there.
+func (r *KVRegistry) Attach(ctx context.Context, nc *nats.Conn) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("ctrl: jetstream: %w", err)
+		return fmt.Errorf("ctrl: jetstream: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
+	r.mu.Lock()
+	r.js = js
+	r.mu.Unlock()
+	return r.Ensure(ctx)
+}
+
+// Ensure opens the bucket, or creates it when it is missing (file storage
+// first, memory where JetStream has no file storage).
+func (r *KVRegistry) Ensure(ctx context.Context) error {
+	r.mu.RLock()
+	js := r.js
+	r.mu.RUnlock()
+	kv, err := js.KeyValue(ctx, r.opts.Bucket)
+	if err == nil {
+		r.mu.Lock()
+		r.kv = kv
+		r.mu.Unlock()
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("ctrl: registry bucket %s: %w", r.opts.Bucket, err)
+	}
+	cfg := jetstream.KeyValueConfig{
+		Bucket:      r.opts.Bucket,
 		Description: "xcc-rtc XCtrl: logged-in Verto sockets",
-		TTL:         ttl,
+		TTL:         r.opts.TTL,
 		History:     1,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ctrl: registry bucket %s: %w", bucket, err)
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.opts.Replicas,
 	}
-	return &KVRegistry{js: js, kv: kv, bucket: bucket}, nil
+	if r.opts.Memory {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if err != nil && cfg.Storage == jetstream.FileStorage && !errors.Is(err, jetstream.ErrBucketExists) {
+		r.opts.Log.Warn("registry: no file storage for the bucket, using memory", "bucket", r.opts.Bucket, "err", err)
+		cfg.Storage = jetstream.MemoryStorage
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		// Another instance created it meanwhile.
+		kv, err = js.KeyValue(ctx, r.opts.Bucket)
+	}
+	if err != nil {
+		return fmt.Errorf("ctrl: registry bucket %s: %w", r.opts.Bucket, err)
+	}
+	r.opts.Log.Info("registry: bucket created", "bucket", r.opts.Bucket, "storage", cfg.Storage.String(), "replicas", cfg.Replicas)
+	r.mu.Lock()
+	r.kv = kv
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *KVRegistry) handles() (jetstream.JetStream, jetstream.KeyValue) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.js, r.kv
+}
+
+// BucketMissing reports whether err says the bucket (its stream) is gone:
+// Ensure then creates it again.
+func BucketMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrStreamNotFound) ||
+		errors.Is(err, nats.ErrBucketNotFound) || errors.Is(err, nats.ErrNoStreamResponse)
 }
 
 func (r *KVRegistry) Owner(ctx context.Context, sessid string) (RegEntry, bool, error) {
-	e, err := r.kv.Get(ctx, sessKey(sessid))
+	_, kv := r.handles()
+	e, err := kv.Get(ctx, sessKey(sessid))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return RegEntry{}, false, nil
 	}
@@ -152,24 +245,37 @@ func (r *KVRegistry) Owner(ctx context.Context, sessid string) (RegEntry, bool, 
 
 func (r *KVRegistry) Register(ctx context.Context, e RegEntry) (*Lease, error) {
 	l := &Lease{Entry: e}
-	if err := r.Refresh(ctx, []*Lease{l}); err != nil {
-		return nil, err
+	if _, err := r.Refresh(ctx, []*Lease{l}); err != nil {
+		return l, err
 	}
 	return l, nil
 }
 
 // Refresh writes both keys of every lease with asynchronous publishes and
-// waits for the acknowledgements: one round trip for the whole batch.
-func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) error {
+// waits for the acknowledgements: one round trip for the whole batch. It
+// returns the leases that did not land (with the first error).
+func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, error) {
+	js, _ := r.handles()
 	type put struct {
 		l   *Lease
 		u   bool
 		ack jetstream.PubAckFuture
 	}
 	var (
-		puts []put
-		errs []error
+		puts     []put
+		failed   []*Lease
+		firstErr error
+		seen     = map[*Lease]bool{}
 	)
+	fail := func(l *Lease, err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !seen[l] {
+			seen[l] = true
+			failed = append(failed, l)
+		}
+	}
 	const window = 512
 	wait := func() {
 		for _, p := range puts {
@@ -181,10 +287,9 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) error {
 					p.l.revS.Store(ack.Sequence)
 				}
 			case err := <-p.ack.Err():
-				errs = append(errs, err)
+				fail(p.l, err)
 			case <-ctx.Done():
-				errs = append(errs, ctx.Err())
-				return
+				fail(p.l, ctx.Err())
 			}
 		}
 		puts = puts[:0]
@@ -195,15 +300,15 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) error {
 			Login    string `json:"login"`
 		}{l.Entry.CtrlUUID, l.Entry.Login})
 		uv, _ := json.Marshal(l.Entry)
-		a1, err := r.js.PublishAsync(r.subject(sessKey(l.Entry.Sessid)), sv)
+		a1, err := js.PublishAsync(r.subject(sessKey(l.Entry.Sessid)), sv)
 		if err != nil {
-			errs = append(errs, err)
+			fail(l, err)
 			continue
 		}
 		puts = append(puts, put{l: l, ack: a1})
-		a2, err := r.js.PublishAsync(r.subject(userKey(l.Entry.Login, l.Entry.Sessid)), uv)
+		a2, err := js.PublishAsync(r.subject(userKey(l.Entry.Login, l.Entry.Sessid)), uv)
 		if err != nil {
-			errs = append(errs, err)
+			fail(l, err)
 			continue
 		}
 		puts = append(puts, put{l: l, u: true, ack: a2})
@@ -212,21 +317,22 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) error {
 		}
 	}
 	wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("ctrl: registry refresh: %d failed, first: %w", len(errs), errs[0])
+	if firstErr != nil {
+		return failed, fmt.Errorf("ctrl: registry refresh: %d of %d failed, first: %w", len(failed), len(leases), firstErr)
 	}
-	return nil
+	return nil, nil
 }
 
-func (r *KVRegistry) subject(key string) string { return "$KV." + r.bucket + "." + key }
+func (r *KVRegistry) subject(key string) string { return "$KV." + r.opts.Bucket + "." + key }
 
 func (r *KVRegistry) Unregister(ctx context.Context, l *Lease) error {
+	_, kv := r.handles()
 	var errs []error
 	del := func(key string, rev uint64) {
 		if rev == 0 {
 			return
 		}
-		err := r.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+		err := kv.Delete(ctx, key, jetstream.LastRevision(rev))
 		if err != nil && !isWrongSequence(err) {
 			errs = append(errs, err)
 		}
@@ -250,7 +356,8 @@ func isWrongSequence(err error) bool {
 // what it has and an end marker, so a user without sockets is answered at
 // once.
 func (r *KVRegistry) Lookup(ctx context.Context, login string) ([]RegEntry, error) {
-	w, err := r.kv.Watch(ctx, userPrefix(login)+"*", jetstream.IgnoreDeletes())
+	_, kv := r.handles()
+	w, err := kv.Watch(ctx, userPrefix(login)+"*", jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}
@@ -297,10 +404,11 @@ func (m *MemRegistry) Owner(_ context.Context, sessid string) (RegEntry, bool, e
 
 func (m *MemRegistry) Register(ctx context.Context, e RegEntry) (*Lease, error) {
 	l := &Lease{Entry: e}
-	return l, m.Refresh(ctx, []*Lease{l})
+	_, err := m.Refresh(ctx, []*Lease{l})
+	return l, err
 }
 
-func (m *MemRegistry) Refresh(_ context.Context, leases []*Lease) error {
+func (m *MemRegistry) Refresh(_ context.Context, leases []*Lease) ([]*Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, l := range leases {
@@ -309,7 +417,7 @@ func (m *MemRegistry) Refresh(_ context.Context, leases []*Lease) error {
 		l.revS.Store(m.rev)
 		l.revU.Store(m.rev)
 	}
-	return nil
+	return nil, nil
 }
 
 func (m *MemRegistry) Unregister(_ context.Context, l *Lease) error {

@@ -64,7 +64,7 @@ func testRegistries(t *testing.T) map[string]Registry {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	kv, err := NewKVRegistry(ctx, nc, "reg_test", time.Minute, 1)
+	kv, err := NewKVRegistry(ctx, nc, KVOptions{Bucket: "reg_test", TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRegistry(t *testing.T) {
 			if e, ok, _ := r.Owner(ctx, "s.1"); !ok || e.CtrlUUID != "c3" {
 				t.Fatalf("owner after stale delete: %+v %v", e, ok)
 			}
-			if err := r.Refresh(ctx, []*Lease{b}); err != nil {
+			if _, err := r.Refresh(ctx, []*Lease{b}); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.Unregister(ctx, b); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"time"
 
 	"xccrtc/verto"
 )
@@ -37,9 +38,9 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 	local := srv.sessions.ByLogin(login)
 	var remote []string
 	if !forwarded {
-		entries, err := srv.reg.Lookup(ctx, login)
+		entries, err := srv.lookup(ctx, login)
 		if err != nil {
-			log.Error("registry lookup", "err", err)
+			log.Error("registry lookup failed; ringing this instance's sockets only", "err", err)
 		}
 		seen := map[string]bool{srv.uuid: true}
 		for _, e := range entries {
@@ -81,6 +82,30 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 	log.Info("ringing", "sockets", res.Sockets, "ctrls", len(res.Ctrls))
 	out, _ := verto.NewResult(msg.ID, res)
 	srv.replyBus(bm.Reply, out)
+}
+
+// lookup asks the registry for a user's sockets, retrying for a while when
+// it fails (a JetStream leader election, a bucket being re-created): the
+// node waits 5 s for the answer, a lookup that fails at once would make the
+// call fail although the user is there.
+func (srv *Server) lookup(ctx context.Context, login string) ([]RegEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, srv.cfg.Timers.Forward*2)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		entries, err := srv.reg.Lookup(ctx, login)
+		if err == nil {
+			srv.registrar.Observe(nil)
+			return entries, nil
+		}
+		srv.registrar.Observe(err)
+		select {
+		case <-ctx.Done():
+			return entries, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 func checkRingIdents(callID, login, node string) error {

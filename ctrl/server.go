@@ -51,12 +51,13 @@ type Server struct {
 	auth     Authenticator
 	deps     Deps
 
-	natsd *natsd.Server
-	nc    *nats.Conn
-	nbus  *natsBus
-	bus   Bus
-	reqs  *Requests
-	reg   Registry
+	natsd     *natsd.Server
+	nbus      *natsBus
+	bus       Bus
+	reqs      *Requests
+	reg       Registry
+	kvreg     *KVRegistry // reg, when it is the JetStream one
+	registrar *Registrar
 
 	nodes    *NodeTable
 	router   *Router
@@ -192,8 +193,8 @@ func (s *Server) NATSURL() string {
 	if s.natsd != nil {
 		return s.natsd.ClientURL()
 	}
-	if s.nc != nil {
-		return s.nc.ConnectedUrl()
+	if s.nbus != nil {
+		return s.nbus.conn().ConnectedUrl()
 	}
 	if len(s.cfg.NATSURLs) > 0 {
 		return s.cfg.NATSURLs[0]
@@ -268,6 +269,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startBus(ctx); err != nil {
 		return err
 	}
+	var ensure func(context.Context) error
+	if s.kvreg != nil {
+		ensure = s.kvreg.Ensure
+	}
+	s.registrar = NewRegistrar(s.reg, ensure, s.cfg.Timers.RegistryRefresh, s.cfg.Timers.RegistryTTL, s.log)
 	reqs, err := NewRequests(s.bus)
 	if err != nil {
 		return err
@@ -295,12 +301,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.bus.Flush(ctx); err != nil {
 		return fmt.Errorf("ctrl: flush: %w", err)
 	}
-	if m, err := verto.NewNotification(verto.MethodCtrlStartUp, map[string]string{verto.KeyCtrlUUID: s.uuid}); err == nil {
-		b, _ := m.Marshal()
-		_ = s.bus.Publish(s.subj.AnyNode(), "", b)
-		// Every node hears it on the status subject (the queue subject
-		// above reaches one) and answers with Event.NodeUpdate at once.
-		_ = s.bus.Publish(s.subj.Status(), "", b)
+	s.announce()
+	if s.nbus != nil {
+		s.nbus.OnUp(s.busUp)
 	}
 	if err := s.listen(); err != nil {
 		return err
@@ -308,6 +311,42 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.startLoops()
 	s.log.Info("xctrl started", "ws", s.WSURL(), "wss", s.wssAddr, "nats", s.NATSURL(), "metrics", s.metricsAddr)
 	return nil
+}
+
+// announce tells the nodes this instance is up (XNode.CtrlStartUp): every
+// node hears it on the status subject (the queue subject reaches one) and
+// answers with Event.NodeUpdate at once.
+func (s *Server) announce() {
+	m, err := verto.NewNotification(verto.MethodCtrlStartUp, map[string]string{verto.KeyCtrlUUID: s.uuid})
+	if err != nil {
+		return
+	}
+	b, _ := m.Marshal()
+	_ = s.bus.Publish(s.subj.AnyNode(), "", b)
+	_ = s.bus.Publish(s.subj.Status(), "", b)
+}
+
+// busUp runs when the bus is back after a reconnect or on a new
+// connection: the server behind may have restarted, so the registry bucket
+// is checked (created again if it is gone) and every live socket written
+// again at once; the nodes hear this instance again.
+func (s *Server) busUp(nc *nats.Conn, fresh bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if s.kvreg != nil {
+		var err error
+		if fresh {
+			err = s.kvreg.Attach(ctx, nc)
+		} else {
+			err = s.kvreg.Ensure(ctx)
+		}
+		if err != nil {
+			s.log.Warn("registry: not available after reconnect; retrying", "err", err)
+			s.registrar.BucketGone()
+		}
+	}
+	s.registrar.Republish()
+	s.announce()
 }
 
 func (s *Server) startBus(ctx context.Context) error {
@@ -325,9 +364,8 @@ func (s *Server) startBus(ctx context.Context) error {
 		s.natsd = ns
 		url = ns.ClientURL()
 	}
-	nc, err := nats.Connect(url,
+	nb, err := dialNATSBus(url, s.log,
 		nats.Name("xctrl "+s.uuid),
-		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
@@ -336,24 +374,18 @@ func (s *Server) startBus(ctx context.Context) error {
 			}
 			s.log.Error("nats", "subject", subject, "err", err)
 		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				s.log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 	)
 	if err != nil {
 		return fmt.Errorf("ctrl: nats %s: %w", url, err)
 	}
-	s.nc = nc
-	s.nbus = newNATSBus(nc)
-	s.bus = s.nbus
-	reg, err := NewKVRegistry(ctx, nc, s.cfg.RegistryBucket, s.cfg.Timers.RegistryTTL, s.cfg.RegistryReplicas)
+	s.nbus = nb
+	s.bus = nb
+	reg, err := NewKVRegistry(ctx, nb.conn(), KVOptions{Bucket: s.cfg.RegistryBucket, TTL: s.cfg.Timers.RegistryTTL,
+		Replicas: s.cfg.RegistryReplicas, Memory: s.cfg.RegistryMemory, Log: s.log})
 	if err != nil {
 		return err
 	}
-	s.reg = reg
+	s.reg, s.kvreg = reg, reg
 	return nil
 }
 
@@ -402,8 +434,15 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	if s.draining.Load() || (s.nc != nil && !s.nc.IsConnected()) {
-		http.Error(w, "draining or disconnected", http.StatusServiceUnavailable)
+	switch {
+	case s.draining.Load():
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	case s.nbus != nil && !s.nbus.Connected():
+		http.Error(w, "off the NATS bus (reconnecting)", http.StatusServiceUnavailable)
+		return
+	case s.registrar != nil && !s.registrar.Healthy():
+		http.Error(w, fmt.Sprintf("registry not usable: %v", s.registrar.LastError()), http.StatusServiceUnavailable)
 		return
 	}
 	all, in := s.sessions.Len()
@@ -470,7 +509,11 @@ func (s *Server) startLoops() {
 	})
 	tick := min(t.Ping/2, time.Second)
 	s.every(tick, s.keepalive)
-	s.every(t.RegistryRefresh, func(time.Time) { s.refreshRegistry() })
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		s.registrar.Run(s.ctx)
+	}()
 	s.every(s.cfg.Limits.LoginFailureWindow, func(now time.Time) {
 		s.byAddr.Sweep(now)
 		s.byUser.Sweep(now)
@@ -523,27 +566,6 @@ func (s *Server) keepalive(now time.Time) {
 	}
 }
 
-// refreshRegistry re-writes the registry entries of every live socket in one
-// batch.
-func (s *Server) refreshRegistry() {
-	var leases []*Lease
-	for _, sess := range s.sessions.All() {
-		sess.mu.Lock()
-		if sess.lease != nil {
-			leases = append(leases, sess.lease)
-		}
-		sess.mu.Unlock()
-	}
-	if len(leases) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timers.RegistryRefresh)
-	defer cancel()
-	if err := s.reg.Refresh(ctx, leases); err != nil {
-		s.log.Error("registry refresh", "leases", len(leases), "err", err)
-	}
-}
-
 // Shutdown drains: stop accepting, close every socket with 1001 "going away"
 // (clients reconnect to another instance; their calls stay up on the nodes
 // and are re-attached there), then leave the bus. ctx bounds the wait.
@@ -593,12 +615,11 @@ func (s *Server) stop() {
 			s.reqs.Close()
 		}
 		if s.nbus != nil {
-			s.nbus.close() // no handler runs (and starts a ring) after this
+			s.nbus.stopDispatch() // no handler runs (and starts a ring) after this
 		}
 		s.loops.Wait()
-		if s.nc != nil {
-			_ = s.nc.FlushTimeout(time.Second)
-			s.nc.Close()
+		if s.nbus != nil {
+			s.nbus.close()
 		}
 		if s.natsd != nil {
 			s.natsd.Close()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -98,6 +99,23 @@ func (e *Env) stop() {
 	}
 	e.NATS.Close()
 	e.cancel()
+}
+
+// RestartNATS stops the NATS server and starts a new one on the same
+// address with an empty store, as a restarted server with memory storage
+// (or a new one) comes back: everything it held is gone.
+func (e *Env) RestartNATS() {
+	e.T.Helper()
+	u, err := url.Parse(e.NATS.ClientURL())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.NATS.Close()
+	ns, err := natsd.Start(e.Ctx, natsd.Options{Listen: u.Host})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.NATS = ns
 }
 
 // Config returns a test configuration: free ports, the shared NATS, short

@@ -91,7 +91,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if o.Name == "" {
 		o.Name = o.UUID
 	}
-	nc, err := nats.Connect(o.URL, nats.Name("fakenode "+o.UUID))
+	nc, err := nats.Connect(o.URL, nats.Name("fakenode "+o.UUID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		return nil, err
 	}

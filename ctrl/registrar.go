@@ -1,0 +1,276 @@
+package ctrl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Registrar keeps this instance's logged-in sockets in the Registry, come
+// what may to the NATS behind it. It writes a socket's lease at login,
+// re-writes every live lease before the TTL runs out, and retries whatever
+// did not land (a JetStream leader election takes seconds) until it does:
+// a registration is never dropped. When the bus or the bucket comes back
+// (Republish) it writes every live lease at once, so that calls to users
+// find them again in seconds, not at the next refresh.
+type Registrar struct {
+	reg     Registry
+	ensure  func(context.Context) error // re-creates a missing bucket (nil: nothing to do)
+	log     *slog.Logger
+	refresh time.Duration
+	ttl     time.Duration
+
+	mu      sync.Mutex
+	live    map[*Lease]struct{}
+	dirty   map[*Lease]struct{}
+	deletes map[*Lease]time.Time // leases to delete, with when to give up (the TTL removes them anyway)
+
+	kick    chan struct{}
+	healthy atomic.Bool
+	missing atomic.Bool // the bucket was found gone: ensure before writing
+	lastErr atomic.Pointer[error]
+}
+
+// registrarRetry is the first wait before writing failed leases again; it
+// doubles up to registrarRetryMax.
+const (
+	registrarRetry    = 100 * time.Millisecond
+	registrarRetryMax = 2 * time.Second
+)
+
+// NewRegistrar returns a registrar on reg; Run makes it work.
+func NewRegistrar(reg Registry, ensure func(context.Context) error, refresh, ttl time.Duration, log *slog.Logger) *Registrar {
+	r := &Registrar{reg: reg, ensure: ensure, log: log, refresh: refresh, ttl: ttl,
+		live: map[*Lease]struct{}{}, dirty: map[*Lease]struct{}{}, deletes: map[*Lease]time.Time{},
+		kick: make(chan struct{}, 1)}
+	r.healthy.Store(true)
+	return r
+}
+
+// Healthy reports whether the last registry operation worked: while it is
+// false, calls to users may not find their sockets.
+func (r *Registrar) Healthy() bool { return r.healthy.Load() }
+
+// LastError is the last registry error (nil when healthy).
+func (r *Registrar) LastError() error {
+	if r.healthy.Load() {
+		return nil
+	}
+	if p := r.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Add writes a new lease, waiting for it at most wait; if it did not land
+// by then it stays queued and is written as soon as the registry takes it.
+func (r *Registrar) Add(ctx context.Context, l *Lease, wait time.Duration) error {
+	r.mu.Lock()
+	r.live[l] = struct{}{}
+	r.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if failed, err := r.reg.Refresh(wctx, []*Lease{l}); err != nil && len(failed) > 0 {
+		r.noteErr(err)
+		r.markDirty(l)
+		return err
+	}
+	r.healthy.Store(true)
+	return nil
+}
+
+// Forget stops keeping a lease without deleting its keys (another socket
+// took its sessid over and wrote them).
+func (r *Registrar) Forget(l *Lease) {
+	r.mu.Lock()
+	delete(r.live, l)
+	delete(r.dirty, l)
+	r.mu.Unlock()
+}
+
+// Remove forgets a lease and deletes its keys (retried until the TTL would
+// have removed them anyway).
+func (r *Registrar) Remove(ctx context.Context, l *Lease) {
+	r.mu.Lock()
+	delete(r.live, l)
+	delete(r.dirty, l)
+	r.mu.Unlock()
+	if l.revS.Load() == 0 && l.revU.Load() == 0 {
+		return // never written
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.reg.Unregister(dctx, l); err != nil {
+		r.log.Warn("registry unregister failed; retrying", "sessid", l.Entry.Sessid, "err", err)
+		r.mu.Lock()
+		r.deletes[l] = time.Now().Add(r.ttl)
+		r.mu.Unlock()
+		r.poke()
+	}
+}
+
+// Republish writes every live lease again now: the bus or the bucket is
+// back, and what it held may be gone.
+func (r *Registrar) Republish() {
+	r.mu.Lock()
+	for l := range r.live {
+		r.dirty[l] = struct{}{}
+	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+// BucketGone says the bucket was found missing: the next write re-creates
+// it first.
+func (r *Registrar) BucketGone() {
+	r.missing.Store(true)
+	r.healthy.Store(false)
+	r.Republish()
+}
+
+// Observe takes the outcome of a registry read: an error makes the
+// registrar unhealthy (and a missing bucket is created again); a success
+// after failures makes it healthy once nothing waits to be written.
+func (r *Registrar) Observe(err error) {
+	if err != nil {
+		r.noteErr(err)
+		if r.missing.Load() {
+			r.poke()
+		}
+		return
+	}
+	if !r.healthy.Load() && r.Pending() == 0 && !r.missing.Load() {
+		r.healthy.Store(true)
+	}
+}
+
+// Pending is the number of leases waiting to be written.
+func (r *Registrar) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.dirty)
+}
+
+// Live is the number of leases kept.
+func (r *Registrar) Live() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
+func (r *Registrar) markDirty(l *Lease) {
+	r.mu.Lock()
+	if _, ok := r.live[l]; ok {
+		r.dirty[l] = struct{}{}
+	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *Registrar) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Registrar) noteErr(err error) {
+	r.lastErr.Store(&err)
+	r.healthy.Store(false)
+	if BucketMissing(err) {
+		r.missing.Store(true)
+	}
+}
+
+// Run refreshes and retries until ctx ends.
+func (r *Registrar) Run(ctx context.Context) {
+	refresh := time.NewTicker(r.refresh)
+	defer refresh.Stop()
+	var retry <-chan time.Time
+	backoff := registrarRetry
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-refresh.C:
+			r.Republish()
+			continue
+		case <-r.kick:
+		case <-retry:
+		}
+		retry = nil
+		if r.sync(ctx) {
+			backoff = registrarRetry
+			continue
+		}
+		retry = time.After(backoff)
+		backoff = min(2*backoff, registrarRetryMax)
+	}
+}
+
+// sync writes the dirty leases and the pending deletes once; it reports
+// whether everything landed.
+func (r *Registrar) sync(ctx context.Context) bool {
+	if r.missing.Load() && r.ensure != nil {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := r.ensure(ectx)
+		cancel()
+		if err != nil {
+			r.noteErr(err)
+			r.log.Warn("registry: bucket not available", "err", err)
+			return false
+		}
+		r.missing.Store(false)
+		r.log.Info("registry: bucket available again; re-publishing this instance's sockets")
+		r.Republish()
+	}
+	r.mu.Lock()
+	batch := make([]*Lease, 0, len(r.dirty))
+	for l := range r.dirty {
+		batch = append(batch, l)
+	}
+	clear(r.dirty)
+	now := time.Now()
+	var dels []*Lease
+	for l, until := range r.deletes {
+		if now.After(until) {
+			delete(r.deletes, l)
+			continue
+		}
+		dels = append(dels, l)
+	}
+	r.mu.Unlock()
+	ok := true
+	if len(batch) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, max(r.refresh/2, time.Second))
+		failed, err := r.reg.Refresh(wctx, batch)
+		cancel()
+		if err != nil {
+			ok = false
+			r.noteErr(err)
+			for _, l := range failed {
+				r.markDirty(l)
+			}
+			r.log.Warn("registry write failed; retrying", "leases", len(failed), "of", len(batch), "err", err)
+		}
+	}
+	for _, l := range dels {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := r.reg.Unregister(dctx, l)
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			ok = false
+			continue
+		}
+		r.mu.Lock()
+		delete(r.deletes, l)
+		r.mu.Unlock()
+	}
+	if ok {
+		r.healthy.Store(true)
+	}
+	return ok
+}
