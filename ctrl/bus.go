@@ -76,6 +76,9 @@ type natsBus struct {
 	// offSince is when the bus lost its server (unix nanos), 0 while
 	// connected.
 	offSince atomic.Int64
+	// wasOff is set whenever the bus loses its server; the node sweep
+	// takes it (TakeWasOff) to know that silence meanwhile was its own.
+	wasOff atomic.Bool
 }
 
 type busSub struct {
@@ -103,6 +106,7 @@ func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, e
 				return
 			}
 			b.offSince.CompareAndSwap(0, time.Now().UnixNano())
+			b.wasOff.Store(true)
 			log.Warn("nats disconnected; calls keep their media, reconnecting", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -129,6 +133,7 @@ func (b *natsBus) closedForGood(nc *nats.Conn) {
 		return
 	}
 	b.offSince.CompareAndSwap(0, time.Now().UnixNano())
+	b.wasOff.Store(true)
 	b.log.Error("nats connection closed for good; dialing a new one", "err", nc.LastError())
 	b.wg.Add(1)
 	go b.redial(nc)
@@ -223,6 +228,9 @@ func (b *natsBus) conn() *nats.Conn {
 	defer b.mu.RUnlock()
 	return b.nc
 }
+
+// TakeWasOff reports whether the bus lost its server since the last call.
+func (b *natsBus) TakeWasOff() bool { return b.wasOff.Swap(false) }
 
 // Connected reports whether the bus can reach a server now.
 func (b *natsBus) Connected() bool { return b.conn().IsConnected() }

@@ -127,3 +127,123 @@ func originateVia(t *testing.T, e *ctrltest.Env, n *fakenode.Node, subject, logi
 		}
 	}
 }
+
+// A node that dies (its subscriptions gone: SIGKILL) stops getting calls at
+// once: an invite that finds no responders is tried on the other node, and
+// the dead node is suspect from then on, long before its 45 s of silence
+// (found by trying: calls hashed to it failed NO NODE AVAILABLE for 43 s).
+func TestDeadNodeStopsGettingCallsAtOnce(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.Timers.NodeExpiry = time.Minute; c.Timers.NodeProbe = time.Hour })
+	e.StartNode(fakenode.Options{UUID: "alive"})
+	victim := e.StartNode(fakenode.Options{UUID: "victim"})
+	victim.Kill()
+	c := e.Login(x, "1000")
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf("c%d", i)
+		rid := c.Invite(id, fmt.Sprintf("dest%d", i), nil)
+		r := c.Reply(rid)
+		if r.Error != nil || ctrltest.Param(r, "message") != "CALL CREATED" {
+			t.Fatalf("call %d to dest%d: %+v", i, i, r.Error)
+		}
+		if ctrltest.Param(r, "node_uuid") != "alive" {
+			t.Fatalf("call %d created on %s", i, ctrltest.Param(r, "node_uuid"))
+		}
+	}
+}
+
+// The probe finds a dead node without a call having to fail first, and a
+// node that comes back is chosen again.
+func TestProbeFindsDeadNode(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Timers.NodeExpiry = time.Minute
+		c.Timers.NodeProbe = 20 * time.Millisecond
+		c.Timers.NodeDead = time.Hour
+	})
+	e.StartNode(fakenode.Options{UUID: "alive"})
+	victim := e.StartNode(fakenode.Options{UUID: "victim"})
+	victim.Kill()
+	waitFor(t, e, func() bool { return x.Suspects() == "victim" })
+	e.StartNode(fakenode.Options{UUID: "victim"})
+	waitFor(t, e, func() bool { return x.Suspects() == "" })
+}
+
+// NodeDead of no responders without a break: the node is dead and its
+// calls end.
+func TestNodeWithNoRespondersDies(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Timers.NodeExpiry = time.Minute
+		c.Timers.NodeProbe = 20 * time.Millisecond
+		c.Timers.NodeDead = 200 * time.Millisecond
+	})
+	victim := e.StartNode(fakenode.Options{UUID: "victim"})
+	c := e.Login(x, "1000")
+	c.Reply(c.Invite("doomed", "7000", nil))
+	victim.Kill()
+	bye := c.ExpectCall(verto.MethodBye, "doomed")
+	if ctrltest.Param(bye, "cause") != verto.CauseNetworkOutOfOrder.String() {
+		t.Fatalf("bye %s", bye.Params)
+	}
+}
+
+func waitFor(t *testing.T, e *ctrltest.Env, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-e.Ctx.Done():
+			t.Fatal("condition never held")
+		case <-time.After(10 * time.Millisecond): // polling a state with no event to wait on
+		}
+	}
+}
+
+// XCtrl off the bus (its link to NATS cut, the nodes fine) expires no node
+// and ends no call, however long it lasts (found by trying: after 55 s it
+// sent verto.bye NETWORK_OUT_OF_ORDER for calls whose media was fine). Back
+// on the bus it reconciles: a call the node ended meanwhile (its bye lost)
+// gets verto.bye; a call the node detached is offered again (verto.attach).
+func TestOffTheBusEndsNoCallAndReconciles(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	proxy := ctrltest.NewProxy(t, strings.TrimPrefix(e.NATS.ClientURL(), "nats://"))
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.NATSURLs = []string{proxy.URL()}
+		c.Timers.NodeExpiry = 200 * time.Millisecond
+		c.Timers.NodeProbe = 20 * time.Millisecond
+		c.Timers.NodeDead = 100 * time.Millisecond
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1", UpdateEvery: 50 * time.Millisecond})
+	c := e.Login(x, "1000")
+	for _, id := range []string{"kept", "ended", "detached"} {
+		c.Reply(c.Invite(id, "7000-"+id, nil))
+		n.Answer(id)
+		c.ExpectCall(verto.MethodAnswer, id)
+	}
+	proxy.Cut()
+	waitFor(t, e, func() bool { return !x.OnBus() })
+	// Several expiry periods and NodeDead periods go by off the bus.
+	time.Sleep(600 * time.Millisecond) // nothing to wait for: the point is that nothing happens
+	n.Drop("ended")
+	n.Detach("detached")
+	if c.Has(func(m *verto.Message) bool { return m.Method == verto.MethodBye }) {
+		t.Fatal("a call ended while XCtrl was off the bus")
+	}
+	if x.Calls() != 3 {
+		t.Fatalf("%d calls mapped off the bus, want 3", x.Calls())
+	}
+	proxy.Restore()
+	bye := c.ExpectCall(verto.MethodBye, "ended")
+	if ctrltest.Param(bye, "node_uuid") != "n1" {
+		t.Fatalf("bye %s", bye.Params)
+	}
+	c.ExpectCall(verto.MethodAttach, "detached")
+	if c.Has(func(m *verto.Message) bool {
+		return m.Method == verto.MethodBye && ctrltest.Param(m, "callID") == "kept"
+	}) {
+		t.Fatal("the call that was fine got a bye")
+	}
+	if len(x.Nodes()) != 1 {
+		t.Fatalf("nodes after the outage: %v", x.Nodes())
+	}
+}

@@ -390,12 +390,27 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	srv.router.Place(ci.callID, node, key, s)
+	srv.placeInvite(s, m, r, ci, key, node, true)
+}
+
+// placeInvite sends a client's invite to node. An invite that found nobody
+// there (no responders: the node died, nothing was created) is tried once
+// on another node; the callID keeps a node from creating a call twice.
+func (srv *Server) placeInvite(s *Session, m *verto.Message, r replier, ci *callInfo, key, node string, mayRetry bool) {
 	if srv.log.Enabled(srv.ctx, slog.LevelDebug) {
 		srv.log.Debug("invite", "callID", ci.callID, "node_uuid", node, "sessid", s.Sessid(), "destination", key)
 	}
 	s.sendRequest(verto.MethodTrying, mustJSON(verto.TryingParams{CallID: ci.callID, NodeUUID: node}))
 	callID := ci.callID
 	srv.relay(s, m, &ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Invite, r, func(reply *verto.Message, err error) *verto.Message {
+		if mayRetry && errors.Is(err, ErrNoResponders) {
+			if next, ok := srv.nodes.Choose(key, time.Now(), node); ok {
+				srv.log.Warn("invite found no one on its node; trying another", "callID", callID, "node_uuid", node, "next", next)
+				srv.router.Move(callID, next)
+				srv.placeInvite(s, m, r, ci, key, next, false)
+				return repliedElsewhere
+			}
+		}
 		if err != nil || reply.Error != nil || reply.Result == nil {
 			srv.router.Release(callID)
 			return nil
@@ -404,6 +419,10 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		return nil
 	})
 }
+
+// repliedElsewhere, returned by a relay's done callback, says the reply to
+// the client is sent by someone else (a retried invite).
+var repliedElsewhere = &verto.Message{}
 
 // callScoped relays a message about an existing call to the call's node:
 // params.node_uuid when given and alive, else the callID map.
@@ -495,11 +514,15 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 		if err != nil {
 			srv.log.Warn("relay failed", "method", m.Method, "sessid", sessid, "node_uuid", node, "subject", subject, "err", err)
 		}
+		if node != "" {
+			srv.nodeOutcome(node, err)
+		}
 		var out *verto.Message
 		if done != nil {
 			out = done(reply, err)
 		}
 		switch {
+		case out == repliedElsewhere:
 		case out != nil:
 			r.send(out)
 		case err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{':

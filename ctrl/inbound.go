@@ -28,6 +28,9 @@ func (srv *Server) onCtrl(bm *BusMsg) {
 	case verto.MethodXrtcPunt:
 		srv.onPunt(msg)
 		return
+	case verto.MethodXrtcPing:
+		srv.onPing(bm, msg)
+		return
 	case verto.MethodXrtcAnswered:
 		srv.onAnswered(msg)
 		return
@@ -223,6 +226,9 @@ func (srv *Server) onStatus(bm *BusMsg) {
 	}
 	switch msg.Method {
 	case verto.MethodNodeRegister, verto.MethodNodeUpdate:
+		if srv.nodes.Answered(n.UUID) {
+			srv.goLoop(func() { srv.reconcile(n.UUID) })
+		}
 		if srv.nodes.Update(n, time.Now()) {
 			srv.log.Info("node up", "node_uuid", n.UUID, "name", n.Name, "sessions", n.Sessions)
 		}

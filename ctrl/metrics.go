@@ -28,6 +28,7 @@ type Metrics struct {
 	rateLimited atomic.Uint64
 	slowDropped atomic.Uint64
 	nodeTimeout atomic.Uint64
+	nodeSuspect atomic.Uint64
 
 	relay histogram
 
@@ -117,6 +118,7 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 		{"xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.", &m.rateLimited},
 		{"xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.", &m.slowDropped},
 		{"xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.", &m.nodeTimeout},
+		{"xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.", &m.nodeSuspect},
 	} {
 		head(c.name, "counter", c.help)
 		fmt.Fprintf(bw, "%s %d\n", c.name, c.v.Load())

@@ -2,6 +2,7 @@ package ctrl
 
 import (
 	"hash/fnv"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,10 @@ type nodeEntry struct {
 	node     verto.Node
 	lastSeen time.Time
 	placed   int // calls this instance sent there since the node's last report
+	// suspect is when a request to the node last got "no responders" or
+	// timed out with nothing heard since (zero: not suspect). A suspect node
+	// takes no new call while another can; a probe reply clears it.
+	suspect time.Time
 }
 
 // NewNodeTable returns an empty table whose nodes die after expiry without
@@ -56,6 +61,70 @@ func (t *NodeTable) Update(n verto.Node, now time.Time) bool {
 	e.node, e.lastSeen, e.placed = n, now, 0
 	t.notifyLocked()
 	return !ok
+}
+
+// Suspect marks a node whose request got no responders or timed out; it
+// reports whether the node was not suspect before.
+func (t *NodeTable) Suspect(uuid string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.nodes[uuid]
+	if !ok || !e.suspect.IsZero() {
+		return false
+	}
+	e.suspect = now
+	t.notifyLocked()
+	return true
+}
+
+// Answered clears a node's suspicion (a probe or a request got its reply);
+// it reports whether the node was suspect.
+func (t *NodeTable) Answered(uuid string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.nodes[uuid]
+	if !ok || e.suspect.IsZero() {
+		return false
+	}
+	e.suspect = time.Time{}
+	t.notifyLocked()
+	return true
+}
+
+// SuspectFor is how long a node has been suspect (0: it is not).
+func (t *NodeTable) SuspectFor(uuid string, now time.Time) time.Duration {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.nodes[uuid]
+	if !ok || e.suspect.IsZero() {
+		return 0
+	}
+	return now.Sub(e.suspect)
+}
+
+// Suspects returns the uuids of the suspect nodes, sorted.
+func (t *NodeTable) Suspects() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for id, e := range t.nodes {
+		if !e.suspect.IsZero() {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Touch counts every node as heard from now: this instance was off the bus,
+// so their silence meanwhile says nothing about them.
+func (t *NodeTable) Touch(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.nodes {
+		e.lastSeen = now
+	}
+	t.notifyLocked()
 }
 
 // Remove forgets a node; it reports whether it was known.
@@ -104,7 +173,7 @@ func (t *NodeTable) Accepting(uuid string, now time.Time) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e, ok := t.nodes[uuid]
-	return ok && now.Sub(e.lastSeen) <= t.expiry && !e.node.Shutdown
+	return ok && now.Sub(e.lastSeen) <= t.expiry && !e.node.Shutdown && e.suspect.IsZero()
 }
 
 // Live returns the uuids of the alive nodes, sorted.
@@ -146,7 +215,8 @@ const (
 )
 
 // Choose picks a node for a new call to key (destination@domain) among the
-// alive nodes that are not shutting down:
+// alive nodes that are not shutting down and not in exclude; suspect nodes
+// only when no other is left:
 //
 //  1. rendezvous (highest random weight) hashing of key over the node
 //     uuids, so that every XCtrl instance picks the same node for the same
@@ -157,17 +227,28 @@ const (
 //     then the least-loaded node takes the call.
 //
 // It counts the call against the chosen node until the node's next report.
-func (t *NodeTable) Choose(key string, now time.Time) (string, bool) {
+func (t *NodeTable) Choose(key string, now time.Time, exclude ...string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cands := make([]*nodeEntry, 0, len(t.nodes))
+	var suspects []*nodeEntry
 	anyRoom := false
 	for _, e := range t.nodes {
-		if now.Sub(e.lastSeen) > t.expiry || e.node.Shutdown {
+		if now.Sub(e.lastSeen) > t.expiry || e.node.Shutdown || slices.Contains(exclude, e.node.UUID) {
+			continue
+		}
+		if !e.suspect.IsZero() {
+			suspects = append(suspects, e)
 			continue
 		}
 		cands = append(cands, e)
 		anyRoom = anyRoom || !e.full()
+	}
+	if len(cands) == 0 {
+		cands = suspects
+		for _, e := range cands {
+			anyRoom = anyRoom || !e.full()
+		}
 	}
 	var (
 		best, least          *nodeEntry

@@ -313,3 +313,38 @@ func (r *Router) Len() int {
 	defer r.mu.Unlock()
 	return len(r.calls)
 }
+
+// Move re-places a call that was not created yet on another node (its
+// invite found nobody on the first one).
+func (r *Router) Move(callID, node string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.calls[callID]
+	if !ok {
+		return
+	}
+	if d := r.dests[c.dest]; d != nil && d.node == c.node {
+		d.node = node
+	}
+	c.node = node
+}
+
+// OnNode returns the calls mapped to a node, with their sockets and state.
+func (r *Router) OnNode(node string) []mappedCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []mappedCall
+	for id, c := range r.calls {
+		if c.node == node {
+			out = append(out, mappedCall{callID: id, state: c.state, socks: append([]*Session(nil), c.socks...)})
+		}
+	}
+	return out
+}
+
+// mappedCall is a call of OnNode.
+type mappedCall struct {
+	callID string
+	state  callState
+	socks  []*Session
+}

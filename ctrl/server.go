@@ -347,6 +347,12 @@ func (s *Server) busUp(nc *nats.Conn, fresh bool) {
 	}
 	s.registrar.Republish()
 	s.announce()
+	// Nodes may have ended calls (or detached them, taking our sockets for
+	// gone) while we could not hear them. Their silence was ours.
+	s.nodes.Touch(time.Now())
+	for _, node := range s.nodes.Live(time.Now()) {
+		s.reconcile(node)
+	}
 }
 
 func (s *Server) startBus(ctx context.Context) error {
@@ -501,12 +507,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // timeouts, registry refresh, throttle sweep.
 func (s *Server) startLoops() {
 	t := s.cfg.Timers
-	s.every(t.NodeSweep, func(now time.Time) {
-		for _, id := range s.nodes.Expire(now) {
-			s.log.Warn("node silent: dead", "node_uuid", id)
-			s.nodeGone(id, verto.CauseNetworkOutOfOrder)
-		}
-	})
+	s.every(t.NodeSweep, s.expireNodes)
+	s.every(t.NodeProbe, s.probeNodes)
 	tick := min(t.Ping/2, time.Second)
 	s.every(tick, s.keepalive)
 	s.loops.Add(1)
@@ -653,3 +655,10 @@ func NewUUID() string {
 	}
 	return string(out)
 }
+
+// OnBus reports whether this instance is connected to NATS.
+func (s *Server) OnBus() bool { return s.busConnected() }
+
+// Suspects lists the nodes taken out of the choice (no responders or
+// timeouts), comma-separated, sorted.
+func (s *Server) Suspects() string { return strings.Join(s.nodes.Suspects(), ",") }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -308,6 +309,10 @@ func (n *Node) onMsg(m *nats.Msg) {
 		n.xrtcDetach(sessid, ctrl)
 	case verto.MethodJSAPI, verto.MethodFSAPI:
 		n.respond(m, msg, map[string]any{"message": "+OK fake"})
+	case verto.MethodPing, verto.MethodXrtcPing:
+		n.respond(m, msg, verto.PongResult{Message: "PONG", NodeUUID: n.opts.UUID})
+	case verto.MethodXrtcCalls:
+		n.respond(m, msg, n.callsOf(ctrl))
 	default:
 		n.respondErr(m, msg, verto.ErrMethodNotFound)
 	}
@@ -547,6 +552,40 @@ func (n *Node) xrtcLogin(m *nats.Msg, msg *verto.Message, sessid, ctrl string) {
 		reply.Reattached = append(reply.Reattached, c.ID)
 	}
 	n.respond(m, msg, reply)
+}
+
+// callsOf answers xrtc.calls: the calls bound to ctrl.
+func (n *Node) callsOf(ctrl string) verto.CallsReply {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := verto.CallsReply{NodeUUID: n.opts.UUID, Calls: []verto.CallState{}}
+	for id, c := range n.calls {
+		if c.Ctrl != ctrl && !slices.Contains(c.Ctrls, ctrl) {
+			continue
+		}
+		st := "ringing"
+		switch {
+		case c.Detached:
+			st = "detached"
+		case c.Answered:
+			st = "active"
+		}
+		out.Calls = append(out.Calls, verto.CallState{CallID: id, Sessid: c.Sessid, CtrlUUID: c.Ctrl, State: st})
+	}
+	return out
+}
+
+// Drop forgets a call without telling anyone (its bye was lost).
+func (n *Node) Drop(callID string) { n.forget(callID) }
+
+// Detach marks a call detached, as a node does when it takes its socket for
+// gone.
+func (n *Node) Detach(callID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.calls[callID]; ok && c.Answered {
+		c.Detached = true
+	}
 }
 
 // xrtcDetach: the socket closed. Only calls still bound to that XCtrl are
