@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,11 +38,29 @@ type Bus interface {
 var ErrNoResponders = nats.ErrNoResponders
 
 // NATSBus is a Bus on a nats.go connection that reconnects forever and logs
-// every disconnect and reconnect.
+// every disconnect and reconnect. nats.go closes a connection for good on
+// some server errors (a control line over the limit, an authorization
+// change); NATSBus then dials a new one and subscribes everything again, so
+// that the node never stays off the bus while FreeSWITCH runs.
 type NATSBus struct {
-	nc         *nats.Conn
-	reconnects atomic.Int64
-	log        *slog.Logger
+	dial func() (*nats.Conn, error)
+	log  *slog.Logger
+	o    NATSOptions
+
+	mu   sync.RWMutex
+	nc   *nats.Conn
+	subs map[*natsSub]struct{}
+
+	reconnects, redials atomic.Int64
+	closing             atomic.Bool
+	done                chan struct{}
+	wg                  sync.WaitGroup
+}
+
+type natsSub struct {
+	subject, queue string
+	cb             nats.MsgHandler
+	sub            *nats.Subscription
 }
 
 // NATSOptions tune DialNATS.
@@ -50,8 +69,10 @@ type NATSOptions struct {
 	ReconnectWait time.Duration // between reconnect attempts; 0 = 1 s
 	Log           *slog.Logger
 	// Reconnected, if set, is called (on its own goroutine) after each
-	// reconnect.
+	// reconnect, and after a new connection replaced one closed for good.
 	Reconnected func()
+	// Auth are the credentials and TLS options of the connection.
+	Auth []nats.Option
 }
 
 // DialNATS connects to the first reachable of urls and keeps reconnecting
@@ -69,14 +90,13 @@ func DialNATS(urls []string, o NATSOptions) (*NATSBus, error) {
 	if wait <= 0 {
 		wait = time.Second
 	}
-	b := &NATSBus{log: log}
-	nc, err := nats.Connect(strings.Join(urls, ","),
+	b := &NATSBus{log: log, o: o, subs: map[*natsSub]struct{}{}, done: make(chan struct{})}
+	opts := append([]nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(wait),
 		nats.ReconnectJitter(wait/10, wait/10),
 		nats.ReconnectBufSize(-1),
-		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
 			if err == nil && c.IsClosed() {
 				return // our own Close: the closed handler says so
@@ -86,11 +106,9 @@ func DialNATS(urls []string, o NATSOptions) (*NATSBus, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			b.reconnects.Add(1)
 			log.Info("xrtc: NATS reconnected", "url", c.ConnectedUrlRedacted())
-			if o.Reconnected != nil {
-				go o.Reconnected()
-			}
+			b.reconnected()
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { log.Info("xrtc: NATS connection closed") }),
+		nats.ClosedHandler(b.closedForGood),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
 			if s != nil {
@@ -98,16 +116,105 @@ func DialNATS(urls []string, o NATSOptions) (*NATSBus, error) {
 			}
 			log.Error("xrtc: NATS error", "subject", subj, "err", err)
 		}),
-	)
+	}, o.Auth...)
+	url := strings.Join(urls, ",")
+	b.dial = func() (*nats.Conn, error) { return nats.Connect(url, opts...) }
+	// The first connection may wait for a server that is not up yet.
+	nc, err := nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
 	if err != nil {
-		return nil, fmt.Errorf("xrtc: NATS %s: %w", strings.Join(urls, ","), err)
+		return nil, fmt.Errorf("xrtc: NATS %s: %w", url, err)
 	}
 	b.nc = nc
 	return b, nil
 }
 
-// Conn returns the underlying connection.
-func (b *NATSBus) Conn() *nats.Conn { return b.nc }
+func (b *NATSBus) reconnected() {
+	if b.o.Reconnected != nil {
+		go b.o.Reconnected()
+	}
+}
+
+// closedForGood dials a new connection in place of one nats.go will not
+// reconnect, unless the bus is being closed.
+func (b *NATSBus) closedForGood(nc *nats.Conn) {
+	if b.closing.Load() {
+		b.log.Info("xrtc: NATS connection closed")
+		return
+	}
+	b.log.Error("xrtc: NATS connection closed for good; dialing a new one", "err", nc.LastError())
+	b.wg.Add(1)
+	go b.redial(nc)
+}
+
+func (b *NATSBus) redial(old *nats.Conn) {
+	defer b.wg.Done()
+	wait := 100 * time.Millisecond
+	for !b.closing.Load() {
+		nc, err := b.dial()
+		if err == nil {
+			if err = b.swap(old, nc); err == nil {
+				b.redials.Add(1)
+				b.log.Info("xrtc: NATS: new connection, subscriptions restored", "url", nc.ConnectedUrlRedacted())
+				b.reconnected()
+				return
+			}
+			nc.Close()
+		}
+		b.log.Warn("xrtc: NATS dial failed; retrying", "err", err, "in", wait)
+		select {
+		case <-b.done:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (b *NATSBus) swap(old, nc *nats.Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nc != old {
+		return nil
+	}
+	for s := range b.subs {
+		sub, err := subscribe(nc, s)
+		if err != nil {
+			return fmt.Errorf("xrtc: resubscribe %s: %w", s.subject, err)
+		}
+		s.sub = sub
+	}
+	b.nc = nc
+	return nil
+}
+
+func subscribe(nc *nats.Conn, s *natsSub) (*nats.Subscription, error) {
+	var (
+		sub *nats.Subscription
+		err error
+	)
+	if s.queue != "" {
+		sub, err = nc.QueueSubscribe(s.subject, s.queue, s.cb)
+	} else {
+		sub, err = nc.Subscribe(s.subject, s.cb)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Unlimited pending: a burst must not make the server drop messages for
+	// a slow consumer; handlers only queue work.
+	_ = sub.SetPendingLimits(-1, -1)
+	return sub, nil
+}
+
+// Conn returns the connection in use.
+func (b *NATSBus) Conn() *nats.Conn {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.nc
+}
+
+// Connected reports whether the bus reaches a server now.
+func (b *NATSBus) Connected() bool { return b.Conn().IsConnected() }
 
 // Publish implements Bus.
 func (b *NATSBus) Publish(subject string, data []byte) error {
@@ -116,10 +223,11 @@ func (b *NATSBus) Publish(subject string, data []byte) error {
 	if err := verto.CheckSubject(subject); err != nil {
 		return fmt.Errorf("xrtc: publish: %w", err)
 	}
-	if !b.nc.IsConnected() {
+	nc := b.Conn()
+	if !nc.IsConnected() {
 		return fmt.Errorf("xrtc: publish %s: %w", subject, nats.ErrConnectionReconnecting)
 	}
-	return b.nc.Publish(subject, data)
+	return nc.Publish(subject, data)
 }
 
 // Request implements Bus.
@@ -127,10 +235,11 @@ func (b *NATSBus) Request(ctx context.Context, subject string, data []byte) ([]b
 	if err := verto.CheckSubject(subject); err != nil {
 		return nil, fmt.Errorf("xrtc: request: %w", err)
 	}
-	if !b.nc.IsConnected() {
+	nc := b.Conn()
+	if !nc.IsConnected() {
 		return nil, fmt.Errorf("xrtc: request %s: %w", subject, nats.ErrConnectionReconnecting)
 	}
-	m, err := b.nc.RequestWithContext(ctx, subject, data)
+	m, err := nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		if errors.Is(err, nats.ErrTimeout) {
 			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
@@ -142,40 +251,50 @@ func (b *NATSBus) Request(ctx context.Context, subject string, data []byte) ([]b
 
 // Subscribe implements Bus.
 func (b *NATSBus) Subscribe(subject, queue string, h func(subject, reply string, data []byte)) (func(), error) {
-	cb := func(m *nats.Msg) { h(m.Subject, m.Reply, m.Data) }
-	var s *nats.Subscription
-	var err error
-	if queue != "" {
-		s, err = b.nc.QueueSubscribe(subject, queue, cb)
-	} else {
-		s, err = b.nc.Subscribe(subject, cb)
-	}
+	s := &natsSub{subject: subject, queue: queue, cb: func(m *nats.Msg) { h(m.Subject, m.Reply, m.Data) }}
+	b.mu.Lock()
+	nc := b.nc
+	sub, err := subscribe(nc, s)
 	if err != nil {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("xrtc: subscribe %s: %w", subject, err)
 	}
-	// Unlimited pending: a burst must not make the server drop messages for
-	// a slow consumer; handlers only queue work.
-	_ = s.SetPendingLimits(-1, -1)
-	if b.nc.IsConnected() {
+	s.sub = sub
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	if nc.IsConnected() {
 		// The server knows the subscription once Subscribe returns.
-		_ = b.nc.FlushTimeout(2 * time.Second)
+		_ = nc.FlushTimeout(2 * time.Second)
 	}
-	return func() { _ = s.Unsubscribe() }, nil
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, s)
+		sub := s.sub
+		b.mu.Unlock()
+		_ = sub.Unsubscribe()
+	}, nil
 }
 
 // Status implements Bus.
 func (b *NATSBus) Status() string {
-	url := b.nc.ConnectedUrlRedacted()
+	nc := b.Conn()
+	url := nc.ConnectedUrlRedacted()
 	if url == "" {
 		url = "-"
 	}
-	return fmt.Sprintf("%s %s (reconnects %d)", b.nc.Status(), url, b.reconnects.Load())
+	return fmt.Sprintf("%s %s (reconnects %d, new connections %d)", nc.Status(), url, b.reconnects.Load(), b.redials.Load())
 }
 
 // Close implements Bus.
 func (b *NATSBus) Close() {
-	if b.nc.IsConnected() {
-		_ = b.nc.FlushTimeout(time.Second)
+	if b.closing.Swap(true) {
+		return
 	}
-	b.nc.Close()
+	close(b.done)
+	nc := b.Conn()
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(time.Second)
+	}
+	nc.Close()
+	b.wg.Wait()
 }

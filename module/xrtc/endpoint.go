@@ -55,6 +55,12 @@ type Options struct {
 	// OnPanic, if set, is called after a panic was recovered and logged
 	// (tests use it to fail).
 	OnPanic func(v any)
+	// CtrlProbe is how often each XCtrl holding a call or socket here is
+	// pinged; 0 is 2 s, negative turns the watch off.
+	CtrlProbe time.Duration
+	// CtrlDead is how long an XCtrl must have no responders before its
+	// sockets count as gone; 0 is 6 s.
+	CtrlDead time.Duration
 }
 
 // Endpoint is the xrtc endpoint: Verto over NATS on top of a Host. Create
@@ -85,12 +91,13 @@ type Endpoint struct {
 	beat    Timer
 	control serial // messages about no socket and no call
 
-	ev events
+	ev    events
+	ctrlw ctrlWatch
 
 	seq   atomic.Uint64
 	stats struct {
 		received, handled, badInput, replies, publishFailed, panics atomic.Int64
-		callsTotal, mediaTimeouts                                   atomic.Int64
+		callsTotal, mediaTimeouts, ctrlsGone                        atomic.Int64
 	}
 }
 
@@ -124,6 +131,12 @@ func New(o Options) (*Endpoint, error) {
 	}
 	if o.OfferTimeout <= 0 {
 		o.OfferTimeout = 10 * time.Second
+	}
+	if o.CtrlProbe == 0 {
+		o.CtrlProbe = 2 * time.Second
+	}
+	if o.CtrlDead <= 0 {
+		o.CtrlDead = 6 * time.Second
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = verto.NodeUpdateIntervalSec * time.Second
@@ -224,6 +237,7 @@ func (e *Endpoint) Start(ctx context.Context) error {
 	e.log.Info("xrtc: endpoint started", "subject", e.NodeSubject(), "queue_subject", cfg.nodeBase(), "queue", cfg.nodeQueue(), "nats", e.bus.Status())
 	e.publishStatus(verto.MethodNodeRegister, false)
 	e.scheduleBeat()
+	e.scheduleCtrlProbe()
 	return nil
 }
 
@@ -252,11 +266,13 @@ func (e *Endpoint) Stop(ctx context.Context) error {
 	if e.beat != nil {
 		e.beat.Stop()
 	}
+
 	calls := make([]*Call, 0, len(e.calls))
 	for _, c := range e.calls {
 		calls = append(calls, c)
 	}
 	e.mu.Unlock()
+	e.stopCtrlProbe()
 	e.unsubscribe()
 	for _, c := range calls {
 		c := c

@@ -64,7 +64,20 @@ func (e *Endpoint) dispatch(r *request) {
 		} else {
 			e.run(&s.q, m.Method, e.guarded(r, func() { e.detach(r, p) }))
 		}
-	case verto.MethodPing:
+	case verto.MethodXrtcCalls:
+		var p struct {
+			CtrlUUID string `json:"ctrl_uuid"`
+		}
+		_ = m.DecodeParams(&p)
+		if p.CtrlUUID == "" {
+			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: "ctrl_uuid missing"})
+			return
+		}
+		if !e.checkIdents(r, p.CtrlUUID, "", "") {
+			return
+		}
+		e.callsFor(r, p.CtrlUUID)
+	case verto.MethodPing, verto.MethodXrtcPing:
 		var p struct {
 			CtrlUUID string `json:"ctrl_uuid"`
 		}

@@ -322,3 +322,52 @@ func TestOverlongDialStringIsInvalidNumberFormat(t *testing.T) {
 	}
 	e.answered("after-dial")
 }
+
+// An XCtrl killed without a word (SIGKILL) leaves its sockets' calls on the
+// node: the node finds out through NATS (its pings get no responders) and
+// detaches them, so that the detach timer runs and the clients can log in
+// again elsewhere, instead of waiting for media-timeout.
+func TestXCtrlGoneDetachesItsCalls(t *testing.T) {
+	e := newEnv(t, noMediaTimeout)
+	e.answered("kept-alive")
+	e.ctrl.NC.Close() // the XCtrl dies: nobody subscribes cn.xswitch.ctrl.ctrl-1 any more
+	deadline := time.Now().Add(xrtctest.Wait)
+	for {
+		e.clock.Advance(2 * time.Second) // one probe round each time
+		if ci, _ := e.ep.Call("kept-alive"); ci.State == "detached" {
+			break
+		}
+		if time.Now().After(deadline) {
+			ci, _ := e.ep.Call("kept-alive")
+			t.Fatalf("call still %s after the XCtrl was gone for %s", ci.State, 2*time.Second)
+		}
+		time.Sleep(5 * time.Millisecond) // the probe runs on its own goroutine after Advance
+	}
+	// A new XCtrl: the client logs in again there and takes its call back.
+	other := xrtctest.NewCtrl(t, e.url, "ctrl-2")
+	rep := other.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid, "xrtc_user": user()})
+	var lr verto.LoginReply
+	if rep.Error != nil || rep.DecodeResult(&lr) != nil || len(lr.Reattached) != 1 {
+		t.Fatalf("xrtc.login after the XCtrl died: %+v %s", rep.Error, rep.Result)
+	}
+	other.Expect(t, verto.MethodAttach)
+}
+
+// While the XCtrl answers, nothing is detached, however long it lasts; and
+// xrtc.calls lists the calls the node holds for an XCtrl.
+func TestLiveXCtrlKeepsItsCalls(t *testing.T) {
+	e := newEnv(t, noMediaTimeout)
+	e.answered("steady")
+	for i := 0; i < 10; i++ {
+		e.clock.Advance(2 * time.Second)
+	}
+	rep := e.ctrl.Send(t, e.node, verto.MethodXrtcCalls, nil)
+	var cr verto.CallsReply
+	if rep.Error != nil || rep.DecodeResult(&cr) != nil || len(cr.Calls) != 1 || cr.Calls[0].CallID != "steady" || cr.Calls[0].State != "active" {
+		t.Fatalf("xrtc.calls: %+v %s", rep.Error, rep.Result)
+	}
+}
+
+// noMediaTimeout turns the media watch off: tests that move the clock far
+// ahead are not about media.
+func noMediaTimeout(o *xrtc.Options) { o.Config.Profiles["default"].MediaTimeout = 0 }

@@ -36,6 +36,13 @@ func NewCtrl(t TB, url, uuid string) *Ctrl {
 		if err != nil {
 			return
 		}
+		if msg.Method == verto.MethodXrtcPing {
+			// A node checking that this XCtrl is there: it is.
+			if m.Reply != "" {
+				_ = m.Respond([]byte(`{"jsonrpc":"2.0","id":` + string(mustID(msg)) + `,"result":{"message":"PONG"}}`))
+			}
+			return
+		}
 		c.in <- msg
 		if m.Reply != "" {
 			_ = m.Respond([]byte(`{"jsonrpc":"2.0","result":{"code":200,"message":"SENT"}}`))
@@ -183,4 +190,12 @@ func ErrorOf(t TB, m *verto.Message) *verto.Error {
 		t.Fatalf("result %s, want an error", m.Result)
 	}
 	return m.Error
+}
+
+func mustID(m *verto.Message) []byte {
+	b, err := json.Marshal(m.ID)
+	if err != nil {
+		return []byte("null")
+	}
+	return b
 }

@@ -1,0 +1,69 @@
+package xrtc_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/ctrl/natsd"
+	"xccrtc/module/xrtc"
+	"xccrtc/module/xrtc/xrtctest"
+)
+
+// nats.go closes a connection for good on some server errors (here a
+// control line over 4,096 bytes): the node's bus dials a new connection and
+// its subscriptions work again, instead of leaving the node off the bus for
+// the life of FreeSWITCH.
+func TestNATSBusReplacesAConnectionClosedForGood(t *testing.T) {
+	checkLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1", NoJetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	back := make(chan struct{}, 1)
+	b, err := xrtc.DialNATS([]string{ns.ClientURL()}, xrtc.NATSOptions{Log: testLog(), ReconnectWait: 20 * time.Millisecond,
+		Reconnected: func() { back <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan string, 16)
+	if _, err := b.Subscribe("node.x", "", func(_, _ string, data []byte) { got <- string(data) }); err != nil {
+		t.Fatal(err)
+	}
+	old := b.Conn()
+	_ = old.Publish(strings.Repeat("x", 5000), nil) // the server answers -ERR and closes
+	select {
+	case <-back:
+	case <-ctx.Done():
+		t.Fatal("no new connection")
+	}
+	if b.Conn() == old || !b.Connected() {
+		t.Fatalf("still on the closed connection (%s)", b.Status())
+	}
+	peer, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if err := peer.Publish("node.x", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "hello" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(xrtctest.Wait):
+		t.Fatal("the subscription did not come back")
+	}
+	if err := b.Publish(strings.Repeat("y", 5000), nil); err == nil {
+		t.Fatal("an over-long subject went to the server")
+	}
+}
