@@ -94,6 +94,26 @@ func (s *Settings) value(name string) any {
 		return int64(s.DetachTimeout / time.Second)
 	case "nats-url":
 		return s.NATSURLs
+	case "nats-user":
+		return s.NATSAuth.User
+	case "nats-password", "nats-token":
+		// Secrets are not shown: only whether one is set.
+		if (name == "nats-password" && s.NATSAuth.Password != "") || (name == "nats-token" && s.NATSAuth.Token != "") {
+			return "(set)"
+		}
+		return ""
+	case "nats-token-file":
+		return s.NATSAuth.TokenFile
+	case "nats-nkey-seed":
+		return s.NATSAuth.NKeySeedFile
+	case "nats-creds":
+		return s.NATSAuth.CredsFile
+	case "nats-tls-ca":
+		return s.NATSAuth.TLSCA
+	case "nats-tls-cert":
+		return s.NATSAuth.TLSCert
+	case "nats-tls-key":
+		return s.NATSAuth.TLSKey
 	case "node-uuid":
 		return s.NodeUUID
 	case "node-subject":

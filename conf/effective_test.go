@@ -13,7 +13,7 @@ func TestEffective(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := c.Effective()
-	if len(e.Profiles) != 2 || len(e.Settings) != 10 {
+	if len(e.Profiles) != 2 || len(e.Settings) != 19 {
 		t.Fatalf("effective %+v", e)
 	}
 	find := func(ps []EffectiveParam, name string) EffectiveParam {

@@ -18,6 +18,24 @@ func (s *Settings) apply(spec ParamSpec, v any) {
 		setDuration(&s.DetachTimeout, v)
 	case "nats-url":
 		setList(&s.NATSURLs, v, false)
+	case "nats-user":
+		setString(&s.NATSAuth.User, v)
+	case "nats-password":
+		setString(&s.NATSAuth.Password, v)
+	case "nats-token":
+		setString(&s.NATSAuth.Token, v)
+	case "nats-token-file":
+		setString(&s.NATSAuth.TokenFile, v)
+	case "nats-nkey-seed":
+		setString(&s.NATSAuth.NKeySeedFile, v)
+	case "nats-creds":
+		setString(&s.NATSAuth.CredsFile, v)
+	case "nats-tls-ca":
+		setString(&s.NATSAuth.TLSCA, v)
+	case "nats-tls-cert":
+		setString(&s.NATSAuth.TLSCert, v)
+	case "nats-tls-key":
+		setString(&s.NATSAuth.TLSKey, v)
 	case "node-uuid":
 		setString(&s.NodeUUID, v)
 	case "node-subject":

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"xccrtc/natsauth"
 )
 
 // ConfigName is the name attribute of the <configuration> element.
@@ -41,6 +43,7 @@ type Settings struct {
 	EnableFSEvents bool          // enable-fs-events
 	DetachTimeout  time.Duration // detach-timeout-sec
 	NATSURLs       []string      // nats-url, split at commas
+	NATSAuth       natsauth.Auth // nats-user, nats-password, nats-token(-file), nats-nkey-seed, nats-creds, nats-tls-*
 	NodeUUID       string        // node-uuid, "" = FreeSWITCH core UUID
 	NodeSubject    string        // node-subject
 	NodeQueue      string        // node-queue

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"xccrtc/natsauth"
 	"xccrtc/verto"
 )
 
@@ -42,6 +43,16 @@ type Config struct {
 
 	// NATSURLs joins a real NATS (cluster); empty starts an embedded server.
 	NATSURLs []string
+	// NATSAuth are the credentials (and TLS) XCtrl connects with. With the
+	// embedded server, NATSAuth.Token (or a generated one) is the token the
+	// server requires.
+	NATSAuth natsauth.Auth
+	// NATSTokenFile is where the embedded server's token is written (mode
+	// 0600) for the nodes on this machine (their nats-token-file); "" writes
+	// none (library users get it in NATSURL).
+	NATSTokenFile string
+	// NATSOpen runs the embedded server without authentication.
+	NATSOpen bool
 	// NATSListen is the embedded server's client address ("" is
 	// 127.0.0.1:4222; "127.0.0.1:-1" picks a free port).
 	NATSListen string
@@ -197,6 +208,13 @@ func (c Config) Validate() error {
 		if u == "" {
 			bad("empty NATS URL")
 		}
+	}
+	if len(c.NATSURLs) > 0 {
+		if err := c.NATSAuth.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+		}
+	} else if c.NATSOpen && c.NATSAuth.Token != "" {
+		bad("nats-open and a NATS token: choose one for the embedded server")
 	}
 	if c.XUIAuthURL != "" {
 		u, err := url.Parse(c.XUIAuthURL)

@@ -13,6 +13,8 @@ import (
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/ctrl/natsd"
+	"xccrtc/natsauth"
 	"xccrtc/verto"
 )
 
@@ -246,4 +248,35 @@ func TestOffTheBusEndsNoCallAndReconciles(t *testing.T) {
 	if len(x.Nodes()) != 1 {
 		t.Fatalf("nodes after the outage: %v", x.Nodes())
 	}
+}
+
+// XCtrl joins a NATS that requires credentials with the ones it is given,
+// and refuses to start, saying why, without them.
+func TestJoinNATSWithCredentials(t *testing.T) {
+	base := ctrltest.Goroutines()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1", Token: "s3cret-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ctrl.Config{WSListen: "127.0.0.1:0", NATSURLs: []string{ns.ClientURL()}}
+	x, err := ctrl.New(cfg, ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Start(ctx); err == nil || !strings.Contains(err.Error(), "nats") {
+		t.Fatalf("started without credentials: %v", err)
+	}
+	cfg.NATSAuth = natsauth.Auth{Token: "s3cret-token"}
+	y, err := ctrl.New(cfg, ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := y.Start(ctx); err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	_ = y.Shutdown(ctx)
+	ns.Close()
+	ctrltest.CheckLeaks(t, base)
 }

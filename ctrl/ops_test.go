@@ -4,15 +4,19 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
 
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/natsauth"
 	"xccrtc/verto"
 )
 
@@ -128,7 +132,8 @@ func TestEmbeddedDefault(t *testing.T) {
 	base := ctrltest.Goroutines()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	x, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: t.TempDir()},
+	tokenFile := filepath.Join(t.TempDir(), "nats.token")
+	x, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: t.TempDir(), NATSTokenFile: tokenFile},
 		ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -136,9 +141,20 @@ func TestEmbeddedDefault(t *testing.T) {
 	if err := x.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The embedded server requires a token: in the URL for library users,
+	// in a file only its owner reads for the nodes of this machine.
 	url := x.NATSURL()
-	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
-		t.Fatalf("NATS URL %q", url)
+	tok, err := natsauth.ReadToken(tokenFile)
+	if err != nil || len(tok) < 32 || url != strings.Replace(x.NATSURLRedacted(), "://", "://"+tok+"@", 1) {
+		t.Fatalf("NATS URL %q, token %q (%v), redacted %q", url, tok, err, x.NATSURLRedacted())
+	}
+	if st, err := os.Stat(tokenFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", st, err)
+	}
+	anon, err := nats.Connect(x.NATSURLRedacted(), nats.MaxReconnects(0))
+	if err == nil {
+		anon.Close()
+		t.Fatal("a client without the token joined the embedded NATS")
 	}
 	y, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSURLs: []string{url}}, ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
 	if err != nil {

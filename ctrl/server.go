@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 
 	"xccrtc/conf"
 	"xccrtc/ctrl/natsd"
+	"xccrtc/natsauth"
 	"xccrtc/verto"
 )
 
@@ -52,6 +55,7 @@ type Server struct {
 	deps     Deps
 
 	natsd     *natsd.Server
+	natsToken string // the embedded server's token
 	nbus      *natsBus
 	bus       Bus
 	reqs      *Requests
@@ -191,7 +195,11 @@ func (s *Server) MetricsAddr() string { return s.metricsAddr }
 // URL, or the first configured URL.
 func (s *Server) NATSURL() string {
 	if s.natsd != nil {
-		return s.natsd.ClientURL()
+		u := s.natsd.ClientURL()
+		if s.natsToken != "" {
+			u = strings.Replace(u, "://", "://"+s.natsToken+"@", 1)
+		}
+		return u
 	}
 	if s.nbus != nil {
 		return s.nbus.conn().ConnectedUrl()
@@ -309,8 +317,33 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.startLoops()
-	s.log.Info("xctrl started", "ws", s.WSURL(), "wss", s.wssAddr, "nats", s.NATSURL(), "metrics", s.metricsAddr)
+	s.log.Info("xctrl started", "ws", s.WSURL(), "wss", s.wssAddr, "nats", s.NATSURLRedacted(), "metrics", s.metricsAddr)
 	return nil
+}
+
+// embeddedToken is the token the embedded server requires: the configured
+// one, or a random one, written to NATSTokenFile (mode 0600) for the nodes
+// of this machine. "" with NATSOpen.
+func (s *Server) embeddedToken() (string, error) {
+	if s.cfg.NATSOpen {
+		return "", nil
+	}
+	tok := s.cfg.NATSAuth.Token
+	if tok == "" {
+		var b [24]byte
+		_, _ = rand.Read(b[:])
+		tok = hex.EncodeToString(b[:])
+	}
+	if f := s.cfg.NATSTokenFile; f != "" {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			return "", fmt.Errorf("ctrl: NATS token file: %w", err)
+		}
+		if err := natsauth.WriteToken(f, tok); err != nil {
+			return "", fmt.Errorf("ctrl: NATS token file: %w", err)
+		}
+		s.log.Info("embedded NATS requires a token; nodes on this machine read it with nats-token-file", "file", f)
+	}
+	return tok, nil
 }
 
 // announce tells the nodes this instance is up (XNode.CtrlStartUp): every
@@ -361,16 +394,29 @@ func (s *Server) startBus(ctx context.Context) error {
 		return nil
 	}
 	url := strings.Join(s.cfg.NATSURLs, ",")
+	var auth []nats.Option
 	if len(s.cfg.NATSURLs) == 0 {
-		ns, err := natsd.Start(ctx, natsd.Options{Listen: s.cfg.NATSListen, StoreDir: s.cfg.NATSStoreDir,
-			ServerName: "xctrl-" + s.uuid})
+		tok, err := s.embeddedToken()
 		if err != nil {
 			return err
 		}
-		s.natsd = ns
+		ns, err := natsd.Start(ctx, natsd.Options{Listen: s.cfg.NATSListen, StoreDir: s.cfg.NATSStoreDir,
+			ServerName: "xctrl-" + s.uuid, Token: tok})
+		if err != nil {
+			return err
+		}
+		s.natsd, s.natsToken = ns, tok
 		url = ns.ClientURL()
+		if tok != "" {
+			auth = append(auth, nats.Token(tok))
+		}
+	} else {
+		var err error
+		if auth, err = s.cfg.NATSAuth.Options(); err != nil {
+			return fmt.Errorf("ctrl: %w", err)
+		}
 	}
-	nb, err := dialNATSBus(url, s.log,
+	nb, err := dialNATSBus(url, s.log, append(auth,
 		nats.Name("xctrl "+s.uuid),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -380,7 +426,7 @@ func (s *Server) startBus(ctx context.Context) error {
 			}
 			s.log.Error("nats", "subject", subject, "err", err)
 		}),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("ctrl: nats %s: %w", url, err)
 	}
@@ -662,3 +708,16 @@ func (s *Server) OnBus() bool { return s.busConnected() }
 // Suspects lists the nodes taken out of the choice (no responders or
 // timeouts), comma-separated, sorted.
 func (s *Server) Suspects() string { return strings.Join(s.nodes.Suspects(), ",") }
+
+// NATSURLRedacted is NATSURL without its credentials, for logs.
+func (s *Server) NATSURLRedacted() string {
+	if s.nbus != nil {
+		if u := s.nbus.conn().ConnectedUrlRedacted(); u != "" {
+			return u
+		}
+	}
+	if s.natsToken == "" {
+		return s.NATSURL()
+	}
+	return strings.Replace(s.NATSURL(), s.natsToken+"@", "", 1)
+}

@@ -29,6 +29,8 @@ type Options struct {
 	NoJetStream bool
 	// ServerName names the server in cluster and monitoring output.
 	ServerName string
+	// Token, when set, is the authorization token every client must give.
+	Token string
 }
 
 // Server is a running embedded NATS server.
@@ -76,6 +78,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: 4 << 20,
+	}
+	if o.Token != "" {
+		opts.Authorization = o.Token
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

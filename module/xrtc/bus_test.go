@@ -2,6 +2,7 @@ package xrtc_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"xccrtc/ctrl/natsd"
 	"xccrtc/module/xrtc"
 	"xccrtc/module/xrtc/xrtctest"
+	"xccrtc/natsauth"
 )
 
 // nats.go closes a connection for good on some server errors (here a
@@ -66,4 +68,53 @@ func TestNATSBusReplacesAConnectionClosedForGood(t *testing.T) {
 	if err := b.Publish(strings.Repeat("y", 5000), nil); err == nil {
 		t.Fatal("an over-long subject went to the server")
 	}
+}
+
+// The node connects with the credentials of xcc-rtc.conf.xml: here the
+// token file XCtrl's embedded NATS writes.
+func TestEndpointConnectsWithATokenFile(t *testing.T) {
+	checkLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1", NoJetStream: true, Token: "node-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	file := filepath.Join(t.TempDir(), "nats.token")
+	if err := natsauth.WriteToken(file, "node-token"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Settings.NATSURLs = []string{ns.ClientURL()}
+	cfg.Settings.NATSAuth = natsauth.Auth{TokenFile: file}
+	ep, err := xrtc.New(xrtc.Options{Config: cfg, Host: xrtctest.NewHost(), NodeUUID: "tok-node", Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := nats.Connect(ns.ClientURL(), nats.Token("node-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	sub, err := peer.SubscribeSync("cn.xswitch.status.node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ep.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Stop(ctx)
+	if _, err := sub.NextMsg(xrtctest.Wait); err != nil {
+		t.Fatalf("no node status from a node with a token: %v", err)
+	}
+	cfg.Settings.NATSAuth = natsauth.Auth{TokenFile: filepath.Join(t.TempDir(), "missing")}
+	bad, err := xrtc.New(xrtc.Options{Config: cfg, Host: xrtctest.NewHost(), NodeUUID: "bad-node", Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Start(ctx); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("started with a missing token file: %v", err)
+	}
+	_ = bad.Stop(ctx)
 }

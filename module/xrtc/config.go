@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"xccrtc/conf"
+	"xccrtc/natsauth"
 	"xccrtc/verto"
 )
 
@@ -24,6 +25,7 @@ type Settings struct {
 	EnablePresence bool
 	DetachTimeout  time.Duration // detach-timeout-sec; 0 means DefaultDetachTimeout
 	NATSURLs       []string
+	NATSAuth       natsauth.Auth
 	NodeUUID       string // "" = the switch's core UUID
 	SubjectPrefix  string // "" = cn.xswitch
 	NodeSubject    string // base of the node subjects; "" = <prefix>.node
@@ -96,6 +98,7 @@ func FromConf(c *conf.Config) Config {
 			EnablePresence: s.EnablePresence,
 			DetachTimeout:  s.DetachTimeout,
 			NATSURLs:       append([]string(nil), s.NATSURLs...),
+			NATSAuth:       s.NATSAuth,
 			NodeUUID:       s.NodeUUID,
 			SubjectPrefix:  s.SubjectPrefix,
 			NodeSubject:    s.NodeSubject,

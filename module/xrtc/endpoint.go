@@ -184,7 +184,7 @@ func (e *Endpoint) config() *Config { return e.cfg.Load() }
 // Start connects to NATS (unless a Bus was given), subscribes the node
 // subjects, and announces the node with Event.NodeRegister followed by an
 // Event.NodeUpdate every 20 s.
-func (e *Endpoint) Start(ctx context.Context) error {
+func (e *Endpoint) Start(ctx context.Context) (err error) {
 	e.mu.Lock()
 	if e.running || e.stopped {
 		e.mu.Unlock()
@@ -195,10 +195,26 @@ func (e *Endpoint) Start(ctx context.Context) error {
 	}
 	e.running = true
 	e.mu.Unlock()
+	defer func() {
+		if err != nil {
+			// Not started: Stop must not announce (or publish on) anything.
+			e.mu.Lock()
+			e.running = false
+			e.mu.Unlock()
+		}
+	}()
 	e.started = e.clock.Now()
 	cfg := e.config()
 	if e.bus == nil {
+		if err := cfg.Settings.NATSAuth.Validate(); err != nil {
+			return fmt.Errorf("xrtc: NATS credentials: %w", err)
+		}
+		auth, err := cfg.Settings.NATSAuth.Options()
+		if err != nil {
+			return fmt.Errorf("xrtc: NATS credentials: %w", err)
+		}
 		b, err := DialNATS(cfg.Settings.NATSURLs, NATSOptions{
+			Auth: auth,
 			Name: "xrtc " + e.nodeUUID, ReconnectWait: e.opts.ReconnectWait, Log: e.log,
 			// Back on the bus: XCtrl may have forgotten the node meanwhile.
 			Reconnected: func() {

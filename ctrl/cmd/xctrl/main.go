@@ -18,12 +18,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"xccrtc/ctrl"
+	"xccrtc/natsauth"
 )
 
 func main() {
@@ -36,6 +38,9 @@ type options struct {
 	ws, wss, cert, key, metrics             string
 	directory, defaultDomain                string
 	nats, natsListen, natsStore             string
+	natsAuth                                natsauth.Auth
+	natsOpen                                bool
+	registryMemory                          bool
 	ctrlUUID, subjectPrefix, rtcSubject     string
 	bucket                                  string
 	replicas                                int
@@ -60,6 +65,17 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.nats, "nats", "", "join this NATS (`URL[,URL...]`, a cluster) instead of starting an embedded one")
 	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client `host:port` (nodes and other instances connect here)")
 	fs.StringVar(&o.natsStore, "nats-store", "", "embedded NATS JetStream `dir` (default: a temporary folder removed on exit)")
+	fs.StringVar(&o.natsAuth.User, "nats-user", "", "NATS `user` (with --nats-password)")
+	fs.StringVar(&o.natsAuth.Password, "nats-password", "", "NATS `password` (default: $XCTRL_NATS_PASSWORD)")
+	fs.StringVar(&o.natsAuth.Token, "nats-token", "", "NATS `token` (default: $XCTRL_NATS_TOKEN); with the embedded server, the token it requires (default: a random one)")
+	fs.StringVar(&o.natsAuth.TokenFile, "nats-token-file", "", "`file` of the NATS token: read when joining a NATS; written (mode 0600) by the embedded server for the nodes on this machine (default: <nats-store>/nats.token, else ~/.config/xcc-rtc/nats.token)")
+	fs.StringVar(&o.natsAuth.NKeySeedFile, "nats-nkey", "", "`file` holding an nkey user seed (SU...)")
+	fs.StringVar(&o.natsAuth.CredsFile, "nats-creds", "", "NATS credentials `file` (user JWT and seed)")
+	fs.StringVar(&o.natsAuth.TLSCA, "nats-tls-ca", "", "CA `file` (PEM) that verifies the NATS server (turns TLS on)")
+	fs.StringVar(&o.natsAuth.TLSCert, "nats-tls-cert", "", "client certificate `file` (PEM) for NATS, with --nats-tls-key")
+	fs.StringVar(&o.natsAuth.TLSKey, "nats-tls-key", "", "client key `file` (PEM) for NATS")
+	fs.BoolVar(&o.natsOpen, "nats-open", false, "run the embedded NATS without authentication (anyone who reaches --nats-listen may join)")
+	fs.BoolVar(&o.registryMemory, "registry-memory", false, "keep the registry bucket in memory (default: file storage where JetStream has it)")
 	fs.StringVar(&o.ctrlUUID, "ctrl-uuid", "", "this instance's `uuid` on the bus (default: generated)")
 	fs.StringVar(&o.subjectPrefix, "subject-prefix", "cn.xswitch", "root of the XCC NATS `subjects`")
 	fs.StringVar(&o.rtcSubject, "rtc-subject", "", "queue `subject` of calls to WebRTC users (default <prefix>.ctrl.rtc)")
@@ -139,7 +155,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(cfg.NATSURLs) == 0 {
 		embedded = "embedded, JetStream on"
 	}
-	fmt.Fprintf(stdout, "  nats       %s (%s)\n", srv.NATSURL(), embedded)
+	fmt.Fprintf(stdout, "  nats       %s (%s)\n", srv.NATSURLRedacted(), embedded)
+	if cfg.NATSTokenFile != "" {
+		fmt.Fprintf(stdout, "  nats token %s (nodes: <param name=\"nats-token-file\" value=\"%s\"/>)\n", cfg.NATSTokenFile, cfg.NATSTokenFile)
+	}
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "  metrics    http://%s/metrics\n", a)
 	}
@@ -166,7 +185,24 @@ func (o *options) config2() ctrl.Config {
 			urls = append(urls, u)
 		}
 	}
+	auth := o.natsAuth
+	if auth.Password == "" {
+		auth.Password = os.Getenv("XCTRL_NATS_PASSWORD")
+	}
+	if auth.Token == "" && auth.TokenFile == "" {
+		auth.Token = os.Getenv("XCTRL_NATS_TOKEN")
+	}
+	tokenFile := ""
+	if len(urls) == 0 && !o.natsOpen {
+		// The embedded server writes its token where local nodes read it.
+		tokenFile = auth.TokenFile
+		auth.TokenFile = ""
+		if tokenFile == "" {
+			tokenFile = defaultTokenFile(o.natsStore)
+		}
+	}
 	return ctrl.Config{
+		NATSAuth: auth, NATSTokenFile: tokenFile, NATSOpen: o.natsOpen, RegistryMemory: o.registryMemory,
 		CtrlUUID: o.ctrlUUID, WSListen: o.ws, WSSListen: o.wss, CertFile: o.cert, KeyFile: o.key,
 		MetricsListen: o.metrics, DirectoryFile: o.directory, DefaultDomain: o.defaultDomain,
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
@@ -175,6 +211,17 @@ func (o *options) config2() ctrl.Config {
 			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser},
 		Timers: ctrl.Timers{Ping: o.ping, NodeExpiry: o.nodeExpiry},
 	}
+}
+
+// defaultTokenFile is where the embedded server's token goes by default.
+func defaultTokenFile(store string) string {
+	if store != "" {
+		return filepath.Join(store, "nats.token")
+	}
+	if dir, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(dir, "xcc-rtc", "nats.token")
+	}
+	return filepath.Join(os.TempDir(), "xcc-rtc-nats.token")
 }
 
 // applyConfigFile sets, from a JSON object, every flag not given on the
