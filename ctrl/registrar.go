@@ -31,6 +31,9 @@ type Registrar struct {
 	kick    chan struct{}
 	healthy atomic.Bool
 	missing atomic.Bool // the bucket was found gone: ensure before writing
+	// catching is set while every live lease is being written again after
+	// the bus or the bucket came back: lookups miss sockets meanwhile.
+	catching atomic.Bool
 	lastErr atomic.Pointer[error]
 }
 
@@ -50,9 +53,10 @@ func NewRegistrar(reg Registry, ensure func(context.Context) error, refresh, ttl
 	return r
 }
 
-// Healthy reports whether the last registry operation worked: while it is
-// false, calls to users may not find their sockets.
-func (r *Registrar) Healthy() bool { return r.healthy.Load() }
+// Healthy reports whether the last registry operation worked and no
+// re-publish is under way: while it is false, calls to users may not find
+// their sockets.
+func (r *Registrar) Healthy() bool { return r.healthy.Load() && !r.catching.Load() }
 
 // LastError is the last registry error (nil when healthy).
 func (r *Registrar) LastError() error {
@@ -113,8 +117,15 @@ func (r *Registrar) Remove(ctx context.Context, l *Lease) {
 }
 
 // Republish writes every live lease again now: the bus or the bucket is
-// back, and what it held may be gone.
+// back, and what it held may be gone. The registrar is not Healthy until
+// they all landed.
 func (r *Registrar) Republish() {
+	r.catching.Store(true)
+	r.markAll()
+}
+
+// markAll marks every live lease to be written again.
+func (r *Registrar) markAll() {
 	r.mu.Lock()
 	for l := range r.live {
 		r.dirty[l] = struct{}{}
@@ -196,8 +207,7 @@ func (r *Registrar) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-refresh.C:
-			r.Republish()
-			continue
+			r.markAll()
 		case <-r.kick:
 		case <-retry:
 		}
@@ -271,6 +281,11 @@ func (r *Registrar) sync(ctx context.Context) bool {
 	}
 	if ok {
 		r.healthy.Store(true)
+		r.mu.Lock()
+		if len(r.dirty) == 0 {
+			r.catching.Store(false)
+		}
+		r.mu.Unlock()
 	}
 	return ok
 }

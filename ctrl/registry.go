@@ -117,6 +117,46 @@ func userPrefix(login string) string      { return "u." + EncodeKey(login) + "."
 // deleting it) is created again by Ensure; Attach moves it to a new
 // connection.
 type KVRegistry struct {
+	b *kvBucket
+}
+
+// KVOptions describe a bucket XCtrl keeps in JetStream.
+type KVOptions struct {
+	Bucket   string
+	TTL      time.Duration
+	Replicas int
+	// Memory keeps the bucket in memory even where JetStream has file
+	// storage (a restart of every NATS server then loses it, and XCtrl
+	// instances write their records again when they reconnect).
+	Memory      bool
+	Description string
+	Log         *slog.Logger
+}
+
+// NewKVRegistry opens the bucket on nc, creating it if needed.
+func NewKVRegistry(ctx context.Context, nc *nats.Conn, o KVOptions) (*KVRegistry, error) {
+	if o.Description == "" {
+		o.Description = "xcc-rtc XCtrl: logged-in Verto sockets"
+	}
+	b, err := openBucket(ctx, nc, o)
+	if err != nil {
+		return nil, err
+	}
+	return &KVRegistry{b: b}, nil
+}
+
+// Attach binds the registry to connection nc and makes sure the bucket is
+// there.
+func (r *KVRegistry) Attach(ctx context.Context, nc *nats.Conn) error { return r.b.Attach(ctx, nc) }
+
+// Ensure opens the bucket, or creates it when it is missing.
+func (r *KVRegistry) Ensure(ctx context.Context) error { return r.b.Ensure(ctx) }
+
+func (r *KVRegistry) handles() (jetstream.JetStream, jetstream.KeyValue) { return r.b.handles() }
+
+// kvBucket is a JetStream key-value bucket that follows the connection and
+// is created again when it goes missing.
+type kvBucket struct {
 	opts KVOptions
 
 	mu sync.RWMutex
@@ -124,97 +164,107 @@ type KVRegistry struct {
 	kv jetstream.KeyValue
 }
 
-// KVOptions describe the registry bucket.
-type KVOptions struct {
-	Bucket   string
-	TTL      time.Duration
-	Replicas int
-	// Memory keeps the bucket in memory even where JetStream has file
-	// storage (a restart of every NATS server then loses it, and XCtrl
-	// instances write their sockets again when they reconnect).
-	Memory bool
-	Log    *slog.Logger
-}
-
-// NewKVRegistry opens the bucket on nc, creating it if needed.
-func NewKVRegistry(ctx context.Context, nc *nats.Conn, o KVOptions) (*KVRegistry, error) {
+func openBucket(ctx context.Context, nc *nats.Conn, o KVOptions) (*kvBucket, error) {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &KVRegistry{opts: o}
-	if err := r.Attach(ctx, nc); err != nil {
+	b := &kvBucket{opts: o}
+	if err := b.Attach(ctx, nc); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return b, nil
 }
 
-// Attach binds the registry to connection nc and makes sure the bucket is
-// there.
-func (r *KVRegistry) Attach(ctx context.Context, nc *nats.Conn) error {
+// Attach binds the bucket to connection nc and makes sure it is there.
+func (b *kvBucket) Attach(ctx context.Context, nc *nats.Conn) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("ctrl: jetstream: %w", err)
 	}
-	r.mu.Lock()
-	r.js = js
-	r.mu.Unlock()
-	return r.Ensure(ctx)
+	b.mu.Lock()
+	b.js = js
+	b.mu.Unlock()
+	return b.Ensure(ctx)
 }
 
 // Ensure opens the bucket, or creates it when it is missing (file storage
 // first, memory where JetStream has no file storage).
-func (r *KVRegistry) Ensure(ctx context.Context) error {
-	r.mu.RLock()
-	js := r.js
-	r.mu.RUnlock()
-	kv, err := js.KeyValue(ctx, r.opts.Bucket)
+func (b *kvBucket) Ensure(ctx context.Context) error {
+	b.mu.RLock()
+	js := b.js
+	b.mu.RUnlock()
+	kv, err := js.KeyValue(ctx, b.opts.Bucket)
 	if err == nil {
-		r.mu.Lock()
-		r.kv = kv
-		r.mu.Unlock()
+		b.mu.Lock()
+		b.kv = kv
+		b.mu.Unlock()
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return fmt.Errorf("ctrl: registry bucket %s: %w", r.opts.Bucket, err)
+		return fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, err)
 	}
 	cfg := jetstream.KeyValueConfig{
-		Bucket:      r.opts.Bucket,
-		Description: "xcc-rtc XCtrl: logged-in Verto sockets",
-		TTL:         r.opts.TTL,
+		Bucket:      b.opts.Bucket,
+		Description: b.opts.Description,
+		TTL:         b.opts.TTL,
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    r.opts.Replicas,
+		Replicas:    b.opts.Replicas,
 	}
-	if r.opts.Memory {
+	if b.opts.Memory {
 		cfg.Storage = jetstream.MemoryStorage
 	}
 	kv, err = js.CreateKeyValue(ctx, cfg)
 	if err != nil && cfg.Storage == jetstream.FileStorage && !errors.Is(err, jetstream.ErrBucketExists) {
-		r.opts.Log.Warn("registry: no file storage for the bucket, using memory", "bucket", r.opts.Bucket, "err", err)
+		b.opts.Log.Warn("no file storage for the bucket, using memory", "bucket", b.opts.Bucket, "err", err)
 		cfg.Storage = jetstream.MemoryStorage
 		kv, err = js.CreateKeyValue(ctx, cfg)
 	}
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		// Another instance created it meanwhile.
-		kv, err = js.KeyValue(ctx, r.opts.Bucket)
+		kv, err = js.KeyValue(ctx, b.opts.Bucket)
 	}
 	if err != nil {
-		return fmt.Errorf("ctrl: registry bucket %s: %w", r.opts.Bucket, err)
+		return fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, err)
 	}
-	r.opts.Log.Info("registry: bucket created", "bucket", r.opts.Bucket, "storage", cfg.Storage.String(), "replicas", cfg.Replicas)
-	r.mu.Lock()
-	r.kv = kv
-	r.mu.Unlock()
+	b.opts.Log.Info("bucket created", "bucket", b.opts.Bucket, "storage", cfg.Storage.String(), "replicas", cfg.Replicas)
+	b.mu.Lock()
+	b.kv = kv
+	b.mu.Unlock()
 	return nil
 }
 
-func (r *KVRegistry) handles() (jetstream.JetStream, jetstream.KeyValue) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.js, r.kv
+func (b *kvBucket) handles() (jetstream.JetStream, jetstream.KeyValue) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.js, b.kv
+}
+
+// watchValues returns the current values of the keys matching pattern: the
+// server sends what it has and an end marker, so an empty answer comes at
+// once.
+func (b *kvBucket) watchValues(ctx context.Context, pattern string) ([]jetstream.KeyValueEntry, error) {
+	_, kv := b.handles()
+	w, err := kv.Watch(ctx, pattern, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	var out []jetstream.KeyValueEntry
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				return out, nil
+			}
+			out = append(out, e)
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+	}
 }
 
 // BucketMissing reports whether err says the bucket (its stream) is gone:
@@ -323,7 +373,7 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, er
 	return nil, nil
 }
 
-func (r *KVRegistry) subject(key string) string { return "$KV." + r.opts.Bucket + "." + key }
+func (r *KVRegistry) subject(key string) string { return "$KV." + r.b.opts.Bucket + "." + key }
 
 func (r *KVRegistry) Unregister(ctx context.Context, l *Lease) error {
 	_, kv := r.handles()
@@ -356,27 +406,15 @@ func isWrongSequence(err error) bool {
 // what it has and an end marker, so a user without sockets is answered at
 // once.
 func (r *KVRegistry) Lookup(ctx context.Context, login string) ([]RegEntry, error) {
-	_, kv := r.handles()
-	w, err := kv.Watch(ctx, userPrefix(login)+"*", jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
+	entries, err := r.b.watchValues(ctx, userPrefix(login)+"*")
 	var out []RegEntry
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
-			}
-			var re RegEntry
-			if json.Unmarshal(e.Value(), &re) == nil && re.CtrlUUID != "" {
-				out = append(out, re)
-			}
-		case <-ctx.Done():
-			return out, ctx.Err()
+	for _, e := range entries {
+		var re RegEntry
+		if json.Unmarshal(e.Value(), &re) == nil && re.CtrlUUID != "" {
+			out = append(out, re)
 		}
 	}
+	return out, err
 }
 
 // MemRegistry is an in-process Registry for tests and for a single instance

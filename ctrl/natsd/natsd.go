@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Options configure the embedded server.
@@ -31,6 +34,16 @@ type Options struct {
 	ServerName string
 	// Token, when set, is the authorization token every client must give.
 	Token string
+	// Cluster joins the server to a cluster (JetStream clustered, so that a
+	// key-value bucket may have replicas).
+	Cluster *ClusterOptions
+}
+
+// ClusterOptions make the server one member of a cluster.
+type ClusterOptions struct {
+	Name   string   // cluster name, the same on every member
+	Listen string   // host:port for routes from the other members
+	Routes []string // nats-route://host:port of the members (itself may be listed)
 }
 
 // Server is a running embedded NATS server.
@@ -82,6 +95,27 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Token != "" {
 		opts.Authorization = o.Token
 	}
+	if c := o.Cluster; c != nil {
+		h, p, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			s.cleanup()
+			return nil, fmt.Errorf("natsd: cluster listen %q: %w", c.Listen, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			s.cleanup()
+			return nil, fmt.Errorf("natsd: cluster port %q: %w", p, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: c.Name, Host: h, Port: n}
+		for _, r := range c.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				s.cleanup()
+				return nil, fmt.Errorf("natsd: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		s.cleanup()
@@ -114,5 +148,32 @@ func (s *Server) Close() {
 func (s *Server) cleanup() {
 	if s.tempDir != "" {
 		os.RemoveAll(s.tempDir)
+	}
+}
+
+// WaitJetStream waits until JetStream answers account requests (a cluster
+// has elected its meta leader), or ctx ends.
+func (s *Server) WaitJetStream(ctx context.Context, opts ...nats.Option) error {
+	nc, err := nats.Connect(s.ClientURL(), opts...)
+	if err != nil {
+		return fmt.Errorf("natsd: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("natsd: %w", err)
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := js.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsd: JetStream not ready: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

@@ -37,8 +37,9 @@ type Env struct {
 	Ctrls []*ctrl.Server
 	Nodes []*fakenode.Node
 
-	clients []*Client
-	cancel  context.CancelFunc
+	clients  []*Client
+	clusters []*Cluster
+	cancel   context.CancelFunc
 }
 
 // Options tune New.
@@ -96,6 +97,9 @@ func (e *Env) stop() {
 	}
 	for _, n := range e.Nodes {
 		n.Kill()
+	}
+	for _, c := range e.clusters {
+		c.Close()
 	}
 	e.NATS.Close()
 	e.cancel()
@@ -159,10 +163,13 @@ func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 	return s
 }
 
-// StartNode starts a fake node and waits until every XCtrl knows it.
+// StartNode starts a fake node (on the env's NATS unless o.URL is set) and
+// waits until every XCtrl knows it.
 func (e *Env) StartNode(o fakenode.Options) *fakenode.Node {
 	e.T.Helper()
-	o.URL = e.NATS.ClientURL()
+	if o.URL == "" {
+		o.URL = e.NATS.ClientURL()
+	}
 	n, err := fakenode.Start(e.Ctx, o)
 	if err != nil {
 		e.T.Fatal(err)
