@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 // and rejoin with what it had.
 type Cluster struct {
 	t       testing.TB
+	dir     string
 	opts    []natsd.Options
 	Servers []*natsd.Server // nil for a member that is down
 }
@@ -34,8 +36,13 @@ func (e *Env) StartCluster(n int) *Cluster {
 // stops it.
 func NewCluster(ctx context.Context, t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t}
-	dir := t.TempDir()
+	// Not t.TempDir: its clean-up would run before the env stops the
+	// members that write there. Close removes it.
+	dir, err := os.MkdirTemp("", "xrtc-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, dir: dir}
 	routes := make([]string, n)
 	clients := make([]string, n)
 	routeAddrs := make([]string, n)
@@ -59,11 +66,12 @@ func NewCluster(ctx context.Context, t testing.TB, n int) *Cluster {
 	return c
 }
 
-// Close stops every member.
+// Close stops every member and removes their stores.
 func (c *Cluster) Close() {
 	for i := range c.Servers {
 		c.Kill(i)
 	}
+	_ = os.RemoveAll(c.dir)
 }
 
 // URLs are the members' client URLs (a client given all of them fails over).
