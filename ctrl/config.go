@@ -66,6 +66,9 @@ type Config struct {
 	RTCSubject string
 	// RegistryBucket is the JetStream key-value bucket of logged-in users.
 	RegistryBucket string
+	// CallBookBucket is the bucket that says which nodes hold calls of
+	// each sessid (a login asks only those).
+	CallBookBucket string
 	// RegistryReplicas is the bucket's replica count on a cluster (0 is 1).
 	RegistryReplicas int
 	// RegistryMemory keeps the bucket in memory; by default it is on file
@@ -111,6 +114,10 @@ type Timers struct {
 	Forward         time.Duration // wait for another XCtrl to ring its sockets (2 s)
 	RegistryTTL     time.Duration // registry entry lifetime without refresh (60 s)
 	RegistryRefresh time.Duration // refresh period of live entries (20 s)
+	// CallRecordTTL is how long the call book keeps a (sessid, node) pair
+	// nobody refreshes (10 min): longer than the nodes' detach-timeout-sec,
+	// so that a client whose XCtrl died finds its detached calls.
+	CallRecordTTL time.Duration
 	Write           time.Duration // socket write deadline (10 s)
 	Auth            time.Duration // xui_sessid check timeout (3 s)
 }
@@ -125,6 +132,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.RTCSubject == "" {
 		c.RTCSubject = verto.Subjects{Prefix: c.SubjectPrefix}.CtrlRTC()
+	}
+	if c.CallBookBucket == "" {
+		c.CallBookBucket = "xrtc_calls"
 	}
 	if c.RegistryBucket == "" {
 		c.RegistryBucket = "xrtc_registry"
@@ -159,6 +169,7 @@ func (c Config) Defaults() Config {
 	setDur(&t.Forward, 2*time.Second)
 	setDur(&t.RegistryTTL, time.Minute)
 	setDur(&t.RegistryRefresh, 20*time.Second)
+	setDur(&t.CallRecordTTL, 10*time.Minute)
 	setDur(&t.Write, 10*time.Second)
 	setDur(&t.Auth, 3*time.Second)
 	return c
@@ -227,6 +238,9 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.RegistryBucket, ".*> \t") {
 		bad("registry bucket %q: must be one token", c.RegistryBucket)
+	}
+	if strings.ContainsAny(c.CallBookBucket, ".*> \t") || c.CallBookBucket == c.RegistryBucket {
+		bad("call book bucket %q: must be one token, not the registry's", c.CallBookBucket)
 	}
 	if c.Limits.MaxFrameBytes < 1024 {
 		bad("max frame bytes %d: at least 1024", c.Limits.MaxFrameBytes)

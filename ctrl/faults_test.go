@@ -280,3 +280,40 @@ func TestJoinNATSWithCredentials(t *testing.T) {
 	ns.Close()
 	ctrltest.CheckLeaks(t, base)
 }
+
+// A login asks only the nodes that hold calls of its sessid (the call book
+// in NATS), never every node: a sessid with no call reaches no node, and a
+// reload reaches the one node of its call, from any instance.
+func TestLoginReachesOnlyTheNodesOfItsCalls(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	y := e.StartCtrl(nil)
+	nodes := []*fakenode.Node{e.StartNode(fakenode.Options{UUID: "a"}), e.StartNode(fakenode.Options{UUID: "b"}), e.StartNode(fakenode.Options{UUID: "c"})}
+	idle := e.Login(x, "1001")
+	idle.Close()
+	for _, n := range nodes {
+		if n.Seen(verto.MethodXrtcLogin) || n.Seen(verto.MethodXrtcDetach) {
+			t.Fatalf("node %s heard of a socket with no call", n.UUID())
+		}
+	}
+	c := e.Login(x, "1000")
+	c.Reply(c.Invite("kept", "7000", nil))
+	var home *fakenode.Node
+	for _, n := range nodes {
+		if _, ok := n.Call("kept"); ok {
+			home = n
+		}
+	}
+	home.Answer("kept")
+	c.ExpectCall(verto.MethodAnswer, "kept")
+	// The page reloads onto the other instance with the same sessid.
+	c.Close()
+	again := e.DialSessid(y, c.Sessid)
+	again.Login("1000@"+ctrltest.Domain, ctrltest.Password, nil)
+	again.ExpectCall(verto.MethodAttach, "kept")
+	for _, n := range nodes {
+		if n != home && n.Seen(verto.MethodXrtcLogin) {
+			t.Fatalf("node %s without calls of the sessid got xrtc.login", n.UUID())
+		}
+	}
+}

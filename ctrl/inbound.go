@@ -262,11 +262,13 @@ func (srv *Server) sessionClosed(s *Session) {
 		// Tell the nodes before the sessid leaves the table: a new login
 		// of this sessid on this instance then either finds this socket
 		// (and waits for it to be gone) or comes after the detach, so its
-		// xrtc.login never overtakes this xrtc.detach.
+		// xrtc.login never overtakes this xrtc.detach. Only the nodes that
+		// know the socket hear it: those of its calls and of its
+		// subscriptions.
 		m, err := verto.NewNotification(verto.MethodXrtcDetach, verto.ControlParams{Sessid: sessid, CtrlUUID: srv.uuid})
 		if err == nil {
 			b, _ := m.Marshal()
-			for _, n := range srv.nodes.Live(time.Now()) {
+			for _, n := range srv.socketNodes(s) {
 				_ = srv.bus.Publish(srv.subj.Node(n), "", b)
 			}
 		}
@@ -284,6 +286,37 @@ func (srv *Server) sessionClosed(s *Session) {
 		}
 	}
 	srv.log.Info("socket closed", "sessid", sessid, "login", id.User.Login)
+}
+
+// socketNodes are the live nodes that know a socket: those of its calls,
+// of its conference channels, and, when it subscribed channels nobody owns
+// (presence), every live node (the subscription went to all of them).
+func (srv *Server) socketNodes(s *Session) []string {
+	now := time.Now()
+	set := map[string]bool{}
+	for _, n := range srv.router.NodesOf(s) {
+		set[n] = true
+	}
+	s.mu.Lock()
+	subs := make([]string, 0, len(s.subs))
+	for ch := range s.subs {
+		subs = append(subs, ch)
+	}
+	s.mu.Unlock()
+	for _, ch := range subs {
+		if n, ok := srv.router.ChannelNode(ch); ok {
+			set[n] = true
+			continue
+		}
+		return srv.nodes.Live(now)
+	}
+	out := make([]string, 0, len(set))
+	for n := range set {
+		if srv.nodes.Alive(n, now) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // replyBus answers a bus request (when it has a reply subject).

@@ -141,7 +141,28 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	srv.metrics.login(LoginOK)
 	log.Info("logged in", "via", id.Via)
 	r.result(loginResult(sessid, id))
-	srv.clientReady(s, sessid, user)
+	srv.clientReady(ctx, s, sessid, user)
+}
+
+// loginNodes are the live nodes holding calls of sessid, from the call
+// book; when the book cannot answer, every live node (correct, only
+// slower).
+func (srv *Server) loginNodes(ctx context.Context, sessid string) []string {
+	now := time.Now()
+	bctx, cancel := context.WithTimeout(ctx, srv.cfg.Timers.LoginWait)
+	defer cancel()
+	booked, err := srv.book.Nodes(bctx, sessid)
+	if err != nil {
+		srv.log.Warn("call book not available: asking every node", "sessid", sessid, "err", err)
+		return srv.nodes.Live(now)
+	}
+	out := booked[:0]
+	for _, n := range booked {
+		if srv.nodes.Alive(n, now) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // registerWait bounds how long a login waits for its registry write; a write
@@ -214,11 +235,12 @@ func (s *Session) punt() {
 	s.closeAfterFlush(websocket.CloseNormalClosure, "punted")
 }
 
-// clientReady asks every live node to re-attach the sessid's detached calls
-// (xrtc.login), waits for them (at most Timers.LoginWait) and sends
-// verto.clientReady with the calls they re-attached.
-func (srv *Server) clientReady(s *Session, sessid string, user json.RawMessage) {
-	nodes := srv.nodes.Live(time.Now())
+// clientReady asks the nodes that hold calls of the sessid (the call book
+// says which) to re-attach them (xrtc.login), waits for them (at most
+// Timers.LoginWait) and sends verto.clientReady with the calls they
+// re-attached. A sessid with no call reaches no node.
+func (srv *Server) clientReady(ctx context.Context, s *Session, sessid string, user json.RawMessage) {
+	nodes := srv.loginNodes(ctx, sessid)
 	send := func(reattached []string) {
 		if reattached == nil {
 			reattached = []string{}

@@ -1,6 +1,9 @@
 package ctrl
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // callState is where a call stands, as seen from this instance.
 type callState int
@@ -25,13 +28,25 @@ type Router struct {
 	calls map[string]*call
 	dests map[string]*destRoute
 	chans map[string]*destRoute
+	// pairs counts, per socket and node, the established calls (created
+	// or answered) of the socket on the node; onPair hears when a pair
+	// gets its first call or loses its last (not when its socket closes:
+	// the calls live on, detached). onPair runs under the router's lock.
+	pairs  map[sockNode]int
+	onPair func(s *Session, node string, put bool)
+}
+
+type sockNode struct {
+	s    *Session
+	node string
 }
 
 type call struct {
-	node  string
-	dest  string // destination key of a call placed by a local client
-	state callState
-	socks []*Session
+	node   string
+	dest   string // destination key of a call placed by a local client
+	state  callState
+	socks  []*Session
+	booked map[*Session]bool // sockets counted in Router.pairs
 }
 
 type destRoute struct {
@@ -52,6 +67,7 @@ func NewRouter() *Router {
 		calls: make(map[string]*call),
 		dests: make(map[string]*destRoute),
 		chans: make(map[string]*destRoute),
+		pairs: make(map[sockNode]int),
 	}
 }
 
@@ -91,6 +107,54 @@ func (r *Router) Hold(callID, node string, s *Session, st callState) {
 	}
 	c.node, c.state = node, st
 	r.addSock(c, callID, s)
+	if st >= stateCreated && st != stateRinging {
+		r.bookLocked(c)
+	}
+}
+
+// bookLocked counts the call's sockets in pairs (the call is established).
+func (r *Router) bookLocked(c *call) {
+	for _, s := range c.socks {
+		if c.booked[s] {
+			continue
+		}
+		if c.booked == nil {
+			c.booked = make(map[*Session]bool, 1)
+		}
+		c.booked[s] = true
+		k := sockNode{s, c.node}
+		r.pairs[k]++
+		if r.pairs[k] == 1 && r.onPair != nil {
+			r.onPair(s, c.node, true)
+		}
+	}
+}
+
+// unbookLocked takes socket s of call c out of pairs; tell says whether the
+// book hears of a pair that lost its last call.
+func (r *Router) unbookLocked(c *call, s *Session, tell bool) {
+	if !c.booked[s] {
+		return
+	}
+	delete(c.booked, s)
+	k := sockNode{s, c.node}
+	if r.pairs[k]--; r.pairs[k] <= 0 {
+		delete(r.pairs, k)
+		if tell && r.onPair != nil {
+			r.onPair(s, c.node, false)
+		}
+	}
+}
+
+// Pairs returns the sockets with established calls and their nodes.
+func (r *Router) Pairs() []sockNode {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]sockNode, 0, len(r.pairs))
+	for k := range r.pairs {
+		out = append(out, k)
+	}
+	return out
 }
 
 func (r *Router) addSock(c *call, callID string, s *Session) {
@@ -137,6 +201,9 @@ func (r *Router) SetState(callID string, st callState) {
 	defer r.mu.Unlock()
 	if c, ok := r.calls[callID]; ok {
 		c.state = st
+		if st >= stateCreated && st != stateRinging {
+			r.bookLocked(c)
+		}
 	}
 }
 
@@ -149,10 +216,13 @@ func (r *Router) Drop(callID string, s *Session) {
 	if !ok {
 		return
 	}
-	r.dropSock(c, callID, s)
+	r.dropSock(c, callID, s, true)
 }
 
-func (r *Router) dropSock(c *call, callID string, s *Session) {
+// dropSock takes s off call c; tell: the pair's book entry may go (false
+// when the socket closed: its calls live on, detached).
+func (r *Router) dropSock(c *call, callID string, s *Session, tell bool) {
+	r.unbookLocked(c, s, tell)
 	for i, x := range c.socks {
 		if x == s {
 			c.socks = append(c.socks[:i], c.socks[i+1:]...)
@@ -181,6 +251,7 @@ func (r *Router) Release(callID string) (released, bool) {
 func (r *Router) releaseLocked(callID string, c *call) {
 	delete(r.calls, callID)
 	for _, s := range c.socks {
+		r.unbookLocked(c, s, true)
 		delete(s.calls, callID)
 	}
 	if c.dest != "" {
@@ -220,7 +291,7 @@ func (r *Router) SessionClosed(s *Session) {
 	defer r.mu.Unlock()
 	for id := range s.calls {
 		if c, ok := r.calls[id]; ok {
-			r.dropSock(c, id, s)
+			r.dropSock(c, id, s, false)
 		}
 	}
 	s.calls = nil
@@ -326,6 +397,9 @@ func (r *Router) Move(callID, node string) {
 	if d := r.dests[c.dest]; d != nil && d.node == c.node {
 		d.node = node
 	}
+	for s := range c.booked {
+		r.unbookLocked(c, s, true)
+	}
 	c.node = node
 }
 
@@ -347,4 +421,17 @@ type mappedCall struct {
 	callID string
 	state  callState
 	socks  []*Session
+}
+
+// NodesOf returns the nodes of the calls a socket rings or holds.
+func (r *Router) NodesOf(s *Session) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for id := range s.calls {
+		if c, ok := r.calls[id]; ok && !slices.Contains(out, c.node) {
+			out = append(out, c.node)
+		}
+	}
+	return out
 }

@@ -35,9 +35,11 @@ type Deps struct {
 	Users UserStore
 	// Auth replaces the standard Authenticator entirely.
 	Auth Authenticator
-	// Bus and Registry replace NATS; both or neither.
+	// Bus and Registry replace NATS; both or neither. CallBook goes with
+	// them (nil: in memory).
 	Bus      Bus
 	Registry Registry
+	CallBook CallBook
 	// HTTPClient is used for xui_sessid checks.
 	HTTPClient *http.Client
 }
@@ -62,6 +64,9 @@ type Server struct {
 	reg       Registry
 	kvreg     *KVRegistry // reg, when it is the JetStream one
 	registrar *Registrar
+	book      CallBook
+	kvbook    *KVCallBook // book, when it is the JetStream one
+	keeper    *bookKeeper
 
 	nodes    *NodeTable
 	router   *Router
@@ -282,6 +287,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ensure = s.kvreg.Ensure
 	}
 	s.registrar = NewRegistrar(s.reg, ensure, s.cfg.Timers.RegistryRefresh, s.cfg.Timers.RegistryTTL, s.log)
+	s.keeper = newBookKeeper(s.book, s.cfg.Timers.RegistryRefresh, s.bookPairs, s.log)
+	s.router.onPair = s.keeper.sockChanged
 	reqs, err := NewRequests(s.bus)
 	if err != nil {
 		return err
@@ -378,6 +385,18 @@ func (s *Server) busUp(nc *nats.Conn, fresh bool) {
 			s.registrar.BucketGone()
 		}
 	}
+	if s.kvbook != nil {
+		var err error
+		if fresh {
+			err = s.kvbook.Attach(ctx, nc)
+		} else {
+			err = s.kvbook.Ensure(ctx)
+		}
+		if err != nil {
+			s.log.Warn("call book: not available after reconnect", "err", err)
+		}
+	}
+	s.keeper.Rewrite()
 	s.registrar.Republish()
 	s.announce()
 	// Nodes may have ended calls (or detached them, taking our sockets for
@@ -390,7 +409,10 @@ func (s *Server) busUp(nc *nats.Conn, fresh bool) {
 
 func (s *Server) startBus(ctx context.Context) error {
 	if s.deps.Bus != nil {
-		s.bus, s.reg = s.deps.Bus, s.deps.Registry
+		s.bus, s.reg, s.book = s.deps.Bus, s.deps.Registry, s.deps.CallBook
+		if s.book == nil {
+			s.book = NewMemCallBook()
+		}
 		return nil
 	}
 	url := strings.Join(s.cfg.NATSURLs, ",")
@@ -438,6 +460,12 @@ func (s *Server) startBus(ctx context.Context) error {
 		return err
 	}
 	s.reg, s.kvreg = reg, reg
+	book, err := NewKVCallBook(ctx, nb.conn(), KVOptions{Bucket: s.cfg.CallBookBucket, TTL: s.cfg.Timers.CallRecordTTL,
+		Replicas: s.cfg.RegistryReplicas, Memory: s.cfg.RegistryMemory, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.book, s.kvbook = book, book
 	return nil
 }
 
@@ -557,10 +585,14 @@ func (s *Server) startLoops() {
 	s.every(t.NodeProbe, s.probeNodes)
 	tick := min(t.Ping/2, time.Second)
 	s.every(tick, s.keepalive)
-	s.loops.Add(1)
+	s.loops.Add(2)
 	go func() {
 		defer s.loops.Done()
 		s.registrar.Run(s.ctx)
+	}()
+	go func() {
+		defer s.loops.Done()
+		s.keeper.run(s.ctx)
 	}()
 	s.every(s.cfg.Limits.LoginFailureWindow, func(now time.Time) {
 		s.byAddr.Sweep(now)
@@ -720,4 +752,17 @@ func (s *Server) NATSURLRedacted() string {
 		return s.NATSURL()
 	}
 	return strings.Replace(s.NATSURL(), s.natsToken+"@", "", 1)
+}
+
+// bookPairs is what the call book should hold for this instance: every
+// socket with an established call, and the call's node.
+func (s *Server) bookPairs() []bookPair {
+	pairs := s.router.Pairs()
+	out := make([]bookPair, 0, len(pairs))
+	for _, p := range pairs {
+		if sid := p.s.Sessid(); sid != "" {
+			out = append(out, bookPair{sid, p.node})
+		}
+	}
+	return out
 }

@@ -73,6 +73,8 @@ func (e *Endpoint) login(r *request, p *verto.ControlParams) {
 	}
 	wg.Wait()
 	sort.Strings(reattached)
+	// A socket with no call and no subscription leaves no state here.
+	e.ev.forgetIfIdle(e, p.Sessid)
 	e.respond(r, verto.LoginReply{Reattached: reattached, NodeUUID: e.nodeUUID}, nil)
 }
 

@@ -3,6 +3,7 @@ package xrtc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -371,3 +372,18 @@ func TestLiveXCtrlKeepsItsCalls(t *testing.T) {
 // noMediaTimeout turns the media watch off: tests that move the clock far
 // ahead are not about media.
 func noMediaTimeout(o *xrtc.Options) { o.Config.Profiles["default"].MediaTimeout = 0 }
+
+// A login of a sessid with no call here leaves no socket state on the node
+// (50 logins without a call used to leave "sockets 50").
+func TestLoginWithoutCallsLeavesNoState(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 50; i++ {
+		rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": fmt.Sprintf("idle-%d", i), "xrtc_user": user()})
+		if rep.Error != nil {
+			t.Fatal(rep.Error)
+		}
+	}
+	if out := e.ep.API("status"); !strings.Contains(out, "sockets    0 ") {
+		t.Fatalf("status after 50 logins without calls:\n%s", out)
+	}
+}
