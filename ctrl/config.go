@@ -118,8 +118,8 @@ type Timers struct {
 	// nobody refreshes (10 min): longer than the nodes' detach-timeout-sec,
 	// so that a client whose XCtrl died finds its detached calls.
 	CallRecordTTL time.Duration
-	Write           time.Duration // socket write deadline (10 s)
-	Auth            time.Duration // xui_sessid check timeout (3 s)
+	Write         time.Duration // socket write deadline (10 s)
+	Auth          time.Duration // xui_sessid check timeout (3 s)
 }
 
 // Defaults returns c with every unset field at its default.

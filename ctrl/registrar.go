@@ -34,7 +34,7 @@ type Registrar struct {
 	// catching is set while every live lease is being written again after
 	// the bus or the bucket came back: lookups miss sockets meanwhile.
 	catching atomic.Bool
-	lastErr atomic.Pointer[error]
+	lastErr  atomic.Pointer[error]
 }
 
 // registrarRetry is the first wait before writing failed leases again; it
