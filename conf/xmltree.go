@@ -68,11 +68,11 @@ func attrName(n xml.Name) string {
 
 // sectionScan is how readSection found the document.
 type sectionScan struct {
-	root     string // tag of the root element
-	section    *xel // the first <section name="directory">, nil if none
-	sectionEnd int  // the line of its end tag
-	others   []int  // lines of further directory sections (FreeSWITCH ignores them)
-	rootLine int
+	root       string // tag of the root element
+	section    *xel   // the first <section name="directory">, nil if none
+	sectionEnd int    // the line of its end tag
+	others     []int  // lines of further directory sections (FreeSWITCH ignores them)
+	rootLine   int
 }
 
 // readSection reads the pre-processed document as leniently as
