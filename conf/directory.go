@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"xccrtc/verto"
 )
 
 // Directory is a FreeSWITCH user directory read as FreeSWITCH reads it:
@@ -39,11 +41,9 @@ type Domain struct {
 	search []*container // where switch_xml_locate_user looks, in its order
 }
 
-// Pair is one <param> or <variable>: name and value as written.
-type Pair struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+// Pair is one <param> or <variable>: name and value as written (the same
+// type travels on the bus in verto.DirectoryUser).
+type Pair = verto.NameValue
 
 // User is what FreeSWITCH's switch_xml_locate_user_merged returns for a
 // login: the <user> element it found, its params and variables merged with

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"xccrtc/verto"
 )
 
 // Directory user params and variables mod_verto reads (mod_verto.c
@@ -93,8 +95,15 @@ func (u *User) Variable(name string) string {
 // A user with none of them, or an empty one, never matches. The compare
 // takes constant time.
 func (u *User) CheckPassword(loginID, loginDomain, pw string) bool {
+	return pw != "" && u.CheckA1(loginID, loginDomain, A1Hash(loginID, loginDomain, pw))
+}
+
+// CheckA1 is CheckPassword given A1Hash(loginID, loginDomain, pw) instead of
+// pw, so that the password itself need not travel (xrtc.lookupUser): a
+// stored password is hashed the same way and compared.
+func (u *User) CheckA1(loginID, loginDomain, a1 string) bool {
 	var want string
-	set, a1 := false, false
+	set, isA1 := false, false
 	for _, p := range u.Params {
 		switch {
 		case !set && strings.EqualFold(p.Name, ParamPassword):
@@ -102,17 +111,16 @@ func (u *User) CheckPassword(loginID, loginDomain, pw string) bool {
 		case strings.EqualFold(p.Name, ParamJSONRPCPassword):
 			want, set = p.Value, true
 		case strings.EqualFold(p.Name, ParamA1Hash):
-			want, set, a1 = p.Value, true, true
+			want, set, isA1 = p.Value, true, true
 		}
 	}
-	if want == "" || pw == "" {
+	if want == "" || a1 == "" {
 		return false
 	}
-	got := pw
-	if a1 {
-		got = A1Hash(loginID, loginDomain, pw)
+	if !isA1 {
+		want = A1Hash(loginID, loginDomain, want)
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return subtle.ConstantTimeCompare([]byte(a1), []byte(want)) == 1
 }
 
 // AllowedMethods is jsonrpc-allowed-methods as mod_verto's set_perm reads
@@ -265,4 +273,20 @@ func (u *User) WithoutSecrets() *User {
 		}
 	}
 	return &c
+}
+
+// Wire returns the user as it travels on the bus, without its secrets.
+func (u *User) Wire() *verto.DirectoryUser {
+	s := u.WithoutSecrets()
+	return &verto.DirectoryUser{ID: s.ID, NumberAlias: s.NumberAlias, Domain: s.Domain, Group: s.Group,
+		Params: s.Params, Variables: s.Variables}
+}
+
+// UserFromWire is the user a switch's directory gave (xrtc.lookupUser).
+func UserFromWire(d *verto.DirectoryUser) *User {
+	u := &User{ID: d.ID, NumberAlias: d.NumberAlias, Domain: d.Domain, Group: d.Group, Params: d.Params, Variables: d.Variables}
+	if u.Variables == nil {
+		u.Variables = map[string]string{}
+	}
+	return u
 }
