@@ -53,10 +53,10 @@ type LookupUserResult struct {
 
 // DirectoryUser is a user as a switch's directory gives it.
 type DirectoryUser struct {
-	ID          string      `json:"id"`
-	NumberAlias string      `json:"number_alias,omitempty"`
-	Domain      string      `json:"domain"`
-	Group       string      `json:"group,omitempty"`
+	ID          string            `json:"id"`
+	NumberAlias string            `json:"number_alias,omitempty"`
+	Domain      string            `json:"domain"`
+	Group       string            `json:"group,omitempty"`
 	Params      []NameValue       `json:"params,omitempty"` // in the directory's order
 	Variables   map[string]string `json:"variables,omitempty"`
 }
