@@ -370,15 +370,15 @@ func TestCheckPassword(t *testing.T) {
 		pw     string
 		ok     bool
 	}{
-		{"password", []Pair{{"password", "pw"}}, "u", "pw", true},
-		{"first password wins", []Pair{{"password", "pw"}, {"Password", "other"}}, "u", "pw", true},
-		{"jsonrpc-password wins", []Pair{{"password", "pw"}, {"jsonrpc-password", "rpc"}}, "u", "pw", false},
-		{"jsonrpc-password first", []Pair{{"jsonrpc-password", "rpc"}, {"password", "pw"}}, "u", "rpc", true},
-		{"a1-hash", []Pair{{"a1-hash", a1}}, "u", "pw", true},
-		{"a1-hash of the login's name", []Pair{{"a1-hash", a1}}, "U", "pw", false},
-		{"a1-hash upper case never matches", []Pair{{"a1-hash", strings.ToUpper(a1)}}, "u", "pw", false},
-		{"a1-hash after password", []Pair{{"password", "pw"}, {"a1-hash", a1}}, "u", "pw", true},
-		{"empty password", []Pair{{"password", ""}, {"password", "pw"}}, "u", "pw", false},
+		{"password", []Pair{pair("password", "pw")}, "u", "pw", true},
+		{"first password wins", []Pair{pair("password", "pw"), pair("Password", "other")}, "u", "pw", true},
+		{"jsonrpc-password wins", []Pair{pair("password", "pw"), pair("jsonrpc-password", "rpc")}, "u", "pw", false},
+		{"jsonrpc-password first", []Pair{pair("jsonrpc-password", "rpc"), pair("password", "pw")}, "u", "rpc", true},
+		{"a1-hash", []Pair{pair("a1-hash", a1)}, "u", "pw", true},
+		{"a1-hash of the login's name", []Pair{pair("a1-hash", a1)}, "U", "pw", false},
+		{"a1-hash upper case never matches", []Pair{pair("a1-hash", strings.ToUpper(a1))}, "u", "pw", false},
+		{"a1-hash after password", []Pair{pair("password", "pw"), pair("a1-hash", a1)}, "u", "pw", true},
+		{"empty password", []Pair{pair("password", ""), pair("password", "pw")}, "u", "pw", false},
 		{"none", nil, "u", "", false},
 	} {
 		u := &User{ID: "u", Domain: "d", Params: tc.params}
@@ -386,7 +386,7 @@ func TestCheckPassword(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, got)
 		}
 	}
-	s := (&User{Params: []Pair{{"password", "x"}, {"vm-password", "y"}, {"a1-hash", "z"}, {"verto-context", "c"}}}).WithoutSecrets()
+	s := (&User{Params: []Pair{pair("password", "x"), pair("vm-password", "y"), pair("a1-hash", "z"), pair("verto-context", "c")}}).WithoutSecrets()
 	if len(s.Params) != 1 || s.Params[0].Name != "verto-context" {
 		t.Errorf("WithoutSecrets kept %v", s.Params)
 	}
@@ -412,3 +412,5 @@ func TestParsePerm(t *testing.T) {
 		t.Error("PermAllows")
 	}
 }
+
+func pair(name, value string) Pair { return Pair{Name: name, Value: value} }

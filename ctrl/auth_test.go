@@ -52,7 +52,7 @@ func TestJWT(t *testing.T) {
 func TestAuthPrecedence(t *testing.T) {
 	users := MapStore{}
 	users.Add("1000", "d", "pw", map[string]string{"jsonrpc-allowed-methods": "verto", "verto-context": "ctx"})
-	users["1001@d"] = &conf.User{ID: "1001", Domain: "d", Params: map[string]string{"a1-hash": conf.A1Hash("1001", "d", "pw")}}
+	users["1001@d"] = &conf.User{ID: "1001", Domain: "d", Params: []conf.Pair{{Name: "a1-hash", Value: conf.A1Hash("1001", "d", "pw")}}}
 	now := time.Now()
 	a := &Auth{Users: users, DefaultDomain: "d", JWT: NewJWTVerifier("k"), Now: func() time.Time { return now }}
 	tok, _ := SignJWT("k", map[string]any{"login": "1000@d", "exp": now.Add(time.Minute).Unix()})

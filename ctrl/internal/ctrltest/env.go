@@ -119,7 +119,8 @@ func (e *Env) Config() ctrl.Config {
 }
 
 // StartCtrl starts an XCtrl instance on the env's NATS with the test users
-// (or Config.DirectoryFile's); mutate, if set, edits the config first.
+// (or the directory's the config names); mutate, if set, edits the config
+// first.
 func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 	e.T.Helper()
 	cfg := e.Config()
@@ -127,8 +128,8 @@ func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 		mutate(&cfg)
 	}
 	deps := ctrl.Deps{Users: e.Users, Logger: Logger(e.T)}
-	if cfg.DirectoryFile != "" {
-		deps.Users = nil // the file's users
+	if cfg.DirectoryFile != "" || cfg.FSConfDir != "" || cfg.UserLookup == ctrl.UserLookupNode {
+		deps.Users = nil // the directory's users
 	}
 	s, err := ctrl.New(cfg, deps)
 	if err != nil {
