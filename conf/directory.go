@@ -184,11 +184,17 @@ func load(file, confDir string, o DirectoryOptions, whole bool) (*Directory, err
 	pos := func(line int) Pos { return pp.Pos(line) }
 	if serr != nil {
 		at := pos(serr.Line)
-		d.problems = append(d.problems, Problem{File: at.File, Line: at.Line, Severity: SeverityError,
-			Message: fmt.Sprintf("%s: %s", ErrSyntax, serr.Msg)})
+		msg := fmt.Sprintf("%s: %s", ErrSyntax, serr.Msg)
+		if scan.openLine > 0 {
+			msg += fmt.Sprintf(" (opened at %s)", pos(scan.openLine))
+		}
+		d.problems = append(d.problems, Problem{File: at.File, Line: at.Line, Severity: SeverityError, Message: msg})
 	}
 	from, to := 1, 1<<31-1
 	switch {
+	case scan.section != nil && serr != nil && scan.sectionEnd == 0:
+		// A directory section cut short: its users would be a guess.
+		from = scan.section.line
 	case scan.section != nil:
 		from, to = scan.section.line, scan.sectionEnd
 		if to == 0 { // not closed: a syntax error said so

@@ -68,6 +68,7 @@ func attrName(n xml.Name) string {
 
 // sectionScan is how readSection found the document.
 type sectionScan struct {
+	openLine   int    // on a syntax error: the line of the innermost open element
 	root       string // tag of the root element
 	section    *xel   // the first <section name="directory">, nil if none
 	sectionEnd int    // the line of its end tag
@@ -88,8 +89,9 @@ func readSection(data []byte) (*sectionScan, *SyntaxError) {
 	var (
 		scan  sectionScan
 		stack []string
-		cur   *xel // innermost element being built inside the section
-		done  bool // the section is complete
+		lines []int // start line of each element in stack
+		cur   *xel  // innermost element being built inside the section
+		done  bool  // the section is complete
 	)
 	for {
 		line, _ := dec.InputPos()
@@ -127,6 +129,7 @@ func readSection(data []byte) (*sectionScan, *SyntaxError) {
 				return &scan, &SyntaxError{Line: line, Msg: "elements nested too deep"}
 			}
 			stack = append(stack, name)
+			lines = append(lines, line)
 			switch {
 			case cur != nil:
 				el := &xel{tag: name, attrs: t.Attr, parent: cur, line: line}
@@ -149,10 +152,12 @@ func readSection(data []byte) (*sectionScan, *SyntaxError) {
 				want := "no open element"
 				if len(stack) > 0 {
 					want = "<" + stack[len(stack)-1] + "> is open"
+					scan.openLine = lines[len(lines)-1]
 				}
 				return &scan, &SyntaxError{Line: line, Msg: fmt.Sprintf("unexpected end tag </%s>: %s", name, want)}
 			}
 			stack = stack[:len(stack)-1]
+			lines = lines[:len(lines)-1]
 			if cur != nil {
 				if cur == scan.section {
 					done, scan.sectionEnd = true, line
@@ -167,6 +172,7 @@ func readSection(data []byte) (*sectionScan, *SyntaxError) {
 	}
 	if len(stack) > 0 && !done {
 		l, _ := dec.InputPos()
+		scan.openLine = lines[len(lines)-1]
 		return &scan, &SyntaxError{Line: l, Msg: fmt.Sprintf("unclosed element <%s>", stack[len(stack)-1])}
 	}
 	if scan.root == "" {

@@ -186,6 +186,11 @@ func (e *Env) DialSessid(s *ctrl.Server, sessid string) *Browser {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	return e.Adopt(c)
+}
+
+// Adopt makes a client dialled by hand a Browser the env closes.
+func (e *Env) Adopt(c *Client) *Browser {
 	e.clients = append(e.clients, c)
 	return &Browser{Client: c, t: e.T, ctx: e.Ctx}
 }
