@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"xccrtc/conf"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/verto"
 )
@@ -253,5 +255,92 @@ func TestBrokenDirectoryAtStart(t *testing.T) {
 	code := run([]string{"--directory", f, "--ws-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--metrics-listen", ""}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "dir.xml:2: X-PRE-PROCESS cmd=\\\"exec\\\"") {
 		t.Fatalf("exit %d:\n%s", code, errb.String())
+	}
+}
+
+// fsPrefix is the FreeSWITCH installation of TestInstalledFreeSWITCHConf.
+func fsPrefix() string {
+	if p := os.Getenv("FREESWITCH_PREFIX"); p != "" {
+		return p
+	}
+	return "/usr/local/freeswitch"
+}
+
+// startXctrl runs xctrl with args until the test ends and returns its
+// WebSocket URL and its log.
+func startXctrl(t *testing.T, args ...string) (string, *watch) {
+	t.Helper()
+	outR, outW := io.Pipe()
+	logs := &watch{}
+	done := make(chan int, 1)
+	args = append(args, "--ws-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1", "--metrics-listen", "")
+	go func() {
+		done <- run(args, outW, logs)
+		outW.Close()
+	}()
+	sc := bufio.NewScanner(outR)
+	url := ""
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "websocket" {
+			url = f[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+	if url == "" {
+		t.Fatalf("xctrl did not start; log:\n%s", logs)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-done
+	})
+	return url, logs
+}
+
+// TestInstalledFreeSWITCHConf: xctrl --fs-conf on a real FreeSWITCH's
+// configuration folder (no FreeSWITCH needs to run) logs its stock users
+// in, with no warning: the folder as installed for the tests, and with the
+// pristine vars.xml (domain=$${local_ip_v4}, stun-set) put back.
+func TestInstalledFreeSWITCHConf(t *testing.T) {
+	confDir := filepath.Join(fsPrefix(), "conf")
+	if _, err := os.Stat(filepath.Join(confDir, "freeswitch.xml")); err != nil {
+		t.Skipf("no FreeSWITCH configuration at %s (set FREESWITCH_PREFIX): %v", confDir, err)
+	}
+	dirs := []string{confDir}
+	if _, err := os.Stat(filepath.Join(confDir, "vars.xml.orig")); err == nil {
+		stock := t.TempDir()
+		if out, err := exec.Command("cp", "-a", confDir+"/.", stock).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if out, err := exec.Command("cp", filepath.Join(confDir, "vars.xml.orig"), filepath.Join(stock, "vars.xml")).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		dirs = append(dirs, stock)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			d, err := conf.LoadFreeSWITCH(dir, conf.DirectoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			domain := d.Vars["domain"]
+			url, logs := startXctrl(t, "--fs-conf", dir)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			for n := 1000; n <= 1019; n++ {
+				c, err := ctrltest.Dial(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := c.Call(ctx, verto.MethodLogin, map[string]any{"login": fmt.Sprintf("%d@%s", n, domain), "passwd": "1234"})
+				c.Close()
+				if err != nil || m.Error != nil {
+					t.Fatalf("%d@%s: %v %+v\n%s", n, domain, err, m, logs)
+				}
+			}
+			if s := logs.String(); strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR") {
+				t.Errorf("warnings:\n%s", s)
+			}
+		})
 	}
 }
