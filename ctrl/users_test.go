@@ -85,6 +85,7 @@ func TestFSConfLogins(t *testing.T) {
 		{"1003@127.0.0.1", "from-env", "default", "", map[string]string{"user_context": "default"}, []string{"demo", "conference", "presence"}, true},
 		{"alice@127.0.0.1", "wonderland", "support", "", map[string]string{"callgroup": "support", "accountcode": "alice"}, []string{"demo", "conference", "presence"}, true},
 		{"bob@example.org", "builder", "example", "", map[string]string{"moderator": "true"}, []string{}, true},
+		{"300@example.org", "sales.127.0.0.1", "example", "", map[string]string{"user_context": "example"}, []string{}, true},
 		{"dave@users.example", "dave-pw", "", "", nil, []string{}, true},
 	} {
 		t.Run(tc.login, func(t *testing.T) {
