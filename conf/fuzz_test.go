@@ -67,16 +67,23 @@ func FuzzLoadDirectory(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = d.Problems().Error()
-		for _, dom := range d.Domains {
-			for _, u := range dom.Users {
-				if _, ok := d.Lookup(u.ID, dom.Name); !ok && u.ID != "" {
-					t.Fatalf("user %q@%q not found by Lookup", u.ID, dom.Name)
-				}
-				_ = u.CheckPassword(u.ID, dom.Name, "1234")
-				_ = u.MethodAllowed("verto.invite")
-				_, _ = u.LoginExpires(time.Now())
-			}
-		}
+		checkUsers(t, d)
 	})
+}
+
+// checkUsers: every user a directory lists is found by Lookup, and its
+// accessors do not panic.
+func checkUsers(t *testing.T, d *Directory) {
+	_ = d.Problems().Error()
+	for _, dom := range d.Domains {
+		for _, u := range dom.Users {
+			if _, ok := d.Lookup(u.ID, dom.Name); !ok && u.ID != "" {
+				t.Fatalf("user %q@%q not found by Lookup", u.ID, dom.Name)
+			}
+			_ = u.CheckPassword(u.ID, dom.Name, "1234")
+			_ = u.MethodAllowed("verto.invite")
+			_ = u.Context()
+			_, _ = u.LoginExpires(time.Now())
+		}
+	}
 }

@@ -141,16 +141,6 @@ func FuzzPreprocess(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = d.Problems().Error()
-		for _, dom := range d.Domains {
-			for _, u := range dom.Users {
-				if _, ok := d.Lookup(u.ID, dom.Name); !ok && u.ID != "" {
-					t.Fatalf("user %q@%q not found by Lookup", u.ID, dom.Name)
-				}
-				_ = u.CheckPassword(u.ID, dom.Name, "1234")
-				_ = u.MethodAllowed("verto.invite")
-				_ = u.Context()
-			}
-		}
+		checkUsers(t, d)
 	})
 }

@@ -83,9 +83,7 @@ type sectionScan struct {
 // freeswitch.xml (dialplans, module configurations) is skipped, and a
 // fault in it after the directory section is not the directory's.
 func readSection(data []byte) (*sectionScan, *SyntaxError) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = false
-	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	dec := newDecoder(data, false) // lenient: unknown entities and a bare & stay
 	var (
 		scan  sectionScan
 		stack []string
@@ -103,12 +101,7 @@ func readSection(data []byte) (*sectionScan, *SyntaxError) {
 			if done {
 				return &scan, nil
 			}
-			var se *xml.SyntaxError
-			if errors.As(err, &se) {
-				return &scan, &SyntaxError{Line: se.Line, Msg: se.Msg}
-			}
-			l, _ := dec.InputPos()
-			return &scan, &SyntaxError{Line: l, Msg: err.Error()}
+			return &scan, syntaxError(dec, "", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:

@@ -158,26 +158,7 @@ func TestFSConfAndSIGHUP(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	outR, outW := io.Pipe()
-	logs := &watch{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"--fs-conf", conf, "--fs-var", "local_ip_v4=127.0.0.1", "--ws-listen", "127.0.0.1:0",
-			"--nats-listen", "127.0.0.1:-1", "--metrics-listen", "", "--log-level", "debug"}, outW, logs)
-		outW.Close()
-	}()
-	url := ""
-	sc := bufio.NewScanner(outR)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "websocket" {
-			url = f[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, outR) }()
-	if url == "" {
-		t.Fatalf("no websocket URL; log:\n%s", logs)
-	}
+	url, logs := startXctrl(t, "--fs-conf", conf, "--fs-var", "local_ip_v4=127.0.0.1", "--log-level", "debug")
 	login := func(user, pw string) *verto.Message {
 		t.Helper()
 		c, err := ctrltest.Dial(ctx, url)
@@ -191,57 +172,40 @@ func TestFSConfAndSIGHUP(t *testing.T) {
 		}
 		return m
 	}
+	// hup rewrites 1000.xml, sends SIGHUP and waits for the log line.
+	file := filepath.Join(conf, "directory", "default", "1000.xml")
+	hup := func(content, want string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		seen := logs.on(want)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-seen:
+		case <-ctx.Done():
+			t.Fatalf("no %q; log:\n%s", want, logs)
+		}
+	}
 	if m := login("1000@127.0.0.1", "1234"); m.Error != nil {
 		t.Fatalf("login: %+v\n%s", m.Error, logs)
 	}
 	if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("warnings at start:\n%s", logs)
 	}
-	file := filepath.Join(conf, "directory", "default", "1000.xml")
 	b, _ := os.ReadFile(file)
-	if err := os.WriteFile(file, []byte(strings.Replace(string(b), "$${default_password}", "5678", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reloaded := logs.on("msg=\"users reloaded\"")
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-reloaded:
-	case <-ctx.Done():
-		t.Fatalf("no reload; log:\n%s", logs)
-	}
+	hup(strings.Replace(string(b), "$${default_password}", "5678", 1), `msg="users reloaded"`)
 	if m := login("1000@127.0.0.1", "5678"); m.Error != nil {
 		t.Fatalf("after reload: %+v", m.Error)
 	}
-	if err := os.WriteFile(file, []byte("<include>\n<user id=\"1000\">\n</usr>\n</include>\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	refused := logs.on("users not reloaded")
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-refused:
-	case <-ctx.Done():
-		t.Fatalf("no refusal; log:\n%s", logs)
-	}
+	hup("<include>\n<user id=\"1000\">\n</usr>\n</include>\n", "users not reloaded")
 	if !strings.Contains(logs.String(), "1000.xml:3: malformed XML") {
 		t.Errorf("the problem's place is not logged:\n%s", logs)
 	}
 	if m := login("1000@127.0.0.1", "5678"); m.Error != nil {
 		t.Fatalf("the old users must stay: %+v", m.Error)
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-	case <-ctx.Done():
-		t.Fatal("xctrl did not stop")
 	}
 }
 
@@ -292,7 +256,9 @@ func startXctrl(t *testing.T, args ...string) (string, *watch) {
 	}
 	t.Cleanup(func() {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
-		<-done
+		if code := <-done; code != 0 {
+			t.Errorf("xctrl exit %d", code)
+		}
 	})
 	return url, logs
 }
