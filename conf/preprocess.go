@@ -536,12 +536,16 @@ func (pp *preprocessor) expand(line string, at Pos) string {
 	}
 	var b strings.Builder
 	warned := false
+	seen := map[string]bool{} // one warning per name and line
 	for i := 0; i < len(line); {
 		if strings.HasPrefix(line[i:], "$${") {
 			if e := findEndBrace(line, i+2); e >= 0 {
 				name := line[i+3 : e]
 				v, ok := pp.vars[asciiLower(name)]
+				first := !seen[asciiLower(name)]
+				seen[asciiLower(name)] = true
 				switch {
+				case !first:
 				case !ok:
 					pp.taint = fmt.Sprintf("$${%s} has no value at %s", name, at)
 					pp.add(SeverityWarning, pp.outLine(), at, "$${%s} has no value: FreeSWITCH puts nothing here (set it in the files, or give it with --fs-var %s=VALUE)", name, name)
