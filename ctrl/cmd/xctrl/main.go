@@ -54,7 +54,7 @@ type options struct {
 }
 
 func flags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.config, "config", "", "read flags from a JSON `file`: an object whose keys are flag names (without --) and whose values are strings, numbers, booleans (or a list of URLs for nats); flags on the command line win; unknown keys are errors")
+	fs.StringVar(&o.config, "config", "", "read flags from a JSON `file`: an object whose keys are flag names (without --) and whose values are strings, numbers, booleans, lists (nats, fs-var, trusted-proxy) or, for fs-var, an object of names to values; flags on the command line win; unknown keys are errors")
 	fs.StringVar(&o.ws, "ws-listen", "127.0.0.1:8081", "ws:// listener `host:port` (\"\" for none)")
 	fs.StringVar(&o.wss, "wss-listen", "", "wss:// listener `host:port`; needs --cert and --key")
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `file` (PEM) for --wss-listen")
@@ -272,8 +272,19 @@ func flagValues(raw json.RawMessage) ([]string, error) {
 			parts = append(parts, s)
 		}
 		return parts, nil
+	case map[string]any: // {"fs-var": {"domain": "example.com"}}
+		var parts []string
+		for k, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, errors.New("an object must map names to strings")
+			}
+			parts = append(parts, k+"="+s)
+		}
+		sort.Strings(parts)
+		return parts, nil
 	}
-	return nil, errors.New("want a string, number, boolean or list of strings")
+	return nil, errors.New("want a string, number, boolean, list of strings or object of strings")
 }
 
 // repeatable flags take a JSON list element by element.

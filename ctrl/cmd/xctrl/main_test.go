@@ -100,6 +100,18 @@ func TestRepeatableFlags(t *testing.T) {
 	if c.FSVars["a"] != "1,2" || c.FSVars["b"] != "x=y" || !slices.Equal(c.TrustedProxies, []string{"10.0.0.0/8", "192.0.2.1"}) {
 		t.Fatalf("from the file: %+v %v", c.FSVars, c.TrustedProxies)
 	}
+	if err := os.WriteFile(p, []byte(`{"fs-var":{"domain":"example.com","x":"1,2"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	o = options{}
+	flags(fs, &o)
+	if err := applyConfigFile(fs, p); err != nil {
+		t.Fatal(err)
+	}
+	if c := o.config2(); c.FSVars["domain"] != "example.com" || c.FSVars["x"] != "1,2" {
+		t.Fatalf("fs-var object: %v", c.FSVars)
+	}
 	if err := fs.Set("fs-var", "novalue"); err == nil {
 		t.Fatal("--fs-var without = accepted")
 	}
