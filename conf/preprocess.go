@@ -128,7 +128,6 @@ func (p *Preprocessed) problemsIn(from, to int) Problems {
 // file and line it is about.
 func Preprocess(file string, o PreprocessOptions) (*Preprocessed, error) {
 	pp := &preprocessor{
-		opts:   o,
 		fsys:   o.FS,
 		getenv: o.Getenv,
 		vars:   map[string]ppVar{},
@@ -173,7 +172,6 @@ type ppVar struct {
 }
 
 type preprocessor struct {
-	opts   PreprocessOptions
 	fsys   fs.FS
 	abs    bool // fsys is the machine's: make paths absolute
 	getenv func(string) (string, bool)
