@@ -1,29 +1,232 @@
 package conf
 
 import (
-	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
-func loadDir(t *testing.T, name string, vars map[string]string) *Directory {
+// fsconf is the test configuration in FreeSWITCH's layout.
+const fsconf = "../testdata/fsconf"
+
+// testCore are fixed core variables, so that tests do not depend on the
+// machine's addresses.
+var testCore = map[string]string{"local_ip_v4": "127.0.0.1", "hostname": "test-host"}
+
+func testEnv(name string) (string, bool) {
+	if name == "XRTC_TEST_ENV_PASSWORD" {
+		return "from-env", true
+	}
+	return "", false
+}
+
+func loadFS(t *testing.T, vars map[string]string) *Directory {
 	t.Helper()
-	d, err := LoadDirectory(filepath.Join(testdata, name))
+	d, err := LoadFreeSWITCH(fsconf, DirectoryOptions{Vars: vars, CoreVars: testCore, Getenv: testEnv})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if vars != nil {
-		if d, err = d.Resolve(vars); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return d
 }
 
-func TestDirectoryLogin(t *testing.T) {
+func loadDir(t *testing.T, name string, vars map[string]string) *Directory {
+	t.Helper()
+	d, err := LoadDirectory(filepath.Join(testdata, name), DirectoryOptions{Vars: vars, CoreVars: testCore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestFreeSWITCHLayout(t *testing.T) {
+	d := loadFS(t, nil)
+	if ps := d.Problems(); len(ps) != 0 {
+		t.Fatalf("problems:\n%v", ps)
+	}
+	var rel []string
+	for _, f := range d.Files {
+		r, _ := filepath.Rel(fsconf, f)
+		rel = append(rel, filepath.ToSlash(r))
+	}
+	want := []string{"freeswitch.xml", "vars.xml", "autoload_configs/modules.conf.xml", "autoload_configs/sofia.conf.xml",
+		"dialplan/default.xml", "directory/default.xml", "directory/default/1000.xml", "directory/default/1001.xml",
+		"directory/default/1002.xml", "directory/default/1003.xml", "directory/groups/support-alice.xml",
+		"directory/example.org.xml", "directory/z-users.xml", "extra/erin.xml"}
+	if !slices.Equal(rel, want) {
+		t.Errorf("files read:\n%q\nwant\n%q", rel, want)
+	}
+	for k, v := range map[string]string{"domain": "127.0.0.1", "domain_name": "127.0.0.1", "default_password": "1234",
+		"commented_out": "still set", "old_form": "yes", "env_password": "from-env", "hostname": "test-host"} {
+		if d.Vars[k] != v {
+			t.Errorf("variable %s = %q, want %q", k, d.Vars[k], v)
+		}
+	}
+	if _, ok := d.Vars["external_rtp_ip"]; ok {
+		t.Error("stun-set gave external_rtp_ip a value")
+	}
+	var names []string
+	for _, dom := range d.Domains {
+		names = append(names, dom.Name)
+	}
+	if !slices.Equal(names, []string{"127.0.0.1", "example.org", "users.example"}) || d.UserCount() != 9 {
+		t.Errorf("domains %q, %d users", names, d.UserCount())
+	}
+}
+
+// TestFreeSWITCHLogins: every placement, as a login finds it, with the
+// data mod_verto would take from it.
+func TestFreeSWITCHLogins(t *testing.T) {
+	d := loadFS(t, nil)
+	for _, tc := range []struct {
+		login, domain, password string
+		ok                      bool
+		id, group               string
+		context, dialplan       string
+		methods                 []string
+		vars                    map[string]string
+	}{
+		// group "default", included from default/*.xml; domain params and variables inherited
+		{"1000", "127.0.0.1", "1234", true, "1000", "default", "default", "", []string{"verto"},
+			map[string]string{"toll_allow": "domestic,international,local", "record_stereo": "true", "user_context": "default", "outbound_caller_id_name": "XCC Test"}},
+		{"1000", "127.0.0.1", "12345", false, "1000", "default", "default", "", []string{"verto"}, nil},
+		// by number-alias
+		{"8001", "127.0.0.1", "1234", true, "1001", "default", "default", "", []string{"verto"}, map[string]string{"accountcode": "1001"}},
+		// a1-hash of "1002:127.0.0.1:1234"
+		{"1002", "127.0.0.1", "1234", true, "1002", "default", "default", "", []string{"verto"}, nil},
+		{"1002", "127.0.0.1", "4321", false, "1002", "default", "default", "", []string{"verto"}, nil},
+		// jsonrpc-password (env-set) wins over password; user_context beats verto-context
+		{"1003", "127.0.0.1", "from-env", true, "1003", "default", "default", "XML", []string{"verto.invite", "verto.bye", "verto.info"}, nil},
+		{"1003", "127.0.0.1", "sip-only", false, "1003", "default", "default", "XML", []string{"verto.invite", "verto.bye", "verto.info"}, nil},
+		// group params and variables, between the user's and the domain's; ids match case-insensitively
+		{"ALICE", "127.0.0.1", "wonderland", true, "alice", "support", "support", "", []string{"verto", "jsapi"},
+			map[string]string{"callgroup": "support", "user_context": "support", "accountcode": "alice", "record_stereo": "true"}},
+		{"2001", "127.0.0.1", "wonderland", true, "alice", "support", "support", "", []string{"verto", "jsapi"}, nil},
+		// straight under <domain>; domain names match case-insensitively
+		{"bob", "EXAMPLE.org", "builder", true, "bob", "", "example", "", nil, map[string]string{"moderator": "true"}},
+		{"300", "example.org", "sales.127.0.0.1", true, "carol", "", "example", "", nil, nil},
+		// <domain><users>, and a user from an old-form <!--#include-->
+		{"dave", "users.example", "dave-pw", true, "dave", "", "", "", []string{"verto"}, nil},
+		{"erin", "users.example", "yes-still set", true, "erin", "", "", "", []string{}, nil},
+		// unknown
+		{"1000", "example.org", "1234", false, "", "", "", "", nil, nil},
+		{"9999", "127.0.0.1", "1234", false, "", "", "", "", nil, nil},
+	} {
+		name := tc.login + "@" + tc.domain + "/" + tc.password
+		u, found := d.Lookup(tc.login, tc.domain)
+		if tc.id == "" {
+			if found {
+				t.Errorf("%s: found %s", name, u.Login())
+			}
+			continue
+		}
+		if !found {
+			t.Errorf("%s: not found", name)
+			continue
+		}
+		if got := u.CheckPassword(tc.login, tc.domain, tc.password); got != tc.ok {
+			t.Errorf("%s: CheckPassword = %v", name, got)
+		}
+		if u.ID != tc.id || u.Group != tc.group || u.Context() != tc.context || u.Dialplan() != tc.dialplan ||
+			!slices.Equal(u.AllowedMethods(), tc.methods) || (tc.methods == nil) != (u.AllowedMethods() == nil) {
+			t.Errorf("%s: id %q group %q context %q dialplan %q methods %q", name, u.ID, u.Group, u.Context(), u.Dialplan(), u.AllowedMethods())
+		}
+		for k, v := range tc.vars {
+			if u.Variables[k] != v {
+				t.Errorf("%s: variable %s = %q, want %q", name, k, u.Variables[k], v)
+			}
+		}
+		if u.CheckPassword(tc.login, tc.domain, "") {
+			t.Errorf("%s: empty password accepted", name)
+		}
+	}
+	u, _ := d.Lookup("1000", "127.0.0.1")
+	if !slices.Equal(u.Groups, []string{"default", "sales"}) || !strings.HasSuffix(u.File, "1000.xml") || u.Line != 2 {
+		t.Errorf("1000: groups %q at %s:%d", u.Groups, u.File, u.Line)
+	}
+	if !u.EventChannelAllowed("conference.3000") || u.EventChannelAllowed("FSevent.ALL") || !u.MethodAllowed("login") || u.MethodAllowed("echo") {
+		t.Error("1000: permissions")
+	}
+	f, _ := d.Lookup("8001", "127.0.0.1")
+	if f.CallerIDName() != "Front Desk" || f.CallerIDNumber() != "8001" {
+		t.Errorf("1001: caller id %q %q", f.CallerIDName(), f.CallerIDNumber())
+	}
+	now := time.Unix(1_800_000_000, 0)
+	if exp, ok := f.LoginExpires(now); !ok || exp.Unix() != 4102444800 {
+		t.Errorf("1001: login-expires %v %v", exp, ok)
+	}
+	if _, ok := u.LoginExpires(now); ok {
+		t.Error("1000 has no login-expires")
+	}
+	a, _ := d.Lookup("alice", "127.0.0.1")
+	if !slices.Equal(a.AllowedJSAPI(), []string{"fsv.status"}) || len(a.AllowedFSAPI()) != 0 || a.AllowedFSAPI() == nil {
+		t.Errorf("alice: jsapi %q fsapi %q", a.AllowedJSAPI(), a.AllowedFSAPI())
+	}
+	b, _ := d.Lookup("bob", "example.org")
+	if b.AllowedEventChannels() == nil || len(b.AllowedEventChannels()) != 0 {
+		t.Errorf("bob: unset jsonrpc-allowed-event-channels must allow none, got %q", b.AllowedEventChannels())
+	}
+}
+
+// TestFSVar: --fs-var values win over the files' set.
+func TestFSVar(t *testing.T) {
+	d := loadFS(t, map[string]string{"domain": "xswitch.cn", "external_rtp_ip": "192.0.2.1"})
+	if ps := d.Problems(); len(ps) != 0 {
+		t.Fatalf("problems:\n%v", ps)
+	}
+	u, ok := d.Lookup("1000", "xswitch.cn")
+	if !ok || !u.CheckPassword("1000", "xswitch.cn", "1234") {
+		t.Fatal("1000@xswitch.cn")
+	}
+	if c, ok := d.Lookup("carol", "example.org"); !ok || !c.CheckPassword("carol", "example.org", "sales.xswitch.cn") {
+		t.Fatal("carol's password from sales_domain, from domain_name, from the fixed domain")
+	}
+	if d.Vars["external_rtp_ip"] != "192.0.2.1" {
+		t.Errorf("external_rtp_ip %q", d.Vars["external_rtp_ip"])
+	}
+}
+
+// TestLoneDirectoryFile: --directory on FreeSWITCH's directory/default.xml
+// sees no vars.xml: the problems say which variables are missing, and
+// where; --fs-var supplies them.
+func TestLoneDirectoryFile(t *testing.T) {
+	file := filepath.Join(fsconf, "directory", "default.xml")
+	d, err := LoadDirectory(file, DirectoryOptions{CoreVars: testCore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := d.Problems()
+	text := ps.Error()
+	for _, w := range []string{"default.xml:4: warning: $${domain} has no value", "1000.xml:4: warning: $${default_password} has no value",
+		"1000.xml:12: warning: $${outbound_caller_name} has no value", "1003.xml:7: warning: $${env_password} has no value"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("no %q in\n%s", w, text)
+		}
+	}
+	if ps.HasErrors() {
+		t.Errorf("errors: %v", ps.Errors())
+	}
+	d, err = LoadDirectory(file, DirectoryOptions{CoreVars: testCore, Getenv: testEnv, Vars: map[string]string{
+		"domain": "xswitch.cn", "default_password": "1234", "outbound_caller_name": "x", "env_password": "e"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := d.Problems(); len(ps) != 0 {
+		t.Fatalf("problems:\n%v", ps)
+	}
+	if u, ok := d.Lookup("1000", "xswitch.cn"); !ok || !u.CheckPassword("1000", "xswitch.cn", "1234") {
+		t.Fatal("1000")
+	}
+	if _, err := LoadDirectory(filepath.Join(fsconf, "nonexistent.xml"), DirectoryOptions{CoreVars: testCore}); err == nil {
+		t.Fatal("a missing file loaded")
+	}
+}
+
+// TestDirectoryFixtures: the older single-file fixtures keep working: a
+// whole <document>, a bare <domain>, an <include> of domains.
+func TestDirectoryFixtures(t *testing.T) {
 	full := loadDir(t, "directory.xml", nil)
 	bare := loadDir(t, "directory-domain.xml", map[string]string{"domain": "xswitch.cn", "default_password": "1234"})
 	incl := loadDir(t, "directory-include.xml", nil)
@@ -33,151 +236,120 @@ func TestDirectoryLogin(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		dir            *Directory
-		user, domain   string
-		found          bool
-		password       string
-		passwordOK     bool
-		wrongPassword  string
-		wantID         string
-		wantContext    string
-		wantMethods    []string
-		wantCallerName string
+		dir          *Directory
+		user, domain string
+		password     string
+		wantID       string
 	}{
-		{full, "1000", "xswitch.cn", true, "1234", true, "12345", "1000", "default", []string{"verto"}, "Extension 1000"},
-		{full, "1019", "XSwitch.CN", true, "1234", true, "", "1019", "webrtc", []string{"verto"}, "Web Desk"},
-		{full, "1005", "xswitch.cn", true, "1234", true, "4321", "1005", "default", []string{"verto"}, "Extension 1005"},
-		{full, "1010", "xswitch.cn", true, "1234", true, "", "1010", "default", []string{"verto.invite", "verto.bye", "verto.info"}, "Extension 1010"},
-		{full, "1020", "xswitch.cn", false, "", false, "", "", "", nil, ""},
-		{full, "1000", "example.com", false, "", false, "", "", "", nil, ""},
-		{bare, "1000", "xswitch.cn", true, "1234", true, "", "1000", "default", []string{"verto"}, "Extension 1000"},
-		{bare, "8000", "xswitch.cn", true, "1234", true, "", "1000", "default", []string{"verto"}, "Extension 1000"},
-		{bare, "1001", "xswitch.cn", true, "1234", true, "", "1001", "vip", []string{"verto", "jsapi"}, ""},
-		{incl, "2000", "xswitch.cn", true, "secret", true, "1234", "2000", "", nil, ""},
-		{incl, "alice", "example.com", true, "rpc-pass", true, "sip-pass", "alice", "support", nil, ""},
+		{full, "1000", "xswitch.cn", "1234", "1000"},
+		{full, "1019", "XSwitch.CN", "1234", "1019"},
+		{full, "1005", "xswitch.cn", "1234", "1005"},
+		{bare, "8000", "xswitch.cn", "1234", "1000"},
+		{incl, "2000", "xswitch.cn", "secret", "2000"},
+		{incl, "alice", "example.com", "rpc-pass", "alice"},
 	} {
 		u, ok := tc.dir.Lookup(tc.user, tc.domain)
-		name := tc.dir.File + ":" + tc.user + "@" + tc.domain
-		if ok != tc.found {
-			t.Errorf("%s: found %v", name, ok)
-			continue
+		if !ok || u.ID != tc.wantID || !u.CheckPassword(tc.user, tc.domain, tc.password) {
+			t.Errorf("%s: %s@%s", tc.dir.File, tc.user, tc.domain)
 		}
-		if !ok {
-			continue
-		}
-		if u.ID != tc.wantID || u.Context() != tc.wantContext || u.CallerIDName() != tc.wantCallerName ||
-			!slices.Equal(u.AllowedMethods(), tc.wantMethods) {
-			t.Errorf("%s: id %q context %q caller %q methods %q", name, u.ID, u.Context(), u.CallerIDName(), u.AllowedMethods())
-		}
-		if u.CheckPassword(tc.password) != tc.passwordOK {
-			t.Errorf("%s: CheckPassword(%q) != %v", name, tc.password, tc.passwordOK)
-		}
-		if tc.wrongPassword != "" && u.CheckPassword(tc.wrongPassword) {
-			t.Errorf("%s: wrong password %q accepted", name, tc.wrongPassword)
-		}
-		if u.CheckPassword("") {
-			t.Errorf("%s: empty password accepted", name)
-		}
+	}
+	w, _ := full.Lookup("1019", "xswitch.cn")
+	if w.Context() != "webrtc" || w.Dialplan() != "XML" || w.CallerIDName() != "Web Desk" {
+		t.Errorf("1019: %q %q %q", w.Context(), w.Dialplan(), w.CallerIDName())
+	}
+	r, _ := full.Lookup("1010", "xswitch.cn")
+	if !r.MethodAllowed("verto.invite") || r.MethodAllowed("verto.answer") {
+		t.Error("1010's methods")
+	}
+	alice, _ := incl.Lookup("alice", "example.com")
+	now := time.Now()
+	if exp, ok := alice.LoginExpires(now); !ok || exp != now.Add(DefaultLoginExpiry) {
+		t.Errorf("alice: a past login-expires gives 300 s: %v %v", exp, ok)
+	}
+	if alice.CheckPassword("alice", "example.com", "sip-pass") {
+		t.Error("jsonrpc-password must win over password")
 	}
 }
 
-func TestDirectoryUserDetails(t *testing.T) {
-	d := loadDir(t, "directory.xml", nil)
-	if len(d.Domains) != 1 || len(d.Domains[0].Users) != 20 {
-		t.Fatalf("domains %d users %d", len(d.Domains), len(d.Domains[0].Users))
-	}
-	u, _ := d.Lookup("1000", "xswitch.cn")
-	if !slices.Equal(u.Groups, []string{"default", "sales"}) || u.Login() != "1000@xswitch.cn" || u.Line != 21 {
-		t.Errorf("groups %v login %q line %d", u.Groups, u.Login(), u.Line)
-	}
-	// Domain params and variables are inherited; the user's win.
-	if u.Variable("record_stereo") != "true" || u.Variable("accountcode") != "1000" || u.CallerIDNumber() != "1000" {
-		t.Errorf("variables %v", u.Variables)
-	}
-	if !u.MethodAllowed("login") || !u.MethodAllowed("verto.invite") || u.MethodAllowed("jsapi") {
-		t.Error("method checks for 1000")
-	}
-	if !u.EventChannelAllowed("conference.3000") || !u.EventChannelAllowed("presence") || u.EventChannelAllowed("FSevent.ALL") {
-		t.Error("event channel checks")
-	}
-	r, _ := d.Lookup("1010", "xswitch.cn")
-	if !r.MethodAllowed("verto.invite") || r.MethodAllowed("verto.answer") || !r.MethodAllowed("login") {
-		t.Error("restricted methods of 1010")
-	}
-	w, _ := d.Lookup("1019", "xswitch.cn")
-	if exp, ok := w.LoginExpires(); !ok || exp != time.Hour || w.Dialplan() != "XML" {
-		t.Errorf("1019: expires %v %v dialplan %q", exp, ok, w.Dialplan())
-	}
-	if _, ok := u.LoginExpires(); ok {
-		t.Error("1000 has no login-expires")
-	}
-	a1, _ := d.Lookup("1005", "xswitch.cn")
-	if a1.Param("A1-Hash") != A1Hash("1005", "xswitch.cn", "1234") || a1.Param("password") != "" {
-		t.Errorf("a1-hash user params %v", a1.Params)
-	}
-	alice, _ := loadDir(t, "directory-include.xml", nil).Lookup("alice", "example.com")
-	if exp, ok := alice.LoginExpires(); !ok || exp != 10*time.Minute || !slices.Equal(alice.Groups, []string{"support"}) {
-		t.Errorf("alice: %v %v %v", exp, ok, alice.Groups)
-	}
-	if alice.AllowedJSAPI() != nil || !alice.MethodAllowed("anything") {
-		t.Error("unrestricted user")
-	}
-}
-
-func TestDirectoryResolve(t *testing.T) {
-	raw := loadDir(t, "directory-domain.xml", nil)
-	if _, ok := raw.Lookup("1000", "$${domain}"); !ok {
-		t.Error("raw directory keeps the reference as domain name")
-	}
-	_, err := raw.Resolve(map[string]string{"domain": "d"})
-	var ue *UnresolvedError
-	if !errors.As(err, &ue) || !slices.Equal(ue.Names(), []string{"default_password"}) || ue.Refs[0].Line != 13 {
-		t.Errorf("got %v", err)
-	}
-	// X-PRE-PROCESS set supplies variables.
-	d, err := ParseDirectory("x.xml", []byte(`<include>
-  <X-PRE-PROCESS cmd="set" data="domain=example.org"/>
-  <domain name="$${domain}"><users><user id="1"><params><param name="password" value="p"/></params></user></users></domain>
-</include>`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := d.Resolve(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u, ok := r.Lookup("1", "example.org"); !ok || !u.CheckPassword("p") {
-		t.Error("set variable not applied")
-	}
-}
-
+// TestDirectoryProblems: places FreeSWITCH would not find a user, and
+// pre-processor findings, each with the file and line it is about.
 func TestDirectoryProblems(t *testing.T) {
+	wrap := func(s string) string { return "<include>\n<domain name=\"d\">\n" + s + "\n</domain>\n</include>\n" }
 	for _, tc := range []struct {
-		name, in string
-		want     []string
+		name  string
+		files map[string]string // "/c/dir.xml" is loaded
+		want  []string          // substrings of the problems, in order
 	}{
-		{"duplicate user", `<domain name="d"><users><user id="1"/><user id="1"/></users></domain>`, []string{`duplicate user "1"`}},
-		{"duplicate domain", `<include><domain name="d"/><domain name="D"/></include>`, []string{`duplicate domain "D"`}},
-		{"no id", `<domain name="d"><users><user/></users></domain>`, []string{"without an id"}},
-		{"no name", `<domain/>`, []string{"without a name"}},
-		{"pointer", `<domain name="d"><groups><group name="g"><users><user id="9" type="pointer"/></users></group></groups></domain>`, []string{`points to unknown user "9"`}},
-		{"alias clash", `<domain name="d"><users><user id="1"/><user id="2" number-alias="1"/></users></domain>`, []string{`number-alias "1"`}},
-		{"ignored", `<domain name="d"><foo/><users><bar/></users></domain>`, []string{"<foo> in <domain> is ignored", "<bar> in <users> is ignored"}},
-		{"include", `<domain name="d"><X-PRE-PROCESS cmd="include" data="x/*.xml"/></domain>`, []string{`cmd="include" is not followed`}},
-		{"wrong root", `<configuration/>`, []string{"root element <configuration>"}},
-		{"no section", `<document><section name="dialplan"/></document>`, []string{`no <section name="directory">`}},
+		{"pointer first", map[string]string{"/c/dir.xml": wrap(`<groups>
+<group name="sales"><users><user id="1" type="pointer"/></users></group>
+<group name="default"><users><user id="1"><params><param name="password" value="p"/></params></user></users></group>
+</groups>`)}, []string{`/c/dir.xml:5: warning: user "1": a login as "1" gets the type="pointer" entry of group "sales" (/c/dir.xml:4)`}},
+		{"user in group", map[string]string{"/c/dir.xml": wrap(`<groups><group name="g"><user id="1"/></group></groups>`)},
+			[]string{"/c/dir.xml:3: warning: FreeSWITCH never finds this <user> (in <group>"}},
+		{"users hide direct users", map[string]string{"/c/dir.xml": wrap("<users/>\n<user id=\"1\"/>")},
+			[]string{"/c/dir.xml:4: warning: FreeSWITCH never finds this <user> (in <domain>"}},
+		{"second params", map[string]string{"/c/dir.xml": wrap("<user id=\"1\"><params/>\n<params/></user>")},
+			[]string{"/c/dir.xml:4: warning: a second <params> in <user>"}},
+		{"typed user", map[string]string{"/c/dir.xml": wrap(`<user id="1" type="special"/>`)},
+			[]string{`/c/dir.xml:3: warning: <user type="special">`}},
+		{"duplicate user", map[string]string{"/c/dir.xml": wrap("<user id=\"1\"/>\n<user id=\"1\"/>")},
+			[]string{`/c/dir.xml:4: warning: user "1" is defined again: FreeSWITCH uses the first (/c/dir.xml:3)`}},
+		{"alias shadowed", map[string]string{"/c/dir.xml": wrap("<user id=\"1\"/>\n<user id=\"2\" number-alias=\"1\"/>")},
+			[]string{`/c/dir.xml:4: warning: user "2": a login as "1" (its number-alias) finds user "1"`}},
+		{"unknown pointer", map[string]string{"/c/dir.xml": wrap(`<groups><group name="g"><users><user id="9" type="pointer"/></users></group></groups>`)},
+			[]string{`points to user "9", which is defined nowhere`}},
+		{"duplicate domain", map[string]string{"/c/dir.xml": "<domain name=\"d\"/>\n<domain name=\"D\"/>\n"},
+			[]string{`/c/dir.xml:2: warning: domain "D" is defined again`}},
+		{"a1-hash", map[string]string{"/c/dir.xml": wrap(`<user id="1"><params><param name="a1-hash" value="ABC"/></params></user>`)},
+			[]string{`param "a1-hash": not 32 lower-case hex digits`}},
+		{"methods with commas and spaces", map[string]string{"/c/dir.xml": wrap(`<params><param name="jsonrpc-allowed-methods" value="verto, jsapi"/></params>`)},
+			[]string{`splits at spaces only`}},
+		{"exec", map[string]string{"/c/dir.xml": wrap(`<X-PRE-PROCESS cmd="exec" data="/usr/bin/users"/>`)},
+			[]string{`/c/dir.xml:3: X-PRE-PROCESS cmd="exec" data="/usr/bin/users": FreeSWITCH inserts a command's output here; XCtrl runs no commands`}},
+		{"stun-set used", map[string]string{"/c/dir.xml": "<X-PRE-PROCESS cmd=\"stun-set\" data=\"ip=stun:x\"/>\n" + wrap(`<user id="$${ip}"/>`)},
+			[]string{`/c/dir.xml:4: warning: $${ip} has no value here: it is set by a STUN lookup (stun-set), which XCtrl does not make at /c/dir.xml:1`}},
+		{"set from stun-set", map[string]string{"/c/dir.xml": "<X-PRE-PROCESS cmd=\"stun-set\" data=\"ip=stun:x\"/>\n<X-PRE-PROCESS cmd=\"set\" data=\"pw=$${ip}\"/>\n" + wrap(`<user id="1"><params><param name="password" value="$${pw}"/></params></user>`)},
+			[]string{`/c/dir.xml:2: warning: $${ip} has no value here`, `/c/dir.xml:5: warning: $${pw} has no value here: $${ip} has no value at /c/dir.xml:2`}},
+		{"include without match", map[string]string{"/c/dir.xml": wrap(`<X-PRE-PROCESS cmd="include" data="nothere/*.xml"/>`)},
+			[]string{`/c/dir.xml:3: warning: include "nothere/*.xml": no file matches /c/nothere/*.xml`}},
+		{"include cycle", map[string]string{"/c/dir.xml": wrap(`<X-PRE-PROCESS cmd="include" data="dir.xml"/>`)},
+			[]string{`/c/dir.xml:3: include "dir.xml": /c/dir.xml includes itself (/c/dir.xml -> /c/dir.xml)`}},
+		{"unknown command", map[string]string{"/c/dir.xml": wrap(`<X-PRE-PROCESS cmd="frobnicate" data="x"/>`)},
+			[]string{`X-PRE-PROCESS cmd="frobnicate" is no pre-processor command`}},
+		{"no data", map[string]string{"/c/dir.xml": wrap(`<X-PRE-PROCESS cmd='set' data='a=b'/>`)},
+			[]string{`/c/dir.xml:3: warning: <X-PRE-PROCESS> without cmd="..." and data="..."`}},
+		{"include line with content", map[string]string{"/c/dir.xml": "<domain name=\"d\">\n<include><user id=\"1\"/></include>\n</domain>\n"},
+			[]string{`/c/dir.xml:2: warning: FreeSWITCH's pre-processor drops this whole line`}},
+		{"unset variable", map[string]string{"/c/dir.xml": wrap(`<user id="1"><params><param name="password" value="$${nope}"/></params></user>`)},
+			[]string{`/c/dir.xml:3: warning: $${nope} has no value: FreeSWITCH puts nothing here`}},
+		{"unterminated", map[string]string{"/c/dir.xml": wrap(`<user id="$${x"/>`)},
+			[]string{`/c/dir.xml:3: warning: unterminated $${`}},
+		{"syntax error in an included file", map[string]string{
+			"/c/dir.xml":       wrap(`<X-PRE-PROCESS cmd="include" data="users/*.xml"/>`),
+			"/c/users/bad.xml": "<include>\n  <user id=\"1\">\n  </usr>\n</include>\n"},
+			[]string{`/c/users/bad.xml:3: malformed XML: unexpected end tag </usr>: <user> is open`}},
+		{"second directory section", map[string]string{"/c/dir.xml": "<document>\n<section name=\"directory\"/>\n<section name=\"Directory\"/>\n</document>\n"},
+			[]string{`/c/dir.xml:3: warning: a second <section name="directory">`}},
+		{"no directory section", map[string]string{"/c/dir.xml": "<document>\n<section name=\"dialplan\"/>\n</document>\n"},
+			[]string{`/c/dir.xml:1: no <section name="directory">`}},
+		{"domain deeper", map[string]string{"/c/dir.xml": "<x>\n<domain name=\"d\"/>\n</x>\n"},
+			[]string{`/c/dir.xml:2: warning: <domain> in <x>`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := ParseDirectory("x.xml", []byte(tc.in))
+			fsys := fstest.MapFS{}
+			for name, data := range tc.files {
+				fsys[strings.TrimPrefix(name, "/")] = &fstest.MapFile{Data: []byte(data)}
+			}
+			d, err := LoadDirectory("/c/dir.xml", DirectoryOptions{CoreVars: map[string]string{}, FS: fsys})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ps := d.Problems()
 			if len(ps) != len(tc.want) {
-				t.Fatalf("problems %v", ps)
+				t.Fatalf("problems:\n%v", ps)
 			}
 			for i, w := range tc.want {
-				if !strings.Contains(ps[i].String(), w) || !strings.HasPrefix(ps[i].String(), "x.xml:1: ") {
+				if !strings.Contains(ps[i].String(), w) {
 					t.Errorf("problem %q lacks %q", ps[i], w)
 				}
 			}
@@ -185,16 +357,60 @@ func TestDirectoryProblems(t *testing.T) {
 	}
 }
 
-func TestA1Hash(t *testing.T) {
+func TestCheckPassword(t *testing.T) {
 	// md5("1000:xswitch.cn:1234")
 	if got := A1Hash("1000", "xswitch.cn", "1234"); got != "6295cecf17ab7943e802b4d539252d4e" {
 		t.Errorf("A1Hash = %q", got)
 	}
-	u := &User{ID: "u", Domain: "d", Params: map[string]string{"a1-hash": strings.ToUpper(A1Hash("u", "d", "pw"))}}
-	if !u.CheckPassword("pw") || u.CheckPassword("PW") {
-		t.Error("a1-hash compare")
+	a1 := A1Hash("u", "d", "pw")
+	for _, tc := range []struct {
+		name   string
+		params []Pair
+		login  string
+		pw     string
+		ok     bool
+	}{
+		{"password", []Pair{pair("password", "pw")}, "u", "pw", true},
+		{"first password wins", []Pair{pair("password", "pw"), pair("Password", "other")}, "u", "pw", true},
+		{"jsonrpc-password wins", []Pair{pair("password", "pw"), pair("jsonrpc-password", "rpc")}, "u", "pw", false},
+		{"jsonrpc-password first", []Pair{pair("jsonrpc-password", "rpc"), pair("password", "pw")}, "u", "rpc", true},
+		{"a1-hash", []Pair{pair("a1-hash", a1)}, "u", "pw", true},
+		{"a1-hash of the login's name", []Pair{pair("a1-hash", a1)}, "U", "pw", false},
+		{"a1-hash upper case never matches", []Pair{pair("a1-hash", strings.ToUpper(a1))}, "u", "pw", false},
+		{"a1-hash after password", []Pair{pair("password", "pw"), pair("a1-hash", a1)}, "u", "pw", true},
+		{"empty password", []Pair{pair("password", ""), pair("password", "pw")}, "u", "pw", false},
+		{"none", nil, "u", "", false},
+	} {
+		u := &User{ID: "u", Domain: "d", Params: tc.params}
+		if got := u.CheckPassword(tc.login, "d", tc.pw); got != tc.ok {
+			t.Errorf("%s: %v", tc.name, got)
+		}
 	}
-	if (&User{Params: map[string]string{}}).CheckPassword("") {
-		t.Error("a user without a password must never match")
+	s := (&User{Params: []Pair{pair("password", "x"), pair("vm-password", "y"), pair("a1-hash", "z"), pair("verto-context", "c")}}).WithoutSecrets()
+	if len(s.Params) != 1 || s.Params[0].Name != "verto-context" {
+		t.Errorf("WithoutSecrets kept %v", s.Params)
 	}
 }
+
+func TestParsePerm(t *testing.T) {
+	for in, want := range map[string][]string{
+		"verto":           {"verto"},
+		"verto,jsapi":     {"verto", "jsapi"},
+		"verto jsapi":     {"verto", "jsapi"},
+		"verto, jsapi":    {"verto,", "jsapi"},
+		"":                {},
+		"__any__":         nil,
+		",,verto,":        {"verto"},
+		"conference demo": {"conference", "demo"},
+	} {
+		got := ParsePerm(in)
+		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("ParsePerm(%q) = %#v, want %#v", in, got, want)
+		}
+	}
+	if !PermAllows([]string{"Verto"}, "verto.invite") || PermAllows([]string{}, "verto.invite") || !PermAllows(nil, "x") {
+		t.Error("PermAllows")
+	}
+}
+
+func pair(name, value string) Pair { return Pair{Name: name, Value: value} }

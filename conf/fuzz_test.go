@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
+	"time"
 )
 
 // addSeeds adds the fixtures matching the patterns that are small: the
@@ -52,30 +54,36 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// FuzzLoadDirectory: the directory parser never panics.
+// FuzzLoadDirectory: the directory reader never panics, and every user it
+// lists is found by Lookup.
 func FuzzLoadDirectory(f *testing.F) {
 	addSeeds(f, "directory*.xml")
 	f.Add([]byte(`<document><section name="directory"><domain name="d"><params><param name="password" value="p"/></params>` +
 		`<groups><group name="g"><users><user id="1"/><user id="2" type="pointer"/></users></group></groups></domain></section></document>`))
 	f.Add([]byte(`<domain name="$${d}"><users><user id="1" number-alias="1"><params><param name="a1-hash" value="x"/></params></user></users></domain>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := ParseDirectory("fuzz.xml", data)
+		fsys := fstest.MapFS{"d/dir.xml": &fstest.MapFile{Data: data}}
+		d, err := LoadDirectory("/d/dir.xml", DirectoryOptions{FS: fsys, CoreVars: map[string]string{}, Vars: map[string]string{"d": "x"}})
 		if err != nil {
-			return
+			t.Fatal(err)
 		}
-		_ = d.Problems().Error()
-		if r, err := d.Resolve(map[string]string{"d": "x", "domain": "xswitch.cn"}); err == nil {
-			d = r
-		}
-		for _, dom := range d.Domains {
-			for _, u := range dom.Users {
-				if got, ok := d.Lookup(u.ID, dom.Name); !ok || got.Domain != u.Domain {
-					t.Fatalf("user %q@%q not found by Lookup", u.ID, dom.Name)
-				}
-				_ = u.CheckPassword("1234")
-				_ = u.MethodAllowed("verto.invite")
-				_, _ = u.LoginExpires()
-			}
-		}
+		checkUsers(t, d)
 	})
+}
+
+// checkUsers: every user a directory lists is found by Lookup, and its
+// accessors do not panic.
+func checkUsers(t *testing.T, d *Directory) {
+	_ = d.Problems().Error()
+	for _, dom := range d.Domains {
+		for _, u := range dom.Users {
+			if _, ok := d.Lookup(u.ID, dom.Name); !ok && u.ID != "" {
+				t.Fatalf("user %q@%q not found by Lookup", u.ID, dom.Name)
+			}
+			_ = u.CheckPassword(u.ID, dom.Name, "1234")
+			_ = u.MethodAllowed("verto.invite")
+			_ = u.Context()
+			_, _ = u.LoginExpires(time.Now())
+		}
+	}
 }

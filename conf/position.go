@@ -60,9 +60,7 @@ func readDocument(file string, data []byte) (*etree.Document, map[*etree.Element
 // scanStartLines returns the 1-based line of each start tag, in order, and
 // checks that the document is well formed (matching end tags, one root).
 func scanStartLines(file string, data []byte) ([]int, error) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	dec := newDecoder(data, true)
 	var (
 		starts []int
 		stack  []xml.Name
@@ -75,12 +73,7 @@ func scanStartLines(file string, data []byte) ([]int, error) {
 			break
 		}
 		if err != nil {
-			var se *xml.SyntaxError
-			if errors.As(err, &se) {
-				return nil, &SyntaxError{File: file, Line: se.Line, Msg: se.Msg}
-			}
-			l, _ := dec.InputPos()
-			return nil, &SyntaxError{File: file, Line: l, Msg: err.Error()}
+			return nil, syntaxError(dec, file, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -115,6 +108,24 @@ func scanStartLines(file string, data []byte) ([]int, error) {
 		return nil, &SyntaxError{File: file, Line: 1, Msg: "no root element"}
 	}
 	return starts, nil
+}
+
+// newDecoder reads data with any declared charset taken as UTF-8.
+func newDecoder(data []byte, strict bool) *xml.Decoder {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = strict
+	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	return dec
+}
+
+// syntaxError turns a decoder's error into a *SyntaxError.
+func syntaxError(dec *xml.Decoder, file string, err error) *SyntaxError {
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
+		return &SyntaxError{File: file, Line: se.Line, Msg: se.Msg}
+	}
+	l, _ := dec.InputPos()
+	return &SyntaxError{File: file, Line: l, Msg: err.Error()}
 }
 
 func fullName(n xml.Name) string {

@@ -2,6 +2,9 @@ package ctrl
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -13,28 +16,97 @@ import (
 type Identity struct {
 	User verto.User // asserted to nodes as params.xrtc_user
 
-	AllowedMethods       []string // nil: all
-	AllowedEventChannels []string // nil: all
-	AllowedJSAPI         []string // nil: all (when jsapi is enabled)
-	AllowedFSAPI         []string // nil: all (when fsapi is enabled)
+	// The directory's jsonrpc-allowed-* lists as mod_verto reads them: nil
+	// allows everything (__ANY__, a blind-reg login, a token login of a
+	// user the directory does not know); an empty list allows nothing
+	// (unset in the directory), login aside.
+	AllowedMethods       []string
+	AllowedEventChannels []string
+	AllowedJSAPI         []string
+	AllowedFSAPI         []string
 
 	Expires     time.Time // zero: never; the socket is closed when it passes
 	Moderator   bool
 	StereoAudio bool
 	Superuser   bool
-	Via         string // "password", "xcc_token" or "xui_sessid"
+	Via         string // "password", "blind-reg", "xcc_token" or "xui_sessid"
 }
 
-// MethodAllowed: login always; else jsonrpc-allowed-methods unset, or listing
-// the method or its prefix before the first dot.
+// MethodAllowed: login always; else the method or its part before the
+// first dot is in jsonrpc-allowed-methods (case-insensitive), as in
+// mod_verto.
 func (id *Identity) MethodAllowed(method string) bool {
-	return method == verto.MethodLogin || listAllows(id.AllowedMethods, method)
+	return method == verto.MethodLogin || conf.PermAllows(id.AllowedMethods, method)
 }
 
-// EventChannelAllowed: jsonrpc-allowed-event-channels unset, or listing the
-// channel or its prefix before the first dot.
+// EventChannelAllowed: the channel or its part before the first dot is in
+// jsonrpc-allowed-event-channels.
 func (id *Identity) EventChannelAllowed(ch string) bool {
-	return listAllows(id.AllowedEventChannels, ch)
+	return conf.PermAllows(id.AllowedEventChannels, ch)
+}
+
+// JSAPIAllowed is mod_verto's check of a jsapi request: its command must be
+// in jsonrpc-allowed-jsapi, and a jsapi "fsapi" command's data.cmd (and
+// data.arg) must pass FSAPIAllowed.
+func (id *Identity) JSAPIAllowed(params *verto.Object) bool {
+	if id.AllowedJSAPI == nil || !params.Has("command") {
+		return true
+	}
+	command := params.String("command")
+	if !conf.PermAllows(id.AllowedJSAPI, command) {
+		return false
+	}
+	if command == "fsapi" && id.AllowedFSAPI != nil {
+		var data struct {
+			Cmd *string `json:"cmd"`
+			Arg *string `json:"arg"`
+		}
+		if params.Get("data", &data) && data.Cmd != nil {
+			arg := ""
+			if data.Arg != nil {
+				arg = *data.Arg
+			}
+			return id.FSAPIAllowed(*data.Cmd, arg)
+		}
+	}
+	return true
+}
+
+// sneakyCommands run the API command in their argument (mod_verto's
+// auth_api_command): that one must be allowed too.
+var sneakyCommands = []string{"bgapi", "sched_api", "eval", "expand", "xml_wrap"}
+
+// FSAPIAllowed is mod_verto's auth_api_command: cmd must be in
+// jsonrpc-allowed-fsapi, and when it runs another command (bgapi, expand
+// ...) so must the first word of arg, and so on down the chain.
+func (id *Identity) FSAPIAllowed(cmd, arg string) bool {
+	if id.AllowedFSAPI == nil {
+		return true
+	}
+	words := append([]string{cmd}, strings.Split(arg, " ")...)
+	for i, w := range words {
+		if !fsapiListed(id.AllowedFSAPI, w) {
+			return false
+		}
+		sneaky := false
+		for _, s := range sneakyCommands {
+			sneaky = sneaky || strings.EqualFold(s, w)
+		}
+		if !sneaky || i+1 >= len(words) || (i == 0 && arg == "") {
+			return true
+		}
+	}
+	return true
+}
+
+// fsapiListed: an fsapi command is matched by name only (no dot prefix).
+func fsapiListed(list []string, cmd string) bool {
+	for _, a := range list {
+		if strings.EqualFold(a, cmd) {
+			return true
+		}
+	}
+	return false
 }
 
 // Display is what XCtrl stamps as fromDisplay: caller-id-name, else the
@@ -46,72 +118,29 @@ func (id *Identity) Display() string {
 	return id.User.ID
 }
 
-func listAllows(list []string, name string) bool {
-	if list == nil {
-		return true
-	}
-	prefix, _, _ := strings.Cut(name, ".")
-	for _, a := range list {
-		if a == name || a == prefix {
-			return true
-		}
-	}
-	return false
-}
-
 // Authenticator checks a login request. A failure is the *verto.Error to
 // send back (-32000 for a login without credentials, -32001 otherwise).
 type Authenticator interface {
 	Authenticate(ctx context.Context, p *verto.LoginParams) (*Identity, *verto.Error)
 }
 
-// UserStore is the directory as login needs it.
-type UserStore interface {
-	User(id, domain string) (*conf.User, bool)
-}
-
-// DirectoryStore is a UserStore on a loaded FreeSWITCH directory.
-type DirectoryStore struct{ Dir *conf.Directory }
-
-// User looks id up (by id or number-alias) in domain.
-func (d DirectoryStore) User(id, domain string) (*conf.User, bool) {
-	if d.Dir == nil {
-		return nil, false
-	}
-	return d.Dir.Lookup(id, domain)
-}
-
-// MapStore is an in-memory UserStore keyed by "id@domain".
-type MapStore map[string]*conf.User
-
-// User returns the entry of id@domain.
-func (m MapStore) User(id, domain string) (*conf.User, bool) {
-	u, ok := m[id+"@"+strings.ToLower(domain)]
-	return u, ok
-}
-
-// Add stores a user with a password and optional params.
-func (m MapStore) Add(id, domain, password string, params map[string]string) *conf.User {
-	u := &conf.User{ID: id, Domain: strings.ToLower(domain), Params: map[string]string{}, Variables: map[string]string{}}
-	for k, v := range params {
-		u.Params[strings.ToLower(k)] = v
-	}
-	if password != "" {
-		u.Params[conf.ParamPassword] = password
-	}
-	m[id+"@"+u.Domain] = u
-	return u
-}
-
 // Auth is the standard Authenticator: loginParams.xcc_token (HS256 JWT),
 // then loginParams.xui_sessid (HTTP check), then login/passwd against the
-// directory. A token check wins over the password.
+// directory as mod_verto checks them. A token check wins over the password.
 type Auth struct {
-	Users         UserStore // may be nil: no password logins
-	DefaultDomain string
-	JWT           *JWTVerifier // nil: xcc_token refused
-	XUI           *XUIChecker  // nil: xui_sessid refused
-	Now           func() time.Time
+	Users         UserStore // may be nil: no password logins (but BlindReg)
+	DefaultDomain string    // domain of a login without @domain
+	// ForceRegisterDomain is mod_verto's force-register-domain: every
+	// login's domain is this one, whatever the login says.
+	ForceRegisterDomain string
+	// BlindReg is mod_verto's blind-reg: a login the directory does not
+	// know is accepted with any password, without directory data or
+	// restrictions. A user the directory knows still needs its password.
+	BlindReg bool
+	JWT      *JWTVerifier // nil: xcc_token refused
+	XUI      *XUIChecker  // nil: xui_sessid refused
+	Now      func() time.Time
+	Log      *slog.Logger // nil: lookup failures are not logged here
 }
 
 // Login param keys of the token variants.
@@ -141,9 +170,9 @@ func (a *Auth) Authenticate(ctx context.Context, p *verto.LoginParams) (*Identit
 		if login == "" {
 			login = p.Login
 		}
-		id, ok := a.identity(login, p, "xcc_token")
-		if !ok {
-			return nil, authFailure(verto.MsgAuthFailure)
+		id, verr := a.identity(ctx, login, p, "xcc_token")
+		if verr != nil {
+			return nil, verr
 		}
 		id.Expires = c.ExpiresAt()
 		return id, nil
@@ -160,9 +189,9 @@ func (a *Auth) Authenticate(ctx context.Context, p *verto.LoginParams) (*Identit
 		if login == "" {
 			login = p.Login
 		}
-		id, ok := a.identity(login, p, "xui_sessid")
-		if !ok {
-			return nil, authFailure(verto.MsgAuthFailure)
+		id, verr := a.identity(ctx, login, p, "xui_sessid")
+		if verr != nil {
+			return nil, verr
 		}
 		if r.Expires > 0 {
 			id.Expires = time.Unix(r.Expires, 0)
@@ -182,57 +211,127 @@ func (a *Auth) Authenticate(ctx context.Context, p *verto.LoginParams) (*Identit
 		return nil, authFailure(verto.MsgMissingPasswd)
 	}
 	user, domain := a.split(p.Login)
-	if a.Users == nil || user == "" || domain == "" {
+	if user == "" || domain == "" {
+		return nil, authFailure(verto.MsgBadCredentials)
+	}
+	if a.Users == nil {
+		if a.BlindReg {
+			return blindIdentity(user, domain, p), nil
+		}
 		return nil, authFailure(verto.MsgAuthFailure)
 	}
-	u, ok := a.Users.User(user, domain)
-	if !ok || !u.CheckPassword(p.Passwd) {
+	u, err := a.Users.LookupUser(ctx, UserQuery{ID: user, Domain: domain, Password: p.Passwd, LoginParams: directoryParams(p)})
+	switch {
+	case errors.Is(err, ErrUnknownUser) && a.BlindReg:
+		return blindIdentity(user, domain, p), nil
+	case errors.Is(err, ErrUnknownUser), errors.Is(err, ErrBadPassword):
 		return nil, authFailure(verto.MsgAuthFailure)
+	case err != nil:
+		return nil, a.unavailable(err)
 	}
-	id := identityOf(u, p)
+	id := identityOf(u, user, domain, p)
 	id.Via = "password"
-	if d, ok := u.LoginExpires(); ok {
-		id.Expires = a.now().Add(d)
+	if at, ok := u.LoginExpires(a.now()); ok {
+		id.Expires = at
 	}
 	return id, nil
 }
 
+// unavailable is the failure of a login the directory could not decide.
+func (a *Auth) unavailable(err error) *verto.Error {
+	if a.Log != nil {
+		a.Log.Warn("login: user lookup failed", "err", err)
+	}
+	return authFailure(verto.MsgDirectoryUnavailable)
+}
+
 // identity builds the identity of a token login: from the directory when
-// the user is there, else from the login name alone.
-func (a *Auth) identity(login string, p *verto.LoginParams, via string) (*Identity, bool) {
+// the user is there, else from the login name alone. A directory that
+// cannot be asked refuses the login: the token alone would lift the
+// user's restrictions.
+func (a *Auth) identity(ctx context.Context, login string, p *verto.LoginParams, via string) (*Identity, *verto.Error) {
 	user, domain := a.split(login)
 	if user == "" || domain == "" {
-		return nil, false
+		return nil, authFailure(verto.MsgAuthFailure)
 	}
 	if a.Users != nil {
-		if u, ok := a.Users.User(user, domain); ok {
-			id := identityOf(u, p)
+		u, err := a.Users.LookupUser(ctx, UserQuery{ID: user, Domain: domain, LoginParams: directoryParams(p)})
+		switch {
+		case err == nil:
+			id := identityOf(u, user, domain, p)
 			id.Via = via
-			return id, true
+			return id, nil
+		case !errors.Is(err, ErrUnknownUser):
+			return nil, a.unavailable(err)
 		}
 	}
+	id := blindIdentity(user, domain, p)
+	id.Via = via
+	return id, nil
+}
+
+// split derives the user and domain of a login as mod_verto does: the
+// part before the first @ and the rest (chop-domain), the default domain
+// without an @, and force-register-domain over all.
+func (a *Auth) split(login string) (user, domain string) {
+	user, domain, ok := strings.Cut(login, "@")
+	if !ok {
+		domain = a.DefaultDomain
+	}
+	if a.ForceRegisterDomain != "" {
+		domain = a.ForceRegisterDomain
+	}
+	return user, domain
+}
+
+// directoryParams are the client's loginParams as mod_verto adds them to
+// the directory request: strings as they are, booleans as "true"/"false",
+// nothing else; XCtrl's tokens stay here.
+func directoryParams(p *verto.LoginParams) map[string]string {
+	var out map[string]string
+	for k, v := range p.LoginParams {
+		if k == "" || k == ParamXCCToken || k == ParamXUISessid {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case string:
+			s = v
+		case bool:
+			s = "false"
+			if v {
+				s = "true"
+			}
+		}
+		if s == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// blindIdentity is a login without directory data: mod_verto's blind-reg,
+// or a token for a user the directory does not know.
+func blindIdentity(user, domain string, p *verto.LoginParams) *Identity {
 	return &Identity{
 		User: verto.User{Login: user + "@" + domain, ID: user, Domain: domain, CallerIDNumber: user,
 			UserVariables: p.UserVariables},
-		Via: via,
-	}, true
-}
-
-func (a *Auth) split(login string) (user, domain string) {
-	i := strings.LastIndexByte(login, '@')
-	if i < 0 {
-		return login, a.DefaultDomain
+		Via: "blind-reg",
 	}
-	return login[:i], login[i+1:]
 }
 
-// identityOf maps a directory user to an identity.
-func identityOf(u *conf.User, p *verto.LoginParams) *Identity {
+// identityOf is the identity of a login as user@domain (the names the
+// login gave, as mod_verto keeps them) that found u in the directory.
+func identityOf(u *conf.User, user, domain string, p *verto.LoginParams) *Identity {
 	id := &Identity{
 		User: verto.User{
-			Login:          u.ID + "@" + u.Domain,
-			ID:             u.ID,
-			Domain:         u.Domain,
+			Login:          user + "@" + domain,
+			ID:             user,
+			Domain:         domain,
 			Context:        u.Context(),
 			Dialplan:       u.Dialplan(),
 			CallerIDName:   u.CallerIDName(),
@@ -248,13 +347,10 @@ func identityOf(u *conf.User, p *verto.LoginParams) *Identity {
 		Superuser:            isTrue(u.Variable("superuser")),
 	}
 	if id.User.CallerIDNumber == "" {
-		id.User.CallerIDNumber = u.ID
+		id.User.CallerIDNumber = user
 	}
 	if len(u.Variables) > 0 {
-		id.User.Variables = make(map[string]string, len(u.Variables))
-		for k, v := range u.Variables {
-			id.User.Variables[k] = v
-		}
+		id.User.Variables = maps.Clone(u.Variables)
 	}
 	return id
 }

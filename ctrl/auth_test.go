@@ -3,6 +3,7 @@ package ctrl
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestJWT(t *testing.T) {
 func TestAuthPrecedence(t *testing.T) {
 	users := MapStore{}
 	users.Add("1000", "d", "pw", map[string]string{"jsonrpc-allowed-methods": "verto", "verto-context": "ctx"})
-	users["1001@d"] = &conf.User{ID: "1001", Domain: "d", Params: map[string]string{"a1-hash": conf.A1Hash("1001", "d", "pw")}}
+	users["1001@d"] = &conf.User{ID: "1001", Domain: "d", Params: []conf.Pair{{Name: "a1-hash", Value: conf.A1Hash("1001", "d", "pw")}}}
 	now := time.Now()
 	a := &Auth{Users: users, DefaultDomain: "d", JWT: NewJWTVerifier("k"), Now: func() time.Time { return now }}
 	tok, _ := SignJWT("k", map[string]any{"login": "1000@d", "exp": now.Add(time.Minute).Unix()})
@@ -143,5 +144,116 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("accepted: %v", err)
 			}
 		})
+	}
+}
+
+func TestSplitLogin(t *testing.T) {
+	for _, tc := range []struct {
+		a            Auth
+		login        string
+		user, domain string
+	}{
+		{Auth{}, "1000@d", "1000", "d"},
+		{Auth{}, "1000@a@b", "1000", "a@b"}, // mod_verto chops at the first @
+		{Auth{}, "1000", "1000", ""},
+		{Auth{DefaultDomain: "dd"}, "1000", "1000", "dd"},
+		{Auth{DefaultDomain: "dd", ForceRegisterDomain: "f"}, "1000@x", "1000", "f"},
+		{Auth{ForceRegisterDomain: "f"}, "1000", "1000", "f"},
+	} {
+		if u, d := tc.a.split(tc.login); u != tc.user || d != tc.domain {
+			t.Errorf("%+v %q: %q %q", tc.a, tc.login, u, d)
+		}
+	}
+}
+
+func TestAPIPermissions(t *testing.T) {
+	id := &Identity{AllowedFSAPI: []string{"status", "bgapi", "expand"}, AllowedJSAPI: []string{"fsapi", "fsv.status"}}
+	for _, tc := range []struct {
+		cmd, arg string
+		ok       bool
+	}{
+		{"status", "", true},
+		{"STATUS", "", true},
+		{"originate", "", false},
+		{"bgapi", "status", true},
+		{"bgapi", "originate user/1000 &park", false},
+		{"bgapi", "expand status", true},
+		{"bgapi", "expand originate x", false},
+		{"bgapi", "", true},
+	} {
+		if got := id.FSAPIAllowed(tc.cmd, tc.arg); got != tc.ok {
+			t.Errorf("fsapi %q %q: %v", tc.cmd, tc.arg, got)
+		}
+	}
+	obj := func(s string) *verto.Object {
+		o, err := verto.ParseObject([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	for s, ok := range map[string]bool{
+		`{"command":"fsv.status"}`: true,
+		`{"command":"other"}`:      false,
+		`{}`:                       true, // mod_verto checks only a command it is given
+		`{"command":"fsapi","data":{"cmd":"status"}}`:                  true,
+		`{"command":"fsapi","data":{"cmd":"bgapi","arg":"originate"}}`: false,
+	} {
+		if got := id.JSAPIAllowed(obj(s)); got != ok {
+			t.Errorf("jsapi %s: %v", s, got)
+		}
+	}
+	if !(&Identity{}).FSAPIAllowed("anything", "") {
+		t.Error("no list: everything")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	ps, err := parseProxies([]string{"10.0.0.0/8", "192.0.2.1", " "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseProxies([]string{"nonsense"}); err == nil {
+		t.Error("a bad proxy accepted")
+	}
+	for _, tc := range []struct {
+		remote string
+		hdr    map[string][]string
+		addr   string
+		port   int
+	}{
+		{"203.0.113.1:5000", nil, "203.0.113.1", 5000},
+		{"203.0.113.1:5000", map[string][]string{"X-Forwarded-For": {"1.2.3.4"}}, "203.0.113.1", 5000},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"1.2.3.4"}}, "1.2.3.4", 0},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"6.6.6.6, 1.2.3.4, 10.9.9.9"}}, "1.2.3.4", 0},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"6.6.6.6", "1.2.3.4:777"}}, "1.2.3.4", 0},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"10.2.2.2, 10.3.3.3"}}, "10.2.2.2", 0},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"garbage"}, "X-Real-Ip": {"5.5.5.5"}}, "5.5.5.5", 0},
+		{"10.1.1.1:5000", map[string][]string{"X-Forwarded-For": {"[2001:db8::1]:443"}}, "2001:db8::1", 0},
+		{"[::ffff:192.0.2.1]:5000", map[string][]string{"X-Real-Ip": {"7.7.7.7"}}, "7.7.7.7", 0},
+		{"10.1.1.1:5000", nil, "10.1.1.1", 5000},
+	} {
+		r := &http.Request{RemoteAddr: tc.remote, Header: http.Header(tc.hdr)}
+		if addr, port := ps.clientAddr(r); addr != tc.addr || port != tc.port {
+			t.Errorf("%s %v: %s %d", tc.remote, tc.hdr, addr, port)
+		}
+	}
+}
+
+func TestMapStoreUsers(t *testing.T) {
+	m := MapStore{}
+	m.Add("1000", "D", "pw", nil)
+	for _, tc := range []struct {
+		q   UserQuery
+		err error
+	}{
+		{UserQuery{ID: "1000", Domain: "d", Password: "pw"}, nil},
+		{UserQuery{ID: "1000", Domain: "d"}, nil},
+		{UserQuery{ID: "1000", Domain: "d", Password: "x"}, ErrBadPassword},
+		{UserQuery{ID: "1001", Domain: "d", Password: "pw"}, ErrUnknownUser},
+	} {
+		if _, err := m.LookupUser(context.Background(), tc.q); !errors.Is(err, tc.err) {
+			t.Errorf("%+v: %v", tc.q, err)
+		}
 	}
 }

@@ -30,11 +30,36 @@ type Config struct {
 	// MetricsListen serves /metrics and /healthz ("" for none).
 	MetricsListen string
 
-	// DirectoryFile is a FreeSWITCH directory document used for password
-	// logins (and to enrich token logins with directory data).
+	// FSConfDir is FreeSWITCH's configuration folder: XCtrl reads
+	// FSConfDir/freeswitch.xml as FreeSWITCH does (includes, set, $${name})
+	// and takes its directory section for password logins (and to enrich
+	// token logins with directory data).
+	FSConfDir string
+	// DirectoryFile is a lone directory file read the same way (a
+	// <document>, a directory section, or the domains FreeSWITCH includes
+	// into one). At most one of FSConfDir and DirectoryFile.
 	DirectoryFile string
+	// FSVars are FreeSWITCH global variables whose values win over the
+	// files' (what XCtrl cannot see: FreeSWITCH's local_ip_v4 on another
+	// machine, a stun-set result, vars.xml for a lone directory file).
+	FSVars map[string]string
+	// UserLookup is where users come from: "files" (FSConfDir or
+	// DirectoryFile; the default) or "node": a FreeSWITCH node looks them
+	// up with its own directory, whatever its backend (xrtc.lookupUser).
+	UserLookup string
 	// DefaultDomain completes a login without "@domain".
 	DefaultDomain string
+	// ForceRegisterDomain is mod_verto's force-register-domain: every
+	// login's domain is this one, whatever the login says.
+	ForceRegisterDomain string
+	// BlindReg is mod_verto's blind-reg: a login the directory does not
+	// know is accepted with any password (no directory data, no
+	// restrictions); the users it knows still need their passwords.
+	BlindReg bool
+	// TrustedProxies are the addresses (IP or CIDR) of HTTP proxies in
+	// front of XCtrl: from them, X-Forwarded-For (else X-Real-IP) names
+	// the client's address. From anyone else those headers are ignored.
+	TrustedProxies []string
 	// JWTSecret enables loginParams.xcc_token: an HS256 JWT signed with it.
 	JWTSecret string
 	// XUIAuthURL enables loginParams.xui_sessid: the token is checked by a
@@ -120,6 +145,8 @@ type Timers struct {
 	CallRecordTTL time.Duration
 	Write         time.Duration // socket write deadline (10 s)
 	Auth          time.Duration // xui_sessid check timeout (3 s)
+	UserLookup    time.Duration // wait for a node's answer to xrtc.lookupUser (3 s)
+	UserCache     time.Duration // how long a node's positive answer is kept (10 s)
 }
 
 // Defaults returns c with every unset field at its default.
@@ -172,6 +199,11 @@ func (c Config) Defaults() Config {
 	setDur(&t.CallRecordTTL, 10*time.Minute)
 	setDur(&t.Write, 10*time.Second)
 	setDur(&t.Auth, 3*time.Second)
+	setDur(&t.UserLookup, 3*time.Second)
+	setDur(&t.UserCache, 10*time.Second)
+	if c.UserLookup == "" {
+		c.UserLookup = UserLookupFiles
+	}
 	return c
 }
 
@@ -186,6 +218,12 @@ func setDur(p *time.Duration, d time.Duration) {
 		*p = d
 	}
 }
+
+// Values of Config.UserLookup.
+const (
+	UserLookupFiles = "files"
+	UserLookupNode  = "node"
+)
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("ctrl: bad config")
@@ -244,6 +282,21 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxFrameBytes < 1024 {
 		bad("max frame bytes %d: at least 1024", c.Limits.MaxFrameBytes)
+	}
+	switch c.UserLookup {
+	case UserLookupFiles:
+		if c.FSConfDir != "" && c.DirectoryFile != "" {
+			bad("fs-conf and directory: give one")
+		}
+	case UserLookupNode:
+		if c.FSConfDir != "" || c.DirectoryFile != "" {
+			bad("user-lookup node asks FreeSWITCH and reads no files: drop fs-conf / directory")
+		}
+	default:
+		bad("user-lookup %q: want %s or %s", c.UserLookup, UserLookupFiles, UserLookupNode)
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		bad("%v", err)
 	}
 	if c.Timers.RegistryRefresh >= c.Timers.RegistryTTL {
 		bad("registry refresh %v must be shorter than its TTL %v", c.Timers.RegistryRefresh, c.Timers.RegistryTTL)

@@ -569,18 +569,13 @@ func (srv *Server) clientReply(id verto.ID, reply *verto.Message, err error, ses
 	return &verto.Message{JSONRPC: verto.Version, ID: id, Result: res}
 }
 
-// api relays jsapi / fsapi to any node when enabled and allowed.
+// api relays jsapi / fsapi to any node when enabled and allowed by the
+// user's jsonrpc-allowed-jsapi / -fsapi as mod_verto checks them.
 func (srv *Server) api(s *Session, m *verto.Message, r replier) {
 	id := s.Identity()
-	var (
-		enabled bool
-		allow   []string
-		keyName string
-	)
+	enabled := srv.cfg.EnableFSAPI
 	if m.Method == verto.MethodJSAPI {
-		enabled, allow, keyName = srv.cfg.EnableJSAPI, id.AllowedJSAPI, "command"
-	} else {
-		enabled, allow, keyName = srv.cfg.EnableFSAPI, id.AllowedFSAPI, "cmd"
+		enabled = srv.cfg.EnableJSAPI
 	}
 	if !enabled {
 		r.fail(verto.ErrMethodNotFound)
@@ -593,7 +588,11 @@ func (srv *Server) api(s *Session, m *verto.Message, r replier) {
 			return
 		}
 	}
-	if allow != nil && !listAllows(allow, o.String(keyName)) {
+	allowed := id.JSAPIAllowed(&o)
+	if m.Method != verto.MethodJSAPI && o.Has("cmd") {
+		allowed = id.FSAPIAllowed(o.String("cmd"), o.String("arg"))
+	}
+	if !allowed {
 		r.fail(verto.ErrPermission)
 		return
 	}

@@ -111,7 +111,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestJSAPIWhenEnabled(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
-	e.Users.Add("1200", ctrltest.Domain, ctrltest.Password, map[string]string{"jsonrpc-allowed-jsapi": "fsapi"})
+	e.Users.Add("1200", ctrltest.Domain, ctrltest.Password, map[string]string{"jsonrpc-allowed-methods": "verto,jsapi", "jsonrpc-allowed-jsapi": "fsapi"})
 	x := e.StartCtrl(func(c *ctrl.Config) { c.EnableJSAPI = true })
 	e.StartNode(fakenode.Options{UUID: "n1"})
 	c := e.Login(x, "1200")

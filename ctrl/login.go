@@ -58,6 +58,13 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 			r.fail(verr)
 			return
 		}
+		if verr.Message == verto.MsgDirectoryUnavailable {
+			// Not the client's fault: not counted against it.
+			srv.metrics.login(LoginFailed)
+			s.logger().Warn("login not decided: the directory is unavailable", "login", p.Login)
+			r.fail(verr)
+			return
+		}
 		srv.byAddr.Fail(s.addr, now)
 		if p.Login != "" {
 			srv.byUser.Fail(p.Login, now)
@@ -67,6 +74,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		r.fail(verr)
 		return
 	}
+	id.User.ClientAddress, id.User.ClientPort = s.addr, s.port
 	login := id.User.Login
 	if err := verto.CheckLogin(login); err != nil {
 		// A token or the xui check named a login no socket may have.
@@ -194,12 +202,17 @@ func identRPC(err error) *verto.Error {
 }
 
 // assertedUser is params.xrtc_user: the identity, plus the directory's
-// event channel permissions for the node (verto.EventPermissions).
+// event channel permissions for the node (verto.EventPermissions): absent
+// for no restriction, [] for none allowed.
 func assertedUser(id *Identity) json.RawMessage {
+	var chans *[]string
+	if id.AllowedEventChannels != nil {
+		chans = &id.AllowedEventChannels
+	}
 	b, _ := json.Marshal(struct {
 		verto.User
-		verto.EventPermissions
-	}{id.User, verto.EventPermissions{AllowedEventChannels: id.AllowedEventChannels}})
+		AllowedEventChannels *[]string `json:"allowed_event_channels,omitempty"`
+	}{id.User, chans})
 	return b
 }
 

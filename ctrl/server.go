@@ -31,7 +31,8 @@ import (
 type Deps struct {
 	// Logger; nil logs nothing below warnings to stderr.
 	Logger *slog.Logger
-	// Users backs password logins; nil loads Config.DirectoryFile (if set).
+	// Users backs password logins; nil follows Config (FSConfDir,
+	// DirectoryFile, or UserLookup node).
 	Users UserStore
 	// Auth replaces the standard Authenticator entirely.
 	Auth Authenticator
@@ -55,6 +56,8 @@ type Server struct {
 	lim      verto.Limits
 	auth     Authenticator
 	deps     Deps
+	users    UserStore // the store logins use (nil: none), for ReloadUsers
+	proxies  proxies
 
 	natsd     *natsd.Server
 	natsToken string // the embedded server's token
@@ -128,17 +131,29 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true },
 	}
-	if deps.Auth != nil {
-		s.auth = deps.Auth
-	} else {
-		a := &Auth{Users: deps.Users, DefaultDomain: cfg.DefaultDomain}
-		if a.Users == nil && cfg.DirectoryFile != "" {
-			dir, err := loadDirectory(cfg.DirectoryFile, s.log)
+	s.proxies, _ = parseProxies(cfg.TrustedProxies) // Validate checked them
+	s.users = deps.Users
+	if s.users == nil {
+		switch {
+		case cfg.UserLookup == UserLookupNode:
+			s.users = newNodeStore(s)
+			s.log.Info("users are looked up by FreeSWITCH nodes (xrtc.lookupUser)", "subject", s.subj.AnyNode())
+		case cfg.FSConfDir != "" || cfg.DirectoryFile != "":
+			dir, err := loadDirectory(cfg, s.log)
 			if err != nil {
 				return nil, err
 			}
-			a.Users = DirectoryStore{Dir: dir}
+			s.users = NewDirectoryStore(dir, func() (*conf.Directory, error) { return loadDirectory(cfg, s.log) })
 		}
+	}
+	if cfg.BlindReg {
+		s.log.Warn("blind-reg: logins the directory does not know are accepted with any password")
+	}
+	if deps.Auth != nil {
+		s.auth = deps.Auth
+	} else {
+		a := &Auth{Users: s.users, DefaultDomain: cfg.DefaultDomain, ForceRegisterDomain: cfg.ForceRegisterDomain,
+			BlindReg: cfg.BlindReg, Log: s.log}
 		if cfg.JWTSecret != "" {
 			a.JWT = NewJWTVerifier(cfg.JWTSecret)
 		}
@@ -150,27 +165,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// loadDirectory reads a directory file and resolves the $${vars} it sets
-// itself; what stays unresolved is logged and kept as written.
-func loadDirectory(path string, log *slog.Logger) (*conf.Directory, error) {
-	dir, err := conf.LoadDirectory(path)
-	if err != nil {
-		return nil, fmt.Errorf("ctrl: directory: %w", err)
+// ReloadUsers reads the directory files again (SIGHUP), or drops the
+// answers cached from nodes. A directory with errors keeps the old users;
+// every problem is logged with its file and line. Logged-in sockets stay.
+func (s *Server) ReloadUsers() error {
+	r, ok := s.users.(Reloader)
+	if !ok {
+		return nil
 	}
-	for _, p := range dir.Problems() {
-		log.Warn("directory", "problem", p.String())
+	if err := r.Reload(); err != nil {
+		s.log.Error("users not reloaded: the old ones stay", "err", err)
+		return err
 	}
-	if r, err := dir.Resolve(map[string]string{}); err == nil {
-		dir = r
-	} else {
-		log.Warn("directory: unresolved variables kept as written", "err", err)
-	}
-	n := 0
-	for _, d := range dir.Domains {
-		n += len(d.Users)
-	}
-	log.Info("directory loaded", "file", path, "domains", len(dir.Domains), "users", n)
-	return dir, nil
+	s.log.Info("users reloaded")
+	return nil
 }
 
 // CtrlUUID is this instance's id on the bus.
@@ -566,11 +574,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host, port := s.proxies.clientAddr(r)
 	sess := newSession(s, conn, host)
+	sess.port = port
 	s.sessions.Add(sess)
 	s.wg.Add(1)
 	// A fresh goroutine with a small stack, not the HTTP handler's.

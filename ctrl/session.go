@@ -21,7 +21,8 @@ import (
 type Session struct {
 	srv  *Server
 	conn *websocket.Conn
-	addr string // remote IP, for login throttling
+	addr string // client IP (forwarded by a trusted proxy, or the peer's), for login throttling
+	port int    // client port (0 when a proxy forwarded the address)
 	born int64  // unix nanos
 
 	lastActive atomic.Int64 // unix nanos of the last frame in or out

@@ -5,10 +5,11 @@ package verto
 
 // EventPermissions are optional fields XCtrl may put into params.xrtc_user
 // beside User's: the directory's jsonrpc-allowed-event-channels of the
-// logged-in user. Absent (nil) means any channel may be subscribed, as in
-// mod_verto; present, the node allows a channel listed by name or by its
-// first dot-separated component, or granted to the socket by the switch
-// (conference join, PROTOCOL.md 5.2).
+// logged-in user. Absent (nil) means any channel may be subscribed (a user
+// without directory data, or __ANY__); present, the node allows a channel
+// listed by name or by its first dot-separated component, or granted to the
+// socket by the switch (conference join, PROTOCOL.md 5.2). XCtrl sends []
+// when the directory leaves it unset: mod_verto then allows none.
 type EventPermissions struct {
 	AllowedEventChannels []string `json:"allowed_event_channels,omitempty"`
 }

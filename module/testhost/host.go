@@ -49,6 +49,8 @@ type HostOptions struct {
 	ToneHz float64
 	// Log receives the host's logs.
 	Log *slog.Logger
+	// Directory answers XCtrl's user lookups (userlookup.go); nil: none.
+	Directory UserDirectory
 }
 
 // Host is the Go test switch. Create it with NewHost, give it the endpoint

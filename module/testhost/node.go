@@ -29,6 +29,8 @@ type Options struct {
 	Clock xrtc.Clock
 	// Endpoint, if set, makes last changes to the endpoint's options.
 	Endpoint func(*xrtc.Options)
+	// Directory answers XCtrl's user lookups (nil: the node knows no user).
+	Directory UserDirectory
 }
 
 // DefaultConfig is a one-profile configuration: profile "default",
@@ -63,7 +65,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := NewHost(HostOptions{Domain: o.Domain, IP: o.IP, Log: log})
+	h := NewHost(HostOptions{Domain: o.Domain, IP: o.IP, Log: log, Directory: o.Directory})
 	eo := xrtc.Options{Config: cfg, Host: h, NodeUUID: o.NodeUUID, Clock: o.Clock, Log: log, Version: "testhost"}
 	if eo.NodeUUID == "" {
 		eo.NodeUUID = h.coreUUID

@@ -92,6 +92,8 @@ func (e *Endpoint) dispatch(r *request) {
 			return
 		}
 		e.respond(r, m.Params, nil)
+	case verto.MethodXrtcLookupUser:
+		e.lookupUser(r)
 	default:
 		e.respond(r, nil, verto.ErrMethodNotFound)
 	}

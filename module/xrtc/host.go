@@ -20,6 +20,9 @@ import (
 //
 // Host methods are called from the endpoint's own goroutines, never while it
 // holds a lock, so a host may call back into the endpoint from inside them.
+//
+// A host may also implement UserLookup (userlookup.go): the endpoint then
+// looks users up in the switch's directory for XCtrl (xrtc.lookupUser).
 type Host interface {
 	// NewInboundCall creates the channel of a call a client places
 	// (verto.invite): UUID is the client's callID, the caller profile and

@@ -36,7 +36,12 @@ func main() {
 type options struct {
 	config                                  string
 	ws, wss, cert, key, metrics             string
-	directory, defaultDomain                string
+	directory, fsConf, defaultDomain        string
+	fsVars                                  varList
+	userLookup, forceDomain                 string
+	blindReg                                bool
+	trustedProxies                          list
+	lookupTimeout                           time.Duration
 	nats, natsListen, natsStore             string
 	natsAuth                                natsauth.Auth
 	natsOpen                                bool
@@ -54,14 +59,21 @@ type options struct {
 }
 
 func flags(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.config, "config", "", "read flags from a JSON `file`: an object whose keys are flag names (without --) and whose values are strings, numbers, booleans (or a list of URLs for nats); flags on the command line win; unknown keys are errors")
+	fs.StringVar(&o.config, "config", "", "read flags from a JSON `file`: an object whose keys are flag names (without --) and whose values are strings, numbers, booleans, lists (nats, fs-var, trusted-proxy) or, for fs-var, an object of names to values; flags on the command line win; unknown keys are errors")
 	fs.StringVar(&o.ws, "ws-listen", "127.0.0.1:8081", "ws:// listener `host:port` (\"\" for none)")
 	fs.StringVar(&o.wss, "wss-listen", "", "wss:// listener `host:port`; needs --cert and --key")
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.key, "key", "", "TLS private key `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.metrics, "metrics-listen", "127.0.0.1:9466", "HTTP `host:port` serving /metrics (Prometheus) and /healthz (\"\" for none)")
-	fs.StringVar(&o.directory, "directory", "", "FreeSWITCH directory XML `file` for password logins (<document><section name=\"directory\">, a bare <domain> or an <include>)")
+	fs.StringVar(&o.fsConf, "fs-conf", "", "FreeSWITCH's configuration `folder`: read its freeswitch.xml as FreeSWITCH does (X-PRE-PROCESS include, set, $${vars}) and take the directory section for password logins")
+	fs.StringVar(&o.directory, "directory", "", "a lone FreeSWITCH directory `file` for password logins, read with the same pre-processor (a <document>, a directory section, or the <domain>s FreeSWITCH includes into one)")
+	fs.Var(&o.fsVars, "fs-var", "FreeSWITCH global variable `name=value` for $${name}, winning over the files' set (repeatable): what XCtrl cannot see, e.g. local_ip_v4 of a FreeSWITCH on another machine, or vars.xml's domain for --directory")
+	fs.StringVar(&o.userLookup, "user-lookup", "files", "where users come from: files (--fs-conf or --directory) or node (ask a FreeSWITCH node running mod_xrtc over NATS, whatever its directory backend: XML, mod_xml_curl, Lua, ODBC)")
+	fs.DurationVar(&o.lookupTimeout, "user-lookup-timeout", 3*time.Second, "with --user-lookup node: how long a login waits for the node's answer")
 	fs.StringVar(&o.defaultDomain, "default-domain", "", "`domain` for logins without @domain")
+	fs.StringVar(&o.forceDomain, "force-register-domain", "", "mod_verto's force-register-domain: every login's `domain` is this one, whatever the login says")
+	fs.BoolVar(&o.blindReg, "blind-reg", false, "mod_verto's blind-reg: logins the directory does not know are accepted with any password (no directory data, no restrictions); known users still need their passwords")
+	fs.Var(&o.trustedProxies, "trusted-proxy", "`IP or CIDR` of an HTTP proxy in front of XCtrl whose X-Forwarded-For / X-Real-IP name the client's address (repeatable, or comma separated)")
 	fs.StringVar(&o.nats, "nats", "", "join this NATS (`URL[,URL...]`, a cluster) instead of starting an embedded one")
 	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client `host:port` (nodes and other instances connect here)")
 	fs.StringVar(&o.natsStore, "nats-store", "", "embedded NATS JetStream `dir` (default: a temporary folder removed on exit)")
@@ -137,6 +149,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP reads the directory again (or drops the users cached from
+	// nodes); a broken file keeps the old users, and says where.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading users")
+				_ = srv.ReloadUsers()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = srv.Start(startCtx)
 	cancel()
@@ -204,12 +232,13 @@ func (o *options) config2() ctrl.Config {
 	return ctrl.Config{
 		NATSAuth: auth, NATSTokenFile: tokenFile, NATSOpen: o.natsOpen, RegistryMemory: o.registryMemory,
 		CtrlUUID: o.ctrlUUID, WSListen: o.ws, WSSListen: o.wss, CertFile: o.cert, KeyFile: o.key,
-		MetricsListen: o.metrics, DirectoryFile: o.directory, DefaultDomain: o.defaultDomain,
+		MetricsListen: o.metrics, FSConfDir: o.fsConf, DirectoryFile: o.directory, FSVars: o.fsVars.m, UserLookup: o.userLookup,
+		DefaultDomain: o.defaultDomain, ForceRegisterDomain: o.forceDomain, BlindReg: o.blindReg, TrustedProxies: o.trustedProxies,
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
 			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser},
-		Timers: ctrl.Timers{Ping: o.ping, NodeExpiry: o.nodeExpiry},
+		Timers: ctrl.Timers{Ping: o.ping, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }
 
@@ -251,41 +280,102 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		if given[k] {
 			continue
 		}
-		v, err := flagValue(m[k])
+		vs, err := flagValues(m[k])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", path, k, err))
 			continue
 		}
-		if err := fs.Set(k, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s: %w", path, k, err))
+		if _, rep := fs.Lookup(k).Value.(repeatable); !rep {
+			vs = []string{strings.Join(vs, ",")}
+		}
+		for _, v := range vs {
+			if err := fs.Set(k, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", path, k, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// flagValue turns a JSON value into a flag's text.
-func flagValue(raw json.RawMessage) (string, error) {
+// flagValues turns a JSON value into a flag's text: one, or one per list
+// element.
+func flagValues(raw json.RawMessage) ([]string, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
+		return nil, err
 	}
 	switch v := v.(type) {
 	case string:
-		return v, nil
+		return []string{v}, nil
 	case bool, float64:
-		return strings.TrimSpace(string(raw)), nil
+		return []string{strings.TrimSpace(string(raw))}, nil
 	case []any:
 		var parts []string
 		for _, x := range v {
 			s, ok := x.(string)
 			if !ok {
-				return "", errors.New("a list must hold strings")
+				return nil, errors.New("a list must hold strings")
 			}
 			parts = append(parts, s)
 		}
-		return strings.Join(parts, ","), nil
+		return parts, nil
+	case map[string]any: // {"fs-var": {"domain": "example.com"}}
+		var parts []string
+		for k, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, errors.New("an object must map names to strings")
+			}
+			parts = append(parts, k+"="+s)
+		}
+		sort.Strings(parts)
+		return parts, nil
 	}
-	return "", errors.New("want a string, number, boolean or list of strings")
+	return nil, errors.New("want a string, number, boolean, list of strings or object of strings")
+}
+
+// repeatable flags take a JSON list element by element.
+type repeatable interface{ repeatable() }
+
+// list is a repeatable flag of values, each possibly comma separated.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) repeatable()    {}
+func (l *list) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// varList is the repeatable --fs-var name=value (a value may hold commas).
+type varList struct{ m map[string]string }
+
+func (v *varList) String() string {
+	if v == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(v.m))
+	for k, x := range v.m {
+		parts = append(parts, k+"="+x)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+func (v *varList) repeatable() {}
+func (v *varList) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	if v.m == nil {
+		v.m = map[string]string{}
+	}
+	v.m[strings.TrimSpace(name)] = value
+	return nil
 }
 
 func logger(level, format string, w io.Writer) (*slog.Logger, error) {

@@ -37,8 +37,22 @@ func Dial(ctx context.Context, url string) (*Client, error) {
 
 // DialSessid connects with a given sessid (a reload keeps it).
 func DialSessid(ctx context.Context, url, sessid string) (*Client, error) {
+	return dial(ctx, url, sessid, http.Header{})
+}
+
+// DialHeader connects with a new sessid and extra HTTP headers (a proxy's
+// X-Forwarded-For).
+func DialHeader(ctx context.Context, url string, hdr map[string]string) (*Client, error) {
+	h := http.Header{}
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	return dial(ctx, url, newSessid(), h)
+}
+
+func dial(ctx context.Context, url, sessid string, hdr http.Header) (*Client, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	conn, resp, err := d.DialContext(ctx, url, http.Header{})
+	conn, resp, err := d.DialContext(ctx, url, hdr)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("dial %s: %w (HTTP %d)", url, err, resp.StatusCode)

@@ -141,7 +141,8 @@ func (e *Env) Config() ctrl.Config {
 }
 
 // StartCtrl starts an XCtrl instance on the env's NATS with the test users
-// (or Config.DirectoryFile's); mutate, if set, edits the config first.
+// (or the directory's the config names); mutate, if set, edits the config
+// first.
 func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 	e.T.Helper()
 	cfg := e.Config()
@@ -149,8 +150,8 @@ func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 		mutate(&cfg)
 	}
 	deps := ctrl.Deps{Users: e.Users, Logger: Logger(e.T)}
-	if cfg.DirectoryFile != "" {
-		deps.Users = nil // the file's users
+	if cfg.DirectoryFile != "" || cfg.FSConfDir != "" || cfg.UserLookup == ctrl.UserLookupNode {
+		deps.Users = nil // the directory's users
 	}
 	s, err := ctrl.New(cfg, deps)
 	if err != nil {
@@ -210,6 +211,11 @@ func (e *Env) DialSessid(s *ctrl.Server, sessid string) *Browser {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	return e.Adopt(c)
+}
+
+// Adopt makes a client dialled by hand a Browser the env closes.
+func (e *Env) Adopt(c *Client) *Browser {
 	e.clients = append(e.clients, c)
 	return &Browser{Client: c, t: e.T, ctx: e.Ctx}
 }
