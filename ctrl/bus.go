@@ -79,6 +79,8 @@ type natsBus struct {
 	// wasOff is set whenever the bus loses its server; the node sweep
 	// takes it (TakeWasOff) to know that silence meanwhile was its own.
 	wasOff atomic.Bool
+	// settling counts OnUp listeners still running after a reconnect.
+	settling atomic.Int32
 }
 
 type busSub struct {
@@ -155,12 +157,18 @@ func (b *natsBus) up(nc *nats.Conn, fresh bool) {
 	b.mu.RUnlock()
 	for _, f := range fs {
 		b.wg.Add(1)
+		b.settling.Add(1)
 		go func() {
 			defer b.wg.Done()
+			defer b.settling.Add(-1)
 			f(nc, fresh)
 		}()
 	}
 }
+
+// Ready reports whether the bus is connected and the OnUp listeners have
+// finished catching up after the last reconnect.
+func (b *natsBus) Ready() bool { return b.Connected() && b.settling.Load() == 0 }
 
 // redial replaces a connection nats.go closed for good: dial until it
 // works, re-create every subscription, swap, tell the listeners.

@@ -192,29 +192,7 @@ func (k *bookKeeper) Rewrite() {
 	}
 }
 
-func (k *bookKeeper) run(ctx context.Context) {
-	t := time.NewTicker(k.refresh)
-	defer t.Stop()
-	var retry <-chan time.Time
-	backoff := registrarRetry
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			k.Rewrite()
-		case <-k.kick:
-		case <-retry:
-		}
-		retry = nil
-		if k.sync(ctx) {
-			backoff = registrarRetry
-			continue
-		}
-		retry = time.After(backoff)
-		backoff = min(2*backoff, registrarRetryMax)
-	}
-}
+func (k *bookKeeper) run(ctx context.Context) { syncLoop(ctx, k.refresh, k.kick, k.Rewrite, k.sync) }
 
 func (k *bookKeeper) sync(ctx context.Context) bool {
 	k.mu.Lock()

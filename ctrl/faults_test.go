@@ -100,7 +100,12 @@ func TestNATSRestartRecreatesRegistry(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		users = append(users, e.Login(x, fmt.Sprint(1000+i)))
 	}
+	rx, ry := x.NATSConn().Stats().Reconnects, y.NATSConn().Stats().Reconnects
 	e.RestartNATS()
+	// Both noticed and reconnected before their health means anything.
+	waitFor(t, e, func() bool {
+		return x.NATSConn().Stats().Reconnects > rx && y.NATSConn().Stats().Reconnects > ry
+	})
 	healthy(t, e, x)
 	healthy(t, e, y)
 	// Every user logged in on x is found through y (the registry).
@@ -218,8 +223,12 @@ func TestOffTheBusEndsNoCallAndReconciles(t *testing.T) {
 	n := e.StartNode(fakenode.Options{UUID: "n1", UpdateEvery: 50 * time.Millisecond})
 	c := e.Login(x, "1000")
 	for _, id := range []string{"kept", "ended", "detached"} {
-		c.Reply(c.Invite(id, "7000-"+id, nil))
-		n.Answer(id)
+		if r := c.Reply(c.Invite(id, "7000-"+id, nil)); r.Error != nil {
+			t.Fatalf("invite %s: %+v", id, r.Error)
+		}
+		if !n.Answer(id) {
+			t.Fatalf("the node does not have call %s", id)
+		}
 		c.ExpectCall(verto.MethodAnswer, id)
 	}
 	proxy.Cut()

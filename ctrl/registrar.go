@@ -197,22 +197,27 @@ func (r *Registrar) noteErr(err error) {
 }
 
 // Run refreshes and retries until ctx ends.
-func (r *Registrar) Run(ctx context.Context) {
-	refresh := time.NewTicker(r.refresh)
-	defer refresh.Stop()
+func (r *Registrar) Run(ctx context.Context) { syncLoop(ctx, r.refresh, r.kick, r.markAll, r.sync) }
+
+// syncLoop runs sync whenever kick fires, and after tick each period; while
+// sync reports that something did not land it runs again, backing off from
+// registrarRetry to registrarRetryMax.
+func syncLoop(ctx context.Context, period time.Duration, kick <-chan struct{}, tick func(), sync func(context.Context) bool) {
+	t := time.NewTicker(period)
+	defer t.Stop()
 	var retry <-chan time.Time
 	backoff := registrarRetry
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-refresh.C:
-			r.markAll()
-		case <-r.kick:
+		case <-t.C:
+			tick()
+		case <-kick:
 		case <-retry:
 		}
 		retry = nil
-		if r.sync(ctx) {
+		if sync(ctx) {
 			backoff = registrarRetry
 			continue
 		}

@@ -237,6 +237,16 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 	return nil
 }
 
+// reopen makes sure the bucket is usable after the bus came back: on a new
+// connection (fresh) or the same one reconnected (the server may have
+// restarted without it).
+func (b *kvBucket) reopen(ctx context.Context, nc *nats.Conn, fresh bool) error {
+	if fresh {
+		return b.Attach(ctx, nc)
+	}
+	return b.Ensure(ctx)
+}
+
 func (b *kvBucket) handles() (jetstream.JetStream, jetstream.KeyValue) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

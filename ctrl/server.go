@@ -382,25 +382,13 @@ func (s *Server) busUp(nc *nats.Conn, fresh bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	if s.kvreg != nil {
-		var err error
-		if fresh {
-			err = s.kvreg.Attach(ctx, nc)
-		} else {
-			err = s.kvreg.Ensure(ctx)
-		}
-		if err != nil {
+		if err := s.kvreg.b.reopen(ctx, nc, fresh); err != nil {
 			s.log.Warn("registry: not available after reconnect; retrying", "err", err)
 			s.registrar.BucketGone()
 		}
 	}
 	if s.kvbook != nil {
-		var err error
-		if fresh {
-			err = s.kvbook.Attach(ctx, nc)
-		} else {
-			err = s.kvbook.Ensure(ctx)
-		}
-		if err != nil {
+		if err := s.kvbook.b.reopen(ctx, nc, fresh); err != nil {
 			s.log.Warn("call book: not available after reconnect", "err", err)
 		}
 	}
@@ -526,8 +514,8 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	case s.draining.Load():
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
-	case s.nbus != nil && !s.nbus.Connected():
-		http.Error(w, "off the NATS bus (reconnecting)", http.StatusServiceUnavailable)
+	case s.nbus != nil && !s.nbus.Ready():
+		http.Error(w, "off the NATS bus (reconnecting, or catching up after it)", http.StatusServiceUnavailable)
 		return
 	case s.registrar != nil && !s.registrar.Healthy():
 		http.Error(w, fmt.Sprintf("registry not usable: %v", s.registrar.LastError()), http.StatusServiceUnavailable)
