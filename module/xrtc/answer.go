@@ -1,0 +1,83 @@
+package xrtc
+
+import (
+	"errors"
+
+	"xccrtc/verto"
+)
+
+// verto.answer: a user answers a call to it (mod_verto verto__answer_func).
+
+func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
+	c.mu.Lock()
+	state, dir, ch := c.state, c.dir, c.ch
+	c.mu.Unlock()
+	switch {
+	case state == StateHangup:
+		e.respond(r, nil, callNotExist(c.id))
+		return
+	case dir != Outbound || state.Answered() || ch == nil:
+		e.respond(r, nil, sessionError(msgAlreadyAnswered, c.id))
+		return
+	case p.SDP == "":
+		e.respond(r, nil, sessionError(verto.MsgSDPMissing, c.id))
+		return
+	}
+	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
+		msg := msgMediaError
+		if errors.Is(err, ErrBadSDP) || errors.Is(err, ErrCodec) {
+			msg = msgCodecError
+		}
+		e.log.Warn("xrtc: client's answer refused", "call_id", c.id, "err", err)
+		e.respond(r, nil, sessionError(msg, c.id))
+		e.endCall(c, CauseOf(err), true, true)
+		return
+	}
+	if err := ch.MarkAnswered(); err != nil {
+		e.respond(r, nil, sessionError(msgMediaError, c.id))
+		e.endCall(c, CauseOf(err), true, true)
+		return
+	}
+	dpx := p.DialogParams
+	c.mu.Lock()
+	_ = c.setState(StateActive)
+	c.answeredAt = e.clock.Now()
+	c.sessid, c.ctrlUUID, c.user = p.Sessid, p.CtrlUUID, p.XrtcUser
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+		c.ringTimer = nil
+	}
+	ctrls := appendUnique(append([]string(nil), c.ringCtrls...), p.CtrlUUID)
+	c.mu.Unlock()
+	vars := map[string]string{
+		"jsock_uuid_str":       p.Sessid,
+		"event_channel_cookie": p.Sessid,
+		"xrtc_ctrl_uuid":       p.CtrlUUID,
+		"callee_id_name":       firstNonEmpty(p.CalleeIDName, dpx.CalleeIDName),
+		"callee_id_number":     firstNonEmpty(p.CalleeIDNumber, dpx.CalleeIDNumber),
+	}
+	if u := p.XrtcUser; u != nil {
+		vars["verto_user"], vars["presence_id"], vars["verto_host"] = u.Login, u.Login, u.Domain
+	}
+	for k, v := range vars {
+		if v == "" {
+			delete(vars, k)
+		}
+	}
+	ch.SetVariables(vars)
+	if p.Sessid != "" {
+		e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)
+	}
+	e.log.Info("xrtc: call answered by client", "call_id", c.id, "sessid", p.Sessid, "ctrl_uuid", p.CtrlUUID)
+	e.startMediaWatch(c)
+	e.respond(r, withEcho(nodeResult{NodeUUID: e.nodeUUID}, p, r.msg.Params), nil)
+	ap := &verto.AnsweredParams{CallID: c.id, Sessid: p.Sessid, CtrlUUID: p.CtrlUUID, NodeUUID: e.nodeUUID}
+	for _, u := range ctrls {
+		if u == "" {
+			continue
+		}
+		if err := e.publish(e.subjects.Ctrl(u), verto.MethodXrtcAnswered, ap, false); err != nil {
+			e.log.Warn("xrtc: xrtc.answered not sent", "call_id", c.id, "ctrl_uuid", u, "err", err)
+		}
+	}
+}
