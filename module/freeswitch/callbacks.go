@@ -103,6 +103,7 @@ func xrtcGoOriginate(octx unsafe.Pointer, req *C.xrtc_orig_req_t) (cause C.int) 
 		ANI:            C.GoString(cp.ani),
 		ANIII:          C.GoString(cp.aniii),
 		RDNIS:          C.GoString(cp.rdnis),
+		NetworkAddr:    C.GoString(cp.network_addr),
 		Source:         "mod_xrtc",
 	}
 	m.host.pending.Store(uuid, octx)

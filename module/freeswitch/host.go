@@ -78,6 +78,7 @@ func (m *cmem) caller(cp *xrtc.CallerProfile) C.xrtc_caller_t {
 		ani:                m.str(cp.ANI),
 		aniii:              m.str(cp.ANIII),
 		rdnis:              m.str(cp.RDNIS),
+		network_addr:       m.str(cp.NetworkAddr),
 		source:             m.str(firstOf(cp.Source, "mod_xrtc")),
 		context:            m.str(cp.Context),
 		destination_number: m.str(cp.DestinationNumber),

@@ -33,14 +33,18 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 		e.endCall(c, CauseOf(err), true, true)
 		return
 	}
+	// Everything the answer tells about the callee goes on the channel
+	// before it is marked answered, as mod_verto sets the user
+	// (switch_ivr_set_user) and callee id before switch_channel_mark_answered:
+	// CHANNEL_ANSWER, CDRs and what the dialplan runs next see them.
+	ch.SetVariables(e.answerVars(p))
 	if err := ch.MarkAnswered(); err != nil {
 		e.respond(r, nil, sessionError(msgMediaError, c.id))
 		e.endCall(c, CauseOf(err), true, true)
 		return
 	}
-	dpx := p.DialogParams
 	c.mu.Lock()
-	_ = c.setState(StateActive)
+	e.moveLocked(c, StateActive)
 	c.answeredAt = e.clock.Now()
 	c.sessid, c.ctrlUUID, c.user = p.Sessid, p.CtrlUUID, p.XrtcUser
 	if c.ringTimer != nil {
@@ -49,22 +53,6 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 	}
 	ctrls := appendUnique(append([]string(nil), c.ringCtrls...), p.CtrlUUID)
 	c.mu.Unlock()
-	vars := map[string]string{
-		"jsock_uuid_str":       p.Sessid,
-		"event_channel_cookie": p.Sessid,
-		"xrtc_ctrl_uuid":       p.CtrlUUID,
-		"callee_id_name":       firstNonEmpty(p.CalleeIDName, dpx.CalleeIDName),
-		"callee_id_number":     firstNonEmpty(p.CalleeIDNumber, dpx.CalleeIDNumber),
-	}
-	if u := p.XrtcUser; u != nil {
-		vars["verto_user"], vars["presence_id"], vars["verto_host"] = u.Login, u.Login, u.Domain
-	}
-	for k, v := range vars {
-		if v == "" {
-			delete(vars, k)
-		}
-	}
-	ch.SetVariables(vars)
 	if p.Sessid != "" {
 		e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)
 	}
@@ -80,4 +68,27 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 			e.log.Warn("xrtc: xrtc.answered not sent", "call_id", c.id, "ctrl_uuid", u, "err", err)
 		}
 	}
+}
+
+// answerVars are the channel variables of the user who answered: their
+// variables (setUserVars: the directory's win over the client's), the
+// socket that answered, and the callee id.
+func (e *Endpoint) answerVars(p *verto.CallParams) map[string]string {
+	vars := map[string]string{}
+	setUserVars(vars, p.XrtcUser)
+	vars["jsock_uuid_str"] = p.Sessid
+	vars["event_channel_cookie"] = p.Sessid
+	vars["xrtc_ctrl_uuid"] = p.CtrlUUID
+	vars["callee_id_name"] = firstNonEmpty(p.CalleeIDName, p.DialogParams.CalleeIDName)
+	vars["callee_id_number"] = firstNonEmpty(p.CalleeIDNumber, p.DialogParams.CalleeIDNumber)
+	if u := p.XrtcUser; u != nil {
+		vars["verto_user"], vars["presence_id"], vars["verto_host"] = u.Login, u.Login, u.Domain
+		vars["chat_proto"] = "verto"
+	}
+	for k, v := range vars {
+		if v == "" {
+			delete(vars, k)
+		}
+	}
+	return vars
 }

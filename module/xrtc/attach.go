@@ -44,9 +44,9 @@ func (e *Endpoint) attach(r *request, p *verto.CallParams, c *Call) {
 		c.detachTimer = nil
 	}
 	if c.held {
-		_ = c.setState(StateHeld)
+		e.moveLocked(c, StateHeld)
 	} else {
-		_ = c.setState(StateActive)
+		e.moveLocked(c, StateActive)
 	}
 	if p.Sessid != "" {
 		c.sessid = p.Sessid

@@ -105,6 +105,19 @@ func (c *Call) setState(to State) error {
 	return nil
 }
 
+// moveLocked moves the call to state to (c.mu held) and reports whether it
+// moved. A refused move is a bug in the endpoint: it is logged and counted
+// (xrtc status "bad transitions"), and the call stays where it was.
+func (e *Endpoint) moveLocked(c *Call, to State) bool {
+	err := c.setState(to)
+	if err == nil {
+		return true
+	}
+	e.stats.badTransitions.Add(1)
+	e.log.Error("xrtc: state change refused", "call_id", c.id, "direction", c.dir.String(), "err", err)
+	return false
+}
+
 func (c *Call) getState() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()

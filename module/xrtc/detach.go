@@ -34,7 +34,7 @@ func (e *Endpoint) detachCall(c *Call, ctrlUUID string) {
 		e.endCall(c, verto.CauseDestinationOutOfOrder, true, false)
 		return
 	}
-	_ = c.setState(StateDetached)
+	e.moveLocked(c, StateDetached)
 	c.watch.stopLocked()
 	c.attachWanted = false
 	if c.detachTimer == nil {

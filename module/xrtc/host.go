@@ -143,7 +143,8 @@ type CallerProfile struct {
 	ANI               string `json:"ani,omitempty"`
 	ANIII             string `json:"aniii,omitempty"`
 	RDNIS             string `json:"rdnis,omitempty"`
-	Source            string `json:"source"` // "mod_xrtc"
+	NetworkAddr       string `json:"network_addr,omitempty"` // the client's IP (mod_verto: the WebSocket peer)
+	Source            string `json:"source"`                 // "mod_xrtc"
 }
 
 // InboundSpec is what the switch needs to create a client's call.

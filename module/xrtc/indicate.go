@@ -53,9 +53,8 @@ func (e *Endpoint) mediaIndication(c *Call, method, sdp string) {
 		c.mu.Unlock()
 		return
 	}
-	if err := c.setState(to); err != nil {
+	if !e.moveLocked(c, to) {
 		c.mu.Unlock()
-		e.log.Warn("xrtc: media indication refused", "call_id", c.id, "err", err)
 		return
 	}
 	p := &verto.ServerCallParams{}

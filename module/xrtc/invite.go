@@ -90,7 +90,7 @@ func (e *Endpoint) createInbound(r *request, p *verto.CallParams, c *Call) {
 	e.respond(r, withEcho(verto.InviteResult{Message: "CALL CREATED", CallID: c.id, NodeUUID: e.nodeUUID}, p, r.msg.Params), nil)
 	c.mu.Lock()
 	if c.state == StateNew {
-		_ = c.setState(StateTrying)
+		e.moveLocked(c, StateTrying)
 	}
 	c.mu.Unlock()
 	if st, ok := ch.(Starter); ok {
@@ -118,18 +118,11 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 		ANI:               dp.ANI,
 		ANIII:             dp.ANIII,
 		RDNIS:             dp.RDNIS,
+		NetworkAddr:       clientIP(u),
 		Source:            "mod_xrtc",
 	}
 	vars := make(map[string]string, 16+len(u.Variables)+len(u.UserVariables)+len(dp.UserVariables))
-	// The client's login userVariables first, the directory's variables
-	// over them: a browser cannot widen toll_allow or spoof accountcode
-	// (mod_verto applies the directory user after the client's variables).
-	for k, v := range u.UserVariables {
-		vars[k] = anyString(v)
-	}
-	for k, v := range u.Variables {
-		vars[k] = v
-	}
+	setUserVars(vars, u)
 	vars["jsock_uuid_str"] = p.Sessid
 	vars["event_channel_cookie"] = p.Sessid
 	vars["verto_user"] = u.Login

@@ -115,7 +115,7 @@ func (e *Endpoint) reattach(c *Call, p *verto.ControlParams) bool {
 	}
 	if c.state != StateDetached {
 		c.watch.stopLocked()
-		_ = c.setState(StateDetached)
+		e.moveLocked(c, StateDetached)
 	}
 	c.sessid = p.Sessid
 	if p.CtrlUUID != "" {

@@ -38,9 +38,9 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 			c.mu.Lock()
 			c.held = want
 			if want {
-				_ = c.setState(StateHeld)
+				e.moveLocked(c, StateHeld)
 			} else {
-				_ = c.setState(StateActive)
+				e.moveLocked(c, StateActive)
 			}
 			c.mu.Unlock()
 			e.startMediaWatch(c)

@@ -169,7 +169,7 @@ func (e *Endpoint) inviteUser(c *Call, ring time.Duration, vars map[string]strin
 		c.mu.Unlock()
 		return // hung up meanwhile
 	}
-	_ = c.setState(StateTrying)
+	e.moveLocked(c, StateTrying)
 	if ring > 0 {
 		c.ringTimer = e.after(ring, "ring timer", func() {
 			e.runCall(c, "ring timeout", func() {
@@ -282,7 +282,7 @@ func (e *Endpoint) inviteReply(c *Call, data []byte, err error) {
 	}
 	answeredBy, sessid, endCause := c.ctrlUUID, c.sessid, c.cause
 	if st == StateTrying {
-		_ = c.setState(StateRinging)
+		e.moveLocked(c, StateRinging)
 	}
 	ch := c.ch
 	fresh := make([]string, 0, len(c.ringCtrls))

@@ -70,8 +70,8 @@ func TestOriginateRingAnswerFirstWins(t *testing.T) {
 		t.Fatalf("answer result %v", r)
 	}
 	fch.Expect(t, "remote-answer")
+	fch.Expect(t, "vars") // before the answer: CHANNEL_ANSWER carries them
 	fch.Expect(t, "answered")
-	fch.Expect(t, "vars")
 	if fch.Var("jsock_uuid_str") != "sess-2" || fch.Var("callee_id_name") != "Alice" || fch.Var("xrtc_ctrl_uuid") != "ctrl-2" {
 		t.Errorf("vars after answer: %s %s %s", fch.Var("jsock_uuid_str"), fch.Var("callee_id_name"), fch.Var("xrtc_ctrl_uuid"))
 	}

@@ -186,6 +186,7 @@ type Channel struct {
 	host   *Host
 	uuid   string
 	rtpIn  atomic.Uint64
+	reads  atomic.Int64 // MediaStats calls
 	events chan string
 
 	mu       sync.Mutex
@@ -358,8 +359,13 @@ func (c *Channel) Var(k string) string {
 
 // MediaStats implements xrtc.Channel.
 func (c *Channel) MediaStats() xrtc.MediaStats {
+	c.reads.Add(1)
 	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load()}
 }
+
+// StatsReads is how often MediaStats was called (on FreeSWITCH each call
+// locates the session).
+func (c *Channel) StatsReads() int64 { return c.reads.Load() }
 
 // AddRTP counts n inbound RTP media packets.
 func (c *Channel) AddRTP(n uint64) { c.rtpIn.Add(n) }
