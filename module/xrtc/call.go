@@ -50,6 +50,7 @@ type Call struct {
 	attachWanted bool // verto.attach offered, waiting for the client's answer
 	cause        verto.Cause
 	route        *verto.Route
+	init         *outboundInit // a call to a user waiting for ChannelInit (OfferOnInit)
 	ringCtrls    []string
 	answeredAt   time.Time
 	ringTimer    Timer
@@ -194,10 +195,14 @@ func (e *Endpoint) endCall(c *Call, cause verto.Cause, hangupChannel, notify boo
 		c.mu.Unlock()
 		return
 	}
+	// A call to a user that never got to its verto.invite has nobody to
+	// tell.
+	unsent := c.dir == Outbound && c.state == StateNew
 	c.state = StateHangup
 	c.cause = cause
+	c.init = nil
 	c.stopTimersLocked()
-	ch, quiet := c.ch, c.quiet
+	ch, quiet := c.ch, c.quiet || unsent
 	sessid := c.sessid
 	c.mu.Unlock()
 	e.unregister(c)
