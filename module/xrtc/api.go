@@ -84,14 +84,26 @@ func (e *Endpoint) statusText() string {
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "profile\tctrl-subject\tmedia-timeout\thold-timeout\tdetach\tcontext\tdialplan\tcodecs\trtp-ip")
+	fmt.Fprintln(tw, "profile\tctrl-subject\tmedia-timeout\thold-timeout\tdetach\tcontext\tdialplan\tcodecs\trtp-ip\twarnings")
 	for _, name := range cfg.profileNames() {
 		p := cfg.Profiles[name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, cfg.ctrlSubject(p),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Name, cfg.ctrlSubject(p),
 			msOrOff(p.MediaTimeout), msOrOff(p.HoldTimeout()), cfg.detachTimeout(p), p.context(), p.dialplan(),
-			p.OutboundCodecString, joinOr(p.RTPIPs, "-"))
+			p.OutboundCodecString, joinOr(p.RTPIPs, "-"), len(p.Warnings))
+	}
+	if len(cfg.Profiles) == 0 {
+		fmt.Fprintln(tw, "(none: every call fails)")
 	}
 	tw.Flush()
+	// The warnings of the configuration in force, next to their profile.
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	for _, name := range cfg.profileNames() {
+		for _, w := range cfg.Profiles[name].Warnings {
+			fmt.Fprintf(&b, "warning: profile %s: %s\n", name, w)
+		}
+	}
 	return b.String()
 }
 
