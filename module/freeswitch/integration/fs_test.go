@@ -151,12 +151,12 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string) *fsEnv 
 	if err := os.WriteFile(es, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// vars.xml: with the stock default_password every call waits 10 s
-	// in the dialplan's warning.
-	vx := filepath.Join(conf, "vars.xml")
-	if b, err := os.ReadFile(vx); err == nil {
-		s := strings.Replace(string(b), `data="default_password=1234"`, `data="default_password=xrtc-test-not-1234"`, 1)
-		_ = os.WriteFile(vx, []byte(s), 0o644)
+	// The users stay as they are (1000-1019, password 1234): the test
+	// installation's dialplan has no 10 s default-password sleep
+	// (/work/shared/tools/freeswitch-for-tests.sh). The tests add their
+	// own extensions only.
+	if err := os.WriteFile(filepath.Join(conf, "dialplan", "default", "00_xrtc_tests.xml"), []byte(testDialplan), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(conf, "autoload_configs", "xcc-rtc.conf.xml"), []byte(xrtcConf(ns.ClientURL())), 0o644); err != nil {
 		t.Fatal(err)

@@ -27,10 +27,13 @@ import (
 // flowing), the case FreeSWITCH's own media_timeout misses (FREESWITCH.md).
 // It also checks the module against a second, independent client.
 type peer struct {
-	t      *testing.T
-	sessid string
-	ws     *websocket.Conn
-	wmu    sync.Mutex
+	t         *testing.T
+	sessid    string
+	ws        *websocket.Conn
+	wmu       sync.Mutex
+	user      string
+	codecs    []peerCodec // offered and accepted, in order
+	sendCodec peerCodec   // the codec of the audio the peer sends
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -81,22 +84,43 @@ func newID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// peerCodec is an audio codec of the peer.
+type peerCodec struct {
+	mime string
+	pt   webrtc.PayloadType
+}
+
+var (
+	pcmu = peerCodec{webrtc.MimeTypePCMU, 0}
+	pcma = peerCodec{webrtc.MimeTypePCMA, 8}
+)
+
 // dialPeer connects to XCtrl and logs user@testDomain in the way verto.js
 // does (login with the sessid only, then with credentials on -32000).
 func dialPeer(t *testing.T, url, user string) *peer {
+	return dialPeerWith(t, url, user, nil, pcmu)
+}
+
+// dialPeerWith logs in with extra login params (userVariables ...) and the
+// audio codecs the peer offers and accepts, in order (the first is sent).
+func dialPeerWith(t *testing.T, url, user string, login map[string]any, codecs ...peerCodec) *peer {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	p := &peer{t: t, sessid: newID(), ws: ws, replies: map[int]*rpcMsg{}}
+	p := &peer{t: t, user: user, sessid: newID(), ws: ws, replies: map[int]*rpcMsg{}, codecs: codecs, sendCodec: codecs[0]}
 	p.cond = sync.NewCond(&p.mu)
 	go p.read()
 	t.Cleanup(p.close)
 	if r := p.request("login", map[string]any{"sessid": p.sessid}); r.Error == nil || r.Error.Code != -32000 {
 		t.Fatalf("login without credentials: %+v", r)
 	}
-	r := p.request("login", map[string]any{"sessid": p.sessid, "login": user + "@" + testDomain, "passwd": "1234"})
+	params := map[string]any{"sessid": p.sessid, "login": user + "@" + testDomain, "passwd": "1234"}
+	for k, v := range login {
+		params[k] = v
+	}
+	r := p.request("login", params)
 	if r.Error != nil {
 		t.Fatalf("login %s: %s", user, r.Error.Message)
 	}
@@ -217,10 +241,12 @@ func (p *peer) tryExpect(method, callID string, d time.Duration) *rpcMsg {
 
 // pcall is one call of the peer, with its media.
 type pcall struct {
-	p    *peer
-	id   string
-	pc   *webrtc.PeerConnection
-	node string
+	p         *peer
+	id        string
+	pc        *webrtc.PeerConnection
+	node      string
+	localSDP  string // the peer's offer (calls it places)
+	remoteSDP string // FreeSWITCH's SDP as it came
 
 	sending  atomic.Bool
 	sent     atomic.Uint64
@@ -231,11 +257,13 @@ type pcall struct {
 func (p *peer) newCall(id string) *pcall {
 	p.t.Helper()
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000},
-		PayloadType:        0,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
-		p.t.Fatal(err)
+	for _, c := range p.codecs {
+		if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.mime, ClockRate: 8000},
+			PayloadType:        c.pt,
+		}, webrtc.RTPCodecTypeAudio); err != nil {
+			p.t.Fatal(err)
+		}
 	}
 	se := webrtc.SettingEngine{}
 	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
@@ -253,7 +281,7 @@ func (p *peer) newCall(id string) *pcall {
 		p.t.Fatal(err)
 	}
 	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{})}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "audio", "xrtc-peer")
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: p.sendCodec.mime, ClockRate: 8000}, "audio", "xrtc-peer")
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -283,11 +311,15 @@ func (p *peer) newCall(id string) *pcall {
 	return c
 }
 
-// sendLoop writes a 1 kHz μ-law tone every 20 ms while sending is on.
+// sendLoop writes a 1 kHz tone (G.711, the peer's send codec) every 20 ms
+// while sending is on.
 func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticSample) {
 	frame := make([]byte, 160)
 	for i := range frame {
 		frame[i] = ulaw(int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
+		if c.p.sendCodec == pcma {
+			frame[i] ^= 0x55 // not a-law, but valid G.711 bytes: the test counts packets
+		}
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -352,6 +384,15 @@ func (c *pcall) gathered(set func() error) string {
 // call places a call to dest and waits until FreeSWITCH answers it.
 func (p *peer) call(dest string) *pcall {
 	p.t.Helper()
+	c := p.place(dest)
+	c.awaitAnswer(30 * time.Second)
+	return c
+}
+
+// place sends a verto.invite to dest and returns once the node created the
+// call ("CALL CREATED").
+func (p *peer) place(dest string) *pcall {
+	p.t.Helper()
 	c := p.newCall(newID())
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -370,17 +411,26 @@ func (p *peer) call(dest string) *pcall {
 	}
 	_ = json.Unmarshal(r.Result, &res)
 	c.node = res.NodeUUID
-	ans := p.expect("verto.answer", c.id, 30*time.Second)
+	c.localSDP = sdp
+	return c
+}
+
+// awaitAnswer waits for FreeSWITCH's answer (verto.answer, or verto.media
+// with the SDP first) and starts the media.
+func (c *pcall) awaitAnswer(d time.Duration) {
+	p := c.p
+	p.t.Helper()
+	ans := p.expect("verto.answer", c.id, d)
 	sdpAns := ans.param("sdp")
 	if sdpAns == "" {
 		if media := p.tryExpect("verto.media", c.id, 0); media != nil {
 			sdpAns = media.param("sdp")
 		}
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdpAns}); err != nil {
+	c.remoteSDP = sdpAns
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: forPion(sdpAns, sdpMids(c.localSDP))}); err != nil {
 		p.t.Fatalf("answer SDP: %v\n%s", err, sdpAns)
 	}
-	return c
 }
 
 // answer waits for a call (verto.invite from the server) and answers it.
@@ -389,7 +439,8 @@ func (p *peer) answer(d time.Duration) *pcall {
 	inv := p.expect("verto.invite", "", d)
 	c := p.newCall(inv.callID())
 	c.node = inv.param("node_uuid")
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: inv.param("sdp")}); err != nil {
+	c.remoteSDP = inv.param("sdp")
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: forPion(c.remoteSDP, nil)}); err != nil {
 		p.t.Fatalf("offer SDP: %v\n%s", err, inv.param("sdp"))
 	}
 	ans, err := c.pc.CreateAnswer(nil)
@@ -400,7 +451,7 @@ func (p *peer) answer(d time.Duration) *pcall {
 	r := p.request("verto.answer", map[string]any{
 		"sdp":          sdp,
 		"node_uuid":    c.node,
-		"dialogParams": map[string]any{"callID": c.id},
+		"dialogParams": map[string]any{"callID": c.id, "callee_id_name": "Peer " + p.user, "callee_id_number": p.user},
 	})
 	if r.Error != nil {
 		p.t.Fatalf("verto.answer: %s", r.Error.Message)

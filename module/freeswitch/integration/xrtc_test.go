@@ -85,6 +85,16 @@ func TestFreeSWITCH(t *testing.T) {
 	t.Run("call-controls", func(t *testing.T) { testCallControls(t, f, x) })
 	t.Run("reattach", func(t *testing.T) { testReattach(t, f, x) })
 	t.Run("conference", func(t *testing.T) { testConference(t, f, x) })
+	t.Run("directory-vars", func(t *testing.T) { testDirectoryVars(t, f, x) })
+	t.Run("originator-codec", func(t *testing.T) { testOriginatorCodec(t, f, x) })
+	t.Run("bypass-media", func(t *testing.T) { testBypassMedia(t, f, x) })
+	t.Run("ext-rtp-ip", func(t *testing.T) { testExtRTPIP(t, f, x) })
+	t.Run("late-negotiation", func(t *testing.T) { testLateNegotiation(t, f, x) })
+	t.Run("answer-data", func(t *testing.T) { testAnswerData(t, f, x) })
+	t.Run("client-address", func(t *testing.T) { testClientAddress(t, f, nodeUUID) })
+	t.Run("sdp-unchanged", func(t *testing.T) { testSDPUnchanged(t, f, x) })
+	t.Run("warnings", func(t *testing.T) { testConfigWarnings(t, f) })
+	t.Run("unload-invites", func(t *testing.T) { testUnloadWithInvites(t, f, x, nodeUUID) })
 	t.Run("media-timeout", func(t *testing.T) { testMediaTimeout(t, f, x) })
 	t.Run("silence-is-media", func(t *testing.T) { testSilenceIsMedia(t, f, x) })
 	t.Run("shutdown", func(t *testing.T) { testShutdown(t, f, x) })
@@ -111,14 +121,12 @@ func startXCtrl(t *testing.T, f *fsEnv) *ctrl.Server {
 	t.Helper()
 	users := ctrl.MapStore{}
 	for i := 1000; i < 1005; i++ {
+		// Directory variables as FreeSWITCH's stock users have them, the
+		// toll class narrowed: the login's userVariables must not widen it.
 		u := users.Add(fmt.Sprint(i), testDomain, "1234", nil)
-		// FreeSWITCH forwards RTP headers as they came (echo, bridges of one
-		// codec): the echo returns the client's own SSRC, which browsers
-		// play but pion drops (the answer declares FreeSWITCH's SSRC).
-		// rtp_rewrite_timestamps makes FreeSWITCH send its own, declared
-		// SSRC; a directory variable becomes a channel variable, as with
-		// mod_verto.
-		u.Variables["rtp_rewrite_timestamps"] = "true"
+		u.Variables["toll_allow"] = "local"
+		u.Variables["accountcode"] = fmt.Sprint(i)
+		u.Variables["user_context"] = "default"
 	}
 	s, err := ctrl.New(ctrl.Config{
 		WSListen:      "127.0.0.1:0",
@@ -350,7 +358,7 @@ func answerIncoming(t *testing.T, c *client.Client) *client.Call {
 // it as verto.bye.
 func testOriginate(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	c := dial(t, x, "1002")
-	res := originate(f, "{rtp_rewrite_timestamps=true,origination_caller_id_number=9999}xrtc/1002@"+testDomain, "&echo")
+	res := originate(f, "{origination_caller_id_number=9999}xrtc/1002@"+testDomain, "&echo")
 	call := answerIncoming(t, c)
 	var out string
 	select {
