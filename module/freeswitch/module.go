@@ -124,7 +124,7 @@ func load(path string) error {
 		Host:    host,
 		Log:     log,
 		Version: version,
-		Reload: func() (xrtc.Config, error) { return readConfig(path, host, log) },
+		Reload:  func() (xrtc.Config, error) { return readConfig(path, host, log) },
 		OnPanic: func(v any) {
 			fsLog(C.XRTC_LOG_CRIT, "", fmt.Sprintf("mod_xrtc: the endpoint recovered a panic: %v", v))
 		},

@@ -341,7 +341,7 @@ func testAnswerData(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	}
 
 	p4 := dialPeer(t, x.WSURL(), "1004")
-	res = originate(f, "xrtc/1004@"+testDomain, "&conference(3500)")
+	res = originate(f, "xrtc/1004@"+testDomain, "&conference(3500@video-mcu-stereo)")
 	c4 := p4.answer(20 * time.Second)
 	<-res
 	deadline := time.Now().Add(10 * time.Second)

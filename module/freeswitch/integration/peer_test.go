@@ -17,8 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 )
 
 // peer is a minimal Verto client with real WebRTC media (pion), written
@@ -250,7 +250,7 @@ type pcall struct {
 
 	sending  atomic.Bool
 	sent     atomic.Uint64
-	received atomic.Uint64
+	received *atomic.Uint64 // RTP packets that reached the peer's socket
 	done     chan struct{}
 }
 
@@ -265,7 +265,17 @@ func (p *peer) newCall(id string) *pcall {
 			p.t.Fatal(err)
 		}
 	}
+	// The peer's media socket counts the RTP that reaches it, whatever its
+	// SSRC: FreeSWITCH forwards bridged and echoed RTP with the SSRC it came
+	// with, which pion, unlike a browser, does not rebind to.
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	sock := &rtpCounter{PacketConn: udp}
 	se := webrtc.SettingEngine{}
+	mux := webrtc.NewICEUDPMux(nil, sock)
+	se.SetICEUDPMux(mux)
 	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -280,8 +290,9 @@ func (p *peer) newCall(id string) *pcall {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{})}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: p.sendCodec.mime, ClockRate: 8000}, "audio", "xrtc-peer")
+	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{}), received: &sock.rtp}
+	p.t.Cleanup(func() { _ = mux.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: p.sendCodec.mime, ClockRate: 8000}, "audio", "xrtc-peer")
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -302,7 +313,6 @@ func (p *peer) newCall(id string) *pcall {
 			if _, _, err := tr.ReadRTP(); err != nil {
 				return
 			}
-			c.received.Add(1)
 		}
 	})
 	c.sending.Store(true)
@@ -312,8 +322,11 @@ func (p *peer) newCall(id string) *pcall {
 }
 
 // sendLoop writes a 1 kHz tone (G.711, the peer's send codec) every 20 ms
-// while sending is on.
-func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticSample) {
+// while sending is on. It writes the RTP itself, marking only the first
+// packet of a talkspurt as RFC 3551 says (pion's sample writer marks every
+// packet, and FreeSWITCH flushes its read buffer on every marked packet of
+// a bridged leg, whose jitter buffer is paused: the audio would be lost).
+func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticRTP) {
 	frame := make([]byte, 160)
 	for i := range frame {
 		frame[i] = ulaw(int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
@@ -323,16 +336,24 @@ func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticSample) {
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	talking := false
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-tick.C:
 		}
+		ts += 160
 		if c.pc.ConnectionState() != webrtc.PeerConnectionStateConnected || !c.sending.Load() {
+			talking = false
 			continue
 		}
-		if track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}) == nil {
+		seq++
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: !talking, SequenceNumber: seq, Timestamp: ts}, Payload: frame}
+		talking = true
+		if track.WriteRTP(pkt) == nil {
 			c.sent.Add(1)
 		}
 	}
@@ -498,4 +519,22 @@ func (c *pcall) waitBye(d time.Duration) (cause, code string, state webrtc.PeerC
 
 func (c *pcall) String() string {
 	return fmt.Sprintf("call %s: %s, sent %d RTP, received %d RTP", c.id, c.pc.ConnectionState(), c.sent.Load(), c.received.Load())
+}
+
+// rtpCounter is the peer's media socket: it counts the (S)RTP media packets
+// it reads (RTP version 2, not an RTCP packet type: RFC 5761), before
+// pion sorts them by SSRC.
+type rtpCounter struct {
+	net.PacketConn
+	rtp atomic.Uint64
+}
+
+func (c *rtpCounter) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(b)
+	if err == nil && n >= 12 && b[0]&0xc0 == 0x80 {
+		if pt := b[1] & 0x7f; pt < 64 || pt > 95 {
+			c.rtp.Add(1)
+		}
+	}
+	return n, addr, err
 }

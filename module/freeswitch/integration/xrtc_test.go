@@ -39,7 +39,7 @@ func xrtcConf(natsURL string) string {
       <param name="media-timeout" value="%d"/>
       <param name="context" value="default"/>
       <param name="dialplan" value="XML"/>
-      <param name="outbound-codec-string" value="PCMU,opus"/>
+      <param name="outbound-codec-string" value="PCMU,PCMA,opus"/>
       <param name="rtp-ip" value="127.0.0.1"/>
       <param name="force-register-domain" value="%s"/>
     </profile>
@@ -797,7 +797,7 @@ func testLoad(t *testing.T, f *fsEnv) string {
 
 	st := f.mustCLI("xrtc status")
 	t.Logf("xrtc status:\n%s", st)
-	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,opus", "127.0.0.1"} {
+	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,PCMA,opus", "127.0.0.1"} {
 		if !strings.Contains(st, want) {
 			t.Errorf("xrtc status lacks %q", want)
 		}
