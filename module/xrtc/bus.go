@@ -150,7 +150,33 @@ func (b *NATSBus) Subscribe(subject, queue string, h func(subject, reply string,
 		// The server knows the subscription once Subscribe returns.
 		_ = b.nc.FlushTimeout(2 * time.Second)
 	}
-	return func() { _ = s.Unsubscribe() }, nil
+	return func() {
+		if !b.nc.IsConnected() {
+			_ = s.Unsubscribe() // nothing can be in flight
+			return
+		}
+		drain(s)
+	}, nil
+}
+
+// drainWait bounds how long unsubscribing waits for the messages in flight.
+const drainWait = 2 * time.Second
+
+// drain removes the subscription's interest and handles what the server
+// sent before it learnt that, so that a request in flight gets its answer
+// (an error, when the endpoint is stopping) instead of a timeout at the
+// requester. It waits for that, at most drainWait.
+func drain(s *nats.Subscription) {
+	closed := s.StatusChanged(nats.SubscriptionClosed)
+	if err := s.Drain(); err != nil {
+		_ = s.Unsubscribe()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(drainWait):
+		_ = s.Unsubscribe()
+	}
 }
 
 // Status implements Bus.

@@ -479,7 +479,7 @@ func testUnloadWithInvites(t *testing.T, f *fsEnv, x *ctrl.Server, nodeUUID stri
 	// takes the module's lock briefly and fails ("Duplicate UUID"), so no
 	// xrtc channel holds the unload off.
 	dup := newID()
-	res := originate(f, "{origination_uuid="+dup+"}loopback/xrtc-park/default", "&park")
+	res := originate(f, "{origination_uuid="+dup+"}loopback/xrtc-echo/default", "&park")
 	defer hangupAll(t, f)
 	if out := <-res; !strings.HasPrefix(out, "+OK") {
 		t.Fatalf("loopback: %s", out)
@@ -491,7 +491,7 @@ func testUnloadWithInvites(t *testing.T, f *fsEnv, x *ctrl.Server, nodeUUID stri
 	defer status.Unsubscribe()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var sent, answered, slow atomic.Int64
+	var sent, answered, slow, refused atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
@@ -505,8 +505,11 @@ func testUnloadWithInvites(t *testing.T, f *fsEnv, x *ctrl.Server, nodeUUID stri
 				})
 				b, _ := m.Marshal()
 				start := time.Now()
-				_, err := f.nc.Request(verto.DefaultSubjects().Node(nodeUUID), b, 15*time.Second)
+				r, err := f.nc.Request(verto.DefaultSubjects().Node(nodeUUID), b, 15*time.Second)
 				sent.Add(1)
+				if err == nil && strings.Contains(string(r.Data), "SYSTEM_SHUTDOWN") {
+					refused.Add(1) // came while the module was write-locked
+				}
 				if err == nil || err == nats.ErrNoResponders {
 					answered.Add(1)
 				}
@@ -537,7 +540,8 @@ func testUnloadWithInvites(t *testing.T, f *fsEnv, x *ctrl.Server, nodeUUID stri
 	}
 	cancel()
 	wg.Wait()
-	t.Logf("%d unloads, %d invites sent, %d answered, %d slower than 3 s", unloads, sent.Load(), answered.Load(), slow.Load())
+	t.Logf("%d unloads, %d invites sent, %d answered (%d refused as SYSTEM_SHUTDOWN during an unload), %d slower than 3 s",
+		unloads, sent.Load(), answered.Load(), refused.Load(), slow.Load())
 	if unloads == 0 {
 		t.Fatal("no unload went through")
 	}
