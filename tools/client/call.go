@@ -107,6 +107,7 @@ type Call struct {
 	sentBytes    uint64
 	video        videoStats
 	probesSent   map[int]time.Time
+	marksSent    map[uint32]time.Time // RTP timestamp of marked opus packets
 	rtts         []float64
 	netRTT       time.Duration
 	dtmf         strings.Builder
@@ -154,6 +155,7 @@ func (c *Client) newCall(dir Direction, id, dest string, o CallOptions) *Call {
 		opts:       o.withDefaults(),
 		state:      StateNew,
 		probesSent: make(map[int]time.Time),
+		marksSent:  make(map[uint32]time.Time),
 		done:       make(chan struct{}),
 	}
 }
@@ -816,6 +818,32 @@ func (call *Call) probeReceived(k int, t time.Time) {
 		call.rtts = append(call.rtts, float64(rtt)/float64(time.Millisecond))
 		call.changed.notify()
 	}
+}
+
+// markSent notes a marked packet (opus) by its RTP timestamp.
+func (call *Call) markSent(ts uint32, t time.Time) {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	for k, at := range call.marksSent {
+		if t.Sub(at) > 3*call.opts.ProbeInterval {
+			delete(call.marksSent, k)
+		}
+	}
+	call.marksSent[ts] = t
+}
+
+// echoReceived takes a packet of ours that came back: a marked one gives a
+// round trip.
+func (call *Call) echoReceived(ts uint32, t time.Time) {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	sent, ok := call.marksSent[ts]
+	if !ok {
+		return
+	}
+	delete(call.marksSent, ts)
+	call.rtts = append(call.rtts, float64(t.Sub(sent))/float64(time.Millisecond))
+	call.changed.notify()
 }
 
 func (call *Call) networkRTT(d time.Duration) {

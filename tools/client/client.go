@@ -537,7 +537,7 @@ func (c *Client) reconnect(old *wsConn, cause error) {
 	deadline := time.Now().Add(c.opts.ReconnectTimeout)
 	delay := c.opts.ReconnectDelay
 	var conn *wsConn
-	for attempt := 0; conn == nil; attempt++ {
+	for attempt := 0; conn == nil; {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -545,25 +545,28 @@ func (c *Client) reconnect(old *wsConn, cause error) {
 			t.Stop()
 			return
 		}
-		url := urls[attempt%len(urls)]
-		c.emit(EventReconnecting, "", fmt.Sprintf("attempt %d: %s", attempt+1, url), nil)
-		ctx, cancel := context.WithTimeout(c.ctx, 2*c.opts.RequestTimeout)
-		got, err := c.connect(ctx, url)
-		cancel()
-		switch {
-		case c.ctx.Err() != nil:
-			return
-		case got != nil: // logged in (verto.clientReady may not have come)
-			conn = got
-		default:
+		// one round: every address in turn, the one lost first
+		for _, url := range urls {
+			attempt++
+			c.emit(EventReconnecting, "", fmt.Sprintf("attempt %d: %s", attempt, url), nil)
+			ctx, cancel := context.WithTimeout(c.ctx, 2*c.opts.RequestTimeout)
+			got, err := c.connect(ctx, url)
+			cancel()
+			if c.ctx.Err() != nil {
+				return
+			}
+			if got != nil { // logged in (verto.clientReady may not have come)
+				conn = got
+				break
+			}
 			c.log.Info("reconnect failed", "url", url, "err", err)
 			var le *LoginError
 			if errors.As(err, &le) || time.Now().After(deadline) {
 				go c.shutdown(nil, fmt.Errorf("client: reconnect gave up: %w; socket lost: %w", err, cause), EndedBySocket)
 				return
 			}
-			delay = min(2*delay, c.opts.ReconnectMaxDelay)
 		}
+		delay = min(2*delay, c.opts.ReconnectMaxDelay)
 	}
 	c.mu.Lock()
 	c.reconnects++

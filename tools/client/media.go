@@ -193,7 +193,7 @@ func (m *media) newLeg(kind webrtc.RTPCodecType, index int) (*leg, error) {
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
 			m.spawn(func() { l.receiveVideo(t) })
 		} else {
-			m.spawn(func() { m.receiveAudio(t) })
+			m.spawn(func() { l.receiveAudio(t) })
 		}
 		m.spawn(func() { drainRTCP(r.ReadRTCP, nil) })
 	})
@@ -558,6 +558,9 @@ func (l *leg) sendAudio() {
 		if b.opus {
 			pl = opusSilence
 			step = 960
+			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
+				call.markSent(ts, time.Now())
+			}
 		} else {
 			src.next(frame)
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
@@ -604,9 +607,13 @@ func (m *media) readRTP(t *webrtc.TrackRemote) (*rtp.Packet, bool) {
 	}
 }
 
-// receiveAudio counts the far end's RTP and looks for returning probes.
-func (m *media) receiveAudio(t *webrtc.TrackRemote) {
-	call := m.call
+// receiveAudio counts the far end's RTP and looks for returning probes:
+// tone bursts in PCMU, or, with opus (silence, no encoder), the marked
+// packets themselves when the far end returns them as they were sent
+// (FreeSWITCH's echo forwards the client's packets, SSRC and timestamp
+// included).
+func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
+	m, call := l.m, l.m.call
 	codec := t.Codec()
 	pcmu := strings.EqualFold(codec.MimeType, webrtc.MimeTypePCMU)
 	probes := newProbeSet(call.opts.Audio.hz)
@@ -618,7 +625,9 @@ func (m *media) receiveAudio(t *webrtc.TrackRemote) {
 		}
 		now := time.Now()
 		call.countReceived(p, codec.ClockRate, now)
-		if pcmu && !call.opts.NoProbe && len(p.Payload) > 0 && webrtc.PayloadType(p.PayloadType) == codecPCMU.PayloadType {
+		switch {
+		case call.opts.NoProbe || len(p.Payload) == 0:
+		case pcmu && webrtc.PayloadType(p.PayloadType) == codecPCMU.PayloadType:
 			frame = frame[:0]
 			for _, u := range p.Payload {
 				frame = append(frame, ulawDecode(u))
@@ -626,6 +635,8 @@ func (m *media) receiveAudio(t *webrtc.TrackRemote) {
 			if k := probes.detect(frame); k >= 0 {
 				call.probeReceived(k, now)
 			}
+		case !pcmu && p.SSRC == l.audio.binding().ssrc:
+			call.echoReceived(p.Timestamp, now)
 		}
 	}
 }

@@ -20,10 +20,11 @@ type Options struct {
 	URLs []string
 
 	// Reconnect makes a lost socket (not a punt, not Close) reconnect as
-	// verto.js does: after ReconnectDelay (default 1 s), doubling after
-	// each failed attempt up to ReconnectMaxDelay (default 3 s), to the
-	// next address each time, until ReconnectTimeout (default 2 min,
-	// mod_verto's detach timeout) has passed. The client logs in with the
+	// verto.js does: after ReconnectDelay (default 1 s) it tries the
+	// address it lost, then the others in turn; after a round that failed
+	// it waits twice as long, up to ReconnectMaxDelay (default 3 s), until
+	// ReconnectTimeout (default 2 min, mod_verto's detach timeout) has
+	// passed or a login is refused. The client logs in with the
 	// same sessid and answers the server's verto.attach for its answered
 	// calls, whose media goes on meanwhile; unanswered calls are lost (the
 	// server hangs them up). Off, a lost socket ends the client.

@@ -1,10 +1,9 @@
 package client
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 )
 
 // Video is what a call does with video. The zero value is no video: the
@@ -88,35 +86,42 @@ func VideoFile(path string) (Video, error) {
 	return Video{enabled: true, file: f}, nil
 }
 
+// parseIVF reads an IVF file: a 32-byte header ("DKIF", version, header
+// size, fourcc, width, height, timebase denominator and numerator, frame
+// count), then frames, each a 12-byte header (size, presentation time in
+// timebase units) and the frame.
 func parseIVF(b []byte) (*videoFile, error) {
 	if len(b) > maxVideoFile {
 		return nil, fmt.Errorf("%w: larger than %d MiB", ErrVideoFormat, maxVideoFile>>20)
 	}
-	r, h, err := ivfreader.NewWith(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrVideoFormat, err)
+	if len(b) < 32 || string(b[:4]) != "DKIF" {
+		return nil, fmt.Errorf("%w: no IVF header", ErrVideoFormat)
 	}
-	f := &videoFile{width: int(h.Width), height: int(h.Height)}
-	switch strings.ToUpper(h.FourCC) {
+	le := binary.LittleEndian
+	hdrSize := int(le.Uint16(b[6:8]))
+	f := &videoFile{width: int(le.Uint16(b[12:14])), height: int(le.Uint16(b[14:16]))}
+	switch fourcc := strings.ToUpper(string(b[8:12])); fourcc {
 	case "VP80":
 		f.codec = CodecVP8
 	case "H264":
 		f.codec = CodecH264
 	default:
-		return nil, fmt.Errorf("%w: fourcc %q", ErrVideoFormat, h.FourCC)
+		return nil, fmt.Errorf("%w: fourcc %q", ErrVideoFormat, fourcc)
 	}
-	tick := time.Duration(float64(time.Second) * float64(h.TimebaseNumerator) / float64(h.TimebaseDenominator))
+	den, num := le.Uint32(b[16:20]), le.Uint32(b[20:24])
+	if den == 0 || num == 0 || hdrSize < 32 || hdrSize > len(b) {
+		return nil, fmt.Errorf("%w: bad header", ErrVideoFormat)
+	}
+	tick := time.Duration(float64(time.Second) * float64(num) / float64(den))
 	var stamps []uint64
-	for {
-		frame, fh, err := r.ParseNextFrame()
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && len(f.frames) > 0 {
-			break
+	for rest := b[hdrSize:]; len(rest) >= 12; {
+		size := le.Uint32(rest[0:4])
+		if uint64(size) > uint64(len(rest)-12) {
+			break // a truncated last frame
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: frame %d: %v", ErrVideoFormat, len(f.frames), err)
-		}
-		f.frames = append(f.frames, frame)
-		stamps = append(stamps, fh.Timestamp)
+		f.frames = append(f.frames, rest[12:12+size])
+		stamps = append(stamps, le.Uint64(rest[4:12]))
+		rest = rest[12+size:]
 	}
 	if len(f.frames) == 0 {
 		return nil, fmt.Errorf("%w: no frames", ErrVideoFormat)
