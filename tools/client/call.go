@@ -107,7 +107,7 @@ type Call struct {
 	sentBytes    uint64
 	video        videoStats
 	probesSent   map[int]time.Time
-	marksSent    map[uint32]time.Time // RTP timestamp of marked opus packets
+	marksSent    map[uint32]time.Time // marked opus packets
 	rtts         []float64
 	netRTT       time.Duration
 	dtmf         strings.Builder
@@ -366,6 +366,8 @@ func (call *Call) setMedia(m *media) bool {
 		return false
 	}
 	call.media = m
+	call.rx.fold() // a new peer connection starts new streams
+	call.video.rx.fold()
 	return true
 }
 
@@ -820,8 +822,8 @@ func (call *Call) probeReceived(k int, t time.Time) {
 	}
 }
 
-// markSent notes a marked packet (opus) by its RTP timestamp.
-func (call *Call) markSent(ts uint32, t time.Time) {
+// markSent notes when a marked opus packet was sent.
+func (call *Call) markSent(mark uint32, t time.Time) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
 	for k, at := range call.marksSent {
@@ -829,19 +831,18 @@ func (call *Call) markSent(ts uint32, t time.Time) {
 			delete(call.marksSent, k)
 		}
 	}
-	call.marksSent[ts] = t
+	call.marksSent[mark] = t
 }
 
-// echoReceived takes a packet of ours that came back: a marked one gives a
-// round trip.
-func (call *Call) echoReceived(ts uint32, t time.Time) {
+// echoReceived takes a marked opus packet that came back: a round trip.
+func (call *Call) echoReceived(mark uint32, t time.Time) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
-	sent, ok := call.marksSent[ts]
+	sent, ok := call.marksSent[mark]
 	if !ok {
 		return
 	}
-	delete(call.marksSent, ts)
+	delete(call.marksSent, mark)
 	call.rtts = append(call.rtts, float64(t.Sub(sent))/float64(time.Millisecond))
 	call.changed.notify()
 }

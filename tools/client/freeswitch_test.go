@@ -94,3 +94,32 @@ func TestLikeStockFreeSWITCH(t *testing.T) {
 		})
 	}
 }
+
+// FreeSWITCH offers opus as payload type 116 (not the client's 111): the
+// answer must keep the offer's payload types or FreeSWITCH sends what the
+// client's peer connection does not expect.
+func TestAnswerKeepsOfferPayloadTypes(t *testing.T) {
+	ctx := start(t, 30*time.Second)
+	srv := newServer(t, vertotest.Config{Codecs: []string{"opus"}})
+	c := dial(t, ctx, testOptions(srv.URL()))
+	if _, err := srv.Invite(ctx, testUser, vertotest.InviteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	call := <-c.Incoming()
+	if err := call.Answer(ctx, CallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ans, err := srv.WaitFor(ctx, func(r vertotest.Received) bool { return r.Msg.Method == verto.MethodAnswer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sdp, _ := ans.Params["sdp"].(string); !strings.Contains(sdp, "a=rtpmap:116 opus/48000") {
+		t.Errorf("the answer does not keep opus as 116:\n%s", sdp)
+	}
+	if err := call.WaitReceived(ctx, 25); err != nil {
+		t.Fatalf("no audio: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -60,6 +60,21 @@ var (
 // there is no opus encoder here without cgo.
 var opusSilence = []byte{0xf8, 0xff, 0xfe}
 
+// opusMarked is opusSilence carrying mark in padding: a code 3 packet
+// (RFC 6716 3.2.5) of one CBR frame with 4 bytes of padding, so it decodes
+// as the same silence.
+func opusMarked(mark uint32) []byte {
+	return []byte{0xfb, 0x41, 0x04, 0xff, 0xfe, byte(mark >> 24), byte(mark >> 16), byte(mark >> 8), byte(mark)}
+}
+
+// opusMark reads the mark of an opusMarked packet.
+func opusMark(p []byte) (uint32, bool) {
+	if len(p) != 9 || p[0] != 0xfb || p[1] != 0x41 || p[2] != 0x04 {
+		return 0, false
+	}
+	return uint32(p[5])<<24 | uint32(p[6])<<16 | uint32(p[7])<<8 | uint32(p[8]), true
+}
+
 // codecOrder returns the audio codecs in preference order for prefer.
 func codecOrder(prefer string) []webrtc.RTPCodecParameters {
 	if strings.EqualFold(prefer, CodecOpus) {
@@ -278,6 +293,9 @@ func (l *leg) addTrack() error {
 	if err != nil {
 		return fmt.Errorf("client: add track: %w", err)
 	}
+	if pc.RemoteDescription() != nil {
+		prefs = remoteCodecs(tr, prefs)
+	}
 	if err := setCodecPreferences(tr, prefs); err != nil {
 		return err
 	}
@@ -289,6 +307,25 @@ func (l *leg) addTrack() error {
 }
 
 func (m *media) streamID() string { return "xrtc-client-" + m.call.id[:min(8, len(m.call.id))] }
+
+// remoteCodecs returns the codecs a remote offer gave the transceiver, in
+// the order of prefs (by name): an answer must use the offer's payload
+// types (FreeSWITCH offers opus as 116, VP8 as 103), which are not ours.
+func remoteCodecs(tr *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters {
+	offered := tr.Receiver().GetParameters().Codecs
+	var out []webrtc.RTPCodecParameters
+	for _, want := range prefs {
+		for _, c := range offered {
+			if strings.EqualFold(c.MimeType, want.MimeType) {
+				out = append(out, c)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return prefs // setCodecPreferences says none is offered
+	}
+	return out
+}
 
 // setCodecPreferences orders the transceiver's codecs as prefs says. When
 // answering, the transceiver takes only the codecs the remote offer has
@@ -559,7 +596,9 @@ func (l *leg) sendAudio() {
 			pl = opusSilence
 			step = 960
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
-				call.markSent(ts, time.Now())
+				mark := uint32(n)
+				pl = opusMarked(mark)
+				call.markSent(mark, time.Now())
 			}
 		} else {
 			src.next(frame)
@@ -609,9 +648,8 @@ func (m *media) readRTP(t *webrtc.TrackRemote) (*rtp.Packet, bool) {
 
 // receiveAudio counts the far end's RTP and looks for returning probes:
 // tone bursts in PCMU, or, with opus (silence, no encoder), the marked
-// packets themselves when the far end returns them as they were sent
-// (FreeSWITCH's echo forwards the client's packets, SSRC and timestamp
-// included).
+// packets themselves when the far end returns their payload as it was
+// (FreeSWITCH's echo does without transcoding).
 func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
 	m, call := l.m, l.m.call
 	codec := t.Codec()
@@ -635,8 +673,10 @@ func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
 			if k := probes.detect(frame); k >= 0 {
 				call.probeReceived(k, now)
 			}
-		case !pcmu && p.SSRC == l.audio.binding().ssrc:
-			call.echoReceived(p.Timestamp, now)
+		case !pcmu:
+			if mark, ok := opusMark(p.Payload); ok {
+				call.echoReceived(mark, now)
+			}
 		}
 	}
 }

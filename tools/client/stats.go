@@ -85,10 +85,15 @@ func (s *rxStats) add(ssrc uint32, seq uint16, ts uint32, clock uint32, size int
 		return
 	}
 	st.received++
-	// A.8: D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units.
+	// A.8: D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units. A jump of
+	// more than a second (the sender reset its timestamps: a re-attach, a
+	// bridge) re-synchronises instead of counting as jitter.
 	d := arr.Sub(st.lastArr).Seconds()*st.clock - float64(int32(ts-st.lastTS))
-	st.jitter += (math.Abs(d) - st.jitter) / 16
 	st.lastArr, st.lastTS = arr, ts
+	if math.Abs(d) > st.clock {
+		return
+	}
+	st.jitter += (math.Abs(d) - st.jitter) / 16
 	if j := st.jitter / st.clock * 1000; j > s.maxJitter {
 		s.maxJitter = j
 	}

@@ -25,7 +25,7 @@ func TestExpectations(t *testing.T) {
 		{"too few packets", []string{"call", "9196", "--duration", "300ms", "--expect-min-rx", "100000"}, exitFailure,
 			"audio packets received, expected at least 100000"},
 		{"no video", []string{"call", "9196", "--duration", "300ms", "--expect-video"}, exitFailure, "no video (not offered"},
-		{"all met", []string{"call", "9196", "--duration", "1500ms", "--expect-min-rx", "20", "--expect-max-loss", "1",
+		{"all met", []string{"call", "9196", "--duration", "2500ms", "--expect-min-rx", "20", "--expect-max-loss", "1",
 			"--expect-min-mos", "4", "--expect-echo", "--expect-max-gap", "500ms", "--video-file", "../../testdata/video/testsrc-160x120-vp8.ivf",
 			"--expect-video"}, exitOK, ""},
 		{"bad cause", []string{"call", "9196", "--expect-cause", "NOPE"}, exitUsage, "unknown cause"},
