@@ -44,38 +44,47 @@ func (e *Endpoint) login(r *request, p *verto.ControlParams) {
 	)
 	for _, c := range e.callsOf(p.Sessid) {
 		c := c
-		c.mu.Lock()
-		st, owner := c.state, c.ctrlUUID
-		c.mu.Unlock()
-		if st != StateDetached && owner != "" && owner == p.CtrlUUID {
-			// A call the socket that just logged in placed or answered
-			// itself: one XCtrl publishes in order, so the old socket's
-			// xrtc.detach (same XCtrl) would have come first and detached
-			// it. Its invite merely overtook this xrtc.login.
-			continue
-		}
-		switch {
-		case st.Answered():
-			wg.Add(1)
-			if !e.runCall(c, "reattach", func() {
-				defer wg.Done()
-				if e.reattach(c, p) {
-					mu.Lock()
-					reattached = append(reattached, c.id)
-					mu.Unlock()
-				}
-			}) {
-				wg.Done()
+		// Decided on the call's queue: an xrtc.detach of the same sessid
+		// handled just before this login (same socket queue) queued the
+		// call's detach there, and it must have run first.
+		wg.Add(1)
+		if !e.runCall(c, "login", func() {
+			defer wg.Done()
+			if e.loginCall(c, p) {
+				mu.Lock()
+				reattached = append(reattached, c.id)
+				mu.Unlock()
 			}
-		case st != StateHangup && c.dir == Inbound:
-			// A new login means the old socket is gone: its unanswered
-			// calls cannot be recovered.
-			e.runCall(c, "drop unanswered", func() { e.dropUnanswered(c) })
+		}) {
+			wg.Done()
 		}
 	}
 	wg.Wait()
 	sort.Strings(reattached)
 	e.respond(r, verto.LoginReply{Reattached: reattached, NodeUUID: e.nodeUUID}, nil)
+}
+
+// loginCall deals with one call of a sessid that logged in (on the call's
+// queue) and reports whether it was offered again.
+func (e *Endpoint) loginCall(c *Call, p *verto.ControlParams) bool {
+	c.mu.Lock()
+	st, owner := c.state, c.ctrlUUID
+	c.mu.Unlock()
+	switch {
+	case st != StateDetached && owner != "" && owner == p.CtrlUUID:
+		// A call the socket that just logged in placed or answered
+		// itself: one XCtrl publishes in order, so the old socket's
+		// xrtc.detach (same XCtrl) would have come first and detached it.
+		// Its invite merely overtook this xrtc.login.
+		return false
+	case st.Answered():
+		return e.reattach(c, p)
+	case st != StateHangup && c.dir == Inbound:
+		// A new login means the old socket is gone: its unanswered calls
+		// cannot be recovered.
+		e.dropUnanswered(c)
+	}
+	return false
 }
 
 func (e *Endpoint) dropUnanswered(c *Call) {
