@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"xccrtc/ctrl"
+	"xccrtc/tools/client"
 	"xccrtc/verto"
 )
 
@@ -414,6 +415,56 @@ func testSDPUnchanged(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	}
 	if !c.waitReceived(100, 15*time.Second) {
 		t.Errorf("no echo: %s", c)
+	}
+}
+
+// testVideo: audio and VP8 video to the echo (9196) with the shared client
+// (tools/client): FreeSWITCH's two-section SDP goes to it unchanged, and the
+// video comes back (frames, key frames, the picture size).
+func testVideo(t *testing.T, f *fsEnv, x *ctrl.Server) {
+	c := dial(t, x, "1000")
+	v, err := client.VideoFile(filepath.Join(f.root, "testdata", "video", "testsrc-160x120-vp8.ivf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	call, err := c.Call(ctx, "9196", client.CallOptions{Video: v})
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	defer hangupAll(t, f)
+	if err := call.WaitAnswered(ctx); err != nil {
+		t.Fatalf("not answered: %v", err)
+	}
+	if err := call.WaitReceived(ctx, 50); err != nil {
+		t.Errorf("no audio back: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := call.Report()
+		if vr := r.Video; vr != nil && vr.KeyFramesReceived > 0 && vr.FramesReceived >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no video back: %s", r)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the client's report
+	}
+	local := f.getvar(call.ID(), "rtp_local_sdp_str")
+	if !strings.Contains(local, "m=video") || strings.Contains(local, "a=mid:") {
+		t.Errorf("FreeSWITCH's SDP:\n%s", local)
+	}
+	if vc := f.getvar(call.ID(), "video_read_codec"); vc != "VP8" {
+		t.Errorf("video_read_codec %q", vc)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Errorf("hangup: %v", err)
+	}
+	r := call.Report()
+	t.Logf("report:\n%s", r)
+	if vr := r.Video; vr == nil || vr.Codec != "VP8" || vr.Width != 160 || vr.Height != 120 || vr.Error != "" {
+		t.Errorf("video report %+v", vr)
 	}
 }
 

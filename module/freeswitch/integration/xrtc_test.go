@@ -39,7 +39,7 @@ func xrtcConf(natsURL string) string {
       <param name="media-timeout" value="%d"/>
       <param name="context" value="default"/>
       <param name="dialplan" value="XML"/>
-      <param name="outbound-codec-string" value="PCMU,PCMA,opus"/>
+      <param name="outbound-codec-string" value="PCMU,PCMA,opus,VP8"/>
       <param name="rtp-ip" value="127.0.0.1"/>
       <param name="force-register-domain" value="%s"/>
     </profile>
@@ -93,6 +93,7 @@ func TestFreeSWITCH(t *testing.T) {
 	t.Run("answer-data", func(t *testing.T) { testAnswerData(t, f, x) })
 	t.Run("client-address", func(t *testing.T) { testClientAddress(t, f, nodeUUID) })
 	t.Run("sdp-unchanged", func(t *testing.T) { testSDPUnchanged(t, f, x) })
+	t.Run("video", func(t *testing.T) { testVideo(t, f, x) })
 	t.Run("warnings", func(t *testing.T) { testConfigWarnings(t, f) })
 	t.Run("unload-invites", func(t *testing.T) { testUnloadWithInvites(t, f, x, nodeUUID) })
 	t.Run("media-timeout", func(t *testing.T) { testMediaTimeout(t, f, x) })
@@ -797,7 +798,7 @@ func testLoad(t *testing.T, f *fsEnv) string {
 
 	st := f.mustCLI("xrtc status")
 	t.Logf("xrtc status:\n%s", st)
-	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,PCMA,opus", "127.0.0.1"} {
+	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,PCMA,opus,VP8", "127.0.0.1"} {
 		if !strings.Contains(st, want) {
 			t.Errorf("xrtc status lacks %q", want)
 		}
