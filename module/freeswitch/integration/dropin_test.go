@@ -40,6 +40,12 @@ const testDialplan = `<include>
       <action application="park"/>
     </condition>
   </extension>
+  <extension name="xrtc-tone">
+    <condition field="destination_number" expression="^xrtc-tone$">
+      <action application="answer"/>
+      <action application="playback" data="tone_stream://%(10000,0,440);loops=-1"/>
+    </condition>
+  </extension>
   <extension name="xrtc-echo">
     <condition field="destination_number" expression="^xrtc-echo$">
       <action application="answer"/>

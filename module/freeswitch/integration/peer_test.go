@@ -251,6 +251,7 @@ type pcall struct {
 	sending  atomic.Bool
 	sent     atomic.Uint64
 	received *atomic.Uint64 // RTP packets that reached the peer's socket
+	sock     *rtpCounter
 	done     chan struct{}
 }
 
@@ -290,7 +291,7 @@ func (p *peer) newCall(id string) *pcall {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{}), received: &sock.rtp}
+	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{}), received: &sock.rtp, sock: sock}
 	p.t.Cleanup(func() { _ = mux.Close() })
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: p.sendCodec.mime, ClockRate: 8000}, "audio", "xrtc-peer")
 	if err != nil {
@@ -527,6 +528,10 @@ func (c *pcall) String() string {
 type rtpCounter struct {
 	net.PacketConn
 	rtp atomic.Uint64
+
+	mu       sync.Mutex
+	arrivals []time.Time // when recording
+	record   bool
 }
 
 func (c *rtpCounter) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -534,7 +539,22 @@ func (c *rtpCounter) ReadFrom(b []byte) (int, net.Addr, error) {
 	if err == nil && n >= 12 && b[0]&0xc0 == 0x80 {
 		if pt := b[1] & 0x7f; pt < 64 || pt > 95 {
 			c.rtp.Add(1)
+			c.mu.Lock()
+			if c.record {
+				c.arrivals = append(c.arrivals, time.Now())
+			}
+			c.mu.Unlock()
 		}
 	}
 	return n, addr, err
+}
+
+// recordArrivals starts (true) or stops recording RTP arrival times and
+// returns what was recorded.
+func (c *rtpCounter) recordArrivals(on bool) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.arrivals
+	c.arrivals, c.record = nil, on
+	return out
 }
