@@ -92,11 +92,17 @@ func sipLeg(vars, dest string) string {
 	return "{" + vars + sipAuth + "}sofia/external/" + dest + "@127.0.0.1:5060"
 }
 
-// getvar reads a channel variable (uuid_getvar; "" for _undef_).
-func (f *fsEnv) getvar(uuid, name string) string {
-	f.t.Helper()
-	v := strings.TrimSpace(f.mustCLI("uuid_getvar " + uuid + " " + name))
-	if v == "_undef_" {
+// getvar reads a channel variable with uuid_getvar ("" when it is not
+// set); a channel that does not exist fails t.
+func (f *fsEnv) getvar(t *testing.T, uuid, name string) string {
+	t.Helper()
+	out, err := f.cli("uuid_getvar " + uuid + " " + name)
+	v := strings.TrimSpace(out)
+	switch {
+	case v == "_undef_" || v == "-ERR no reply": // unset, or set empty
+		return ""
+	case err != nil || strings.HasPrefix(v, "-ERR"):
+		t.Errorf("uuid_getvar %s %s: %v %s", uuid, name, err, v)
 		return ""
 	}
 	return v
@@ -126,7 +132,7 @@ func testDirectoryVars(t *testing.T, f *fsEnv, x *ctrl.Server) {
 		"toll_allow": "local", "accountcode": "1001", "x_client_note": "hi",
 		"verto_user": "1001@" + testDomain, "user_name": "1001", "domain_name": testDomain,
 	} {
-		if got := f.getvar(c.id, name); got != want {
+		if got := f.getvar(t, c.id, name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
@@ -145,7 +151,7 @@ func testOriginatorCodec(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	defer hangupAll(t, f)
 	c := p.answer(20 * time.Second)
 	pts := audioPayloads(c.remoteSDP)
-	t.Logf("offer to the client: m=audio payloads %v (originator_codec %q)", pts, f.getvar(c.id, "originator_codec"))
+	t.Logf("offer to the client: m=audio payloads %v (originator_codec %q)", pts, f.getvar(t, c.id, "originator_codec"))
 	if strings.Contains(c.remoteSDP, "opus") || len(pts) == 0 || pts[0] != "0" {
 		t.Errorf("the offer does not follow the PCMU A-leg (originator_codec):\n%s", c.remoteSDP)
 	}
@@ -160,7 +166,7 @@ func testOriginatorCodec(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	if !c.waitReceived(100, 15*time.Second) {
 		t.Errorf("no audio back through the bridge: %s", c)
 	}
-	if rc := f.getvar(c.id, "read_codec"); rc != "PCMU" {
+	if rc := f.getvar(t, c.id, "read_codec"); rc != "PCMU" {
 		t.Errorf("read_codec %q", rc)
 	}
 }
@@ -306,7 +312,7 @@ func testLateNegotiation(t *testing.T, f *fsEnv, x *ctrl.Server) {
 			if len(pts) == 0 || pts[0] != "8" {
 				t.Errorf("answer m=audio %v, want PCMA (8) first:\n%s", pts, c.remoteSDP)
 			}
-			if rc := f.getvar(c.id, "read_codec"); rc != "PCMA" {
+			if rc := f.getvar(t, c.id, "read_codec"); rc != "PCMA" {
 				t.Errorf("read_codec %q, want PCMA", rc)
 			}
 			if !c.waitReceived(50, 15*time.Second) {
@@ -387,10 +393,10 @@ func testClientAddress(t *testing.T, f *fsEnv, nodeUUID string) {
 	if err != nil || !strings.Contains(string(reply.Data), "CALL CREATED") {
 		t.Fatalf("invite: %v %s", err, replyData(reply))
 	}
-	if got := f.getvar(callID, "verto_client_address"); got != "198.51.100.7:4711" {
+	if got := f.getvar(t, callID, "verto_client_address"); got != "198.51.100.7:4711" {
 		t.Errorf("verto_client_address %q", got)
 	}
-	if got := f.getvar(callID, "network_addr"); got != "198.51.100.7" {
+	if got := f.getvar(t, callID, "network_addr"); got != "198.51.100.7" {
 		t.Errorf("network_addr %q", got)
 	}
 }
@@ -412,11 +418,11 @@ func testSDPUnchanged(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	p := dialPeer(t, x.WSURL(), "1001")
 	c := p.call("9196")
 	defer hangupAll(t, f)
-	local := f.getvar(c.id, "rtp_local_sdp_str")
+	local := f.getvar(t, c.id, "rtp_local_sdp_str")
 	if strings.TrimSpace(c.remoteSDP) != strings.TrimSpace(local) {
 		t.Errorf("the client's SDP is not FreeSWITCH's:\n--- client got ---\n%s\n--- rtp_local_sdp_str ---\n%s", c.remoteSDP, local)
 	}
-	if f.getvar(c.id, "rtp_rewrite_timestamps") != "" {
+	if f.getvar(t, c.id, "rtp_rewrite_timestamps") != "" {
 		t.Errorf("rtp_rewrite_timestamps is set on the channel")
 	}
 	if !c.waitReceived(100, 15*time.Second) {
@@ -457,11 +463,11 @@ func testVideo(t *testing.T, f *fsEnv, x *ctrl.Server) {
 		}
 		time.Sleep(200 * time.Millisecond) // polling the client's report
 	}
-	local := f.getvar(call.ID(), "rtp_local_sdp_str")
+	local := f.getvar(t, call.ID(), "rtp_local_sdp_str")
 	if !strings.Contains(local, "m=video") || strings.Contains(local, "a=mid:") {
 		t.Errorf("FreeSWITCH's SDP:\n%s", local)
 	}
-	if vc := f.getvar(call.ID(), "video_read_codec"); vc != "VP8" {
+	if vc := f.getvar(t, call.ID(), "video_read_codec"); vc != "VP8" {
 		t.Errorf("video_read_codec %q", vc)
 	}
 	if err := call.Hangup(ctx); err != nil {
