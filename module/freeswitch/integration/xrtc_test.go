@@ -281,11 +281,9 @@ func rtpIn(calls, id string) int {
 }
 
 // testClientEcho makes the echo call with the shared pion client
-// (xccrtc/tools/client) and measures the audio round trip. pion needs what
-// FreeSWITCH 1.10 leaves out (a=mid, a=group:BUNDLE in offers: the binding
-// adds them, sdp.go) and drops RTP whose SSRC the answer does not declare
-// (the echo returns the client's own unless rtp_rewrite_timestamps is set:
-// the test users have it).
+// (xccrtc/tools/client) and measures the audio round trip. The client gets
+// FreeSWITCH's SDP as it is (no a=mid, no BUNDLE group) and the echo with
+// the client's own SSRC, and copes with both, as a browser does.
 func testClientEcho(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	c := dial(t, x, "1000")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
