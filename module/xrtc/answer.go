@@ -24,12 +24,8 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 		return
 	}
 	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
-		msg := msgMediaError
-		if errors.Is(err, ErrBadSDP) || errors.Is(err, ErrCodec) {
-			msg = msgCodecError
-		}
 		e.log.Warn("xrtc: client's answer refused", "call_id", c.id, "err", err)
-		e.respond(r, nil, sessionError(msg, c.id))
+		e.respond(r, nil, sessionError(refusedSDP(err, msgCodecError), c.id))
 		e.endCall(c, CauseOf(err), true, true)
 		return
 	}
@@ -91,4 +87,13 @@ func (e *Endpoint) answerVars(p *verto.CallParams) map[string]string {
 		}
 	}
 	return vars
+}
+
+// refusedSDP is the message for a client SDP the channel refused: codecMsg
+// when it does not parse or has nothing in common, else a media error.
+func refusedSDP(err error, codecMsg string) string {
+	if errors.Is(err, ErrBadSDP) || errors.Is(err, ErrCodec) {
+		return codecMsg
+	}
+	return msgMediaError
 }

@@ -1,10 +1,6 @@
 package xrtc
 
-import (
-	"errors"
-
-	"xccrtc/verto"
-)
+import "xccrtc/verto"
 
 // verto.attach: the client answers the offer that re-attaches a call
 // (mod_verto verto__attach_func); login.go makes the offer.
@@ -26,11 +22,7 @@ func (e *Endpoint) attach(r *request, p *verto.CallParams, c *Call) {
 		return
 	}
 	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
-		msg := msgMediaError
-		if errors.Is(err, ErrBadSDP) || errors.Is(err, ErrCodec) {
-			msg = msgCodecNegotiation
-		}
-		e.respond(r, nil, sessionError(msg, c.id))
+		e.respond(r, nil, sessionError(refusedSDP(err, msgCodecNegotiation), c.id))
 		c.mu.Lock()
 		c.quiet = true
 		c.mu.Unlock()
