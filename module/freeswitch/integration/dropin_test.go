@@ -332,8 +332,10 @@ func testLateNegotiation(t *testing.T, f *fsEnv, x *ctrl.Server) {
 // socket).
 func testAnswerData(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	ev := f.events(t, "CHANNEL_ANSWER")
+	// The test peer is audio only: offer it audio only (the default
+	// profile offers VP8 too).
 	p := dialPeer(t, x.WSURL(), "1003")
-	res := originate(f, "xrtc/1003@"+testDomain, "&park")
+	res := originate(f, "{absolute_codec_string=PCMU}xrtc/1003@"+testDomain, "&park")
 	defer hangupAll(t, f)
 	c := p.answer(20 * time.Second)
 	<-res
@@ -354,7 +356,7 @@ func testAnswerData(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	}
 
 	p4 := dialPeer(t, x.WSURL(), "1004")
-	res = originate(f, "xrtc/1004@"+testDomain, "&conference(3500@video-mcu-stereo)")
+	res = originate(f, "{absolute_codec_string=PCMU}xrtc/1004@"+testDomain, "&conference(3500@video-mcu-stereo)")
 	c4 := p4.answer(20 * time.Second)
 	<-res
 	deadline := time.Now().Add(10 * time.Second)

@@ -222,7 +222,12 @@ func testBadConfig(t *testing.T, f *fsEnv) {
 	if out, _ := f.cli("load mod_xrtc"); !strings.Contains(out, "-ERR") {
 		t.Errorf("a bad configuration was accepted: %s", out)
 	}
-	if l := f.grepLog("mod_xrtc not loaded"); len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), "media-timeout") {
+	// FreeSWITCH writes its log file a little after the fact.
+	var l []string
+	for deadline := time.Now().Add(5 * time.Second); len(l) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		l = f.grepLog("mod_xrtc not loaded")
+	}
+	if len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), "media-timeout") {
 		t.Errorf("the refusal does not name the problem: %q", l)
 	} else {
 		t.Logf("refused: %s", l[len(l)-1])
