@@ -16,6 +16,7 @@ help:
 	@echo "module      build mod_xrtc.so against FreeSWITCH (pkg-config or FREESWITCH_PREFIX)"
 	@echo "install-module  copy mod_xrtc.so and a sample xcc-rtc.conf.xml into FreeSWITCH"
 	@echo "test-freeswitch integration tests against a real FreeSWITCH (skip when absent)"
+	@echo "bench-load-vs-modverto  xrtc-client load against XCtrl and stock mod_verto, side by side"
 
 build:
 	@mkdir -p $(BIN)
@@ -114,3 +115,15 @@ bench-media:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./tools/xrtc-demo
 	$(BIN)/xrtc-demo --bench --calls $(BENCH_CALLS) --rate $(BENCH_RATE) --hold $(BENCH_HOLD) $(BENCH_FLAGS)
+
+# The same xrtc-client load against XCtrl (+ test node) and a stock FreeSWITCH
+# mod_verto, side by side (setup p50/p99, loss, server memory per call). Without
+# FreeSWITCH it says so and runs the XCtrl side only.
+LOAD_CALLS    ?= 20
+LOAD_RATE     ?= 5
+LOAD_DURATION ?= 20s
+
+.PHONY: bench-load-vs-modverto
+
+bench-load-vs-modverto:
+	LOAD_CALLS=$(LOAD_CALLS) LOAD_RATE=$(LOAD_RATE) LOAD_DURATION=$(LOAD_DURATION) BIN=$(BIN) bash tools/xrtc-client/bench-load-vs-modverto.sh

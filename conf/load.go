@@ -92,14 +92,14 @@ func (c *Config) build() {
 		switch el.FullTag() {
 		case "settings":
 			if settings != nil {
-				c.addf(SeverityError, c.lines[el], "", "", "second <settings> element (first at line %d)", c.lines[settings])
+				c.addf(SeverityWarning, c.lines[el], "", "", "second <settings> element is ignored (first at line %d)", c.lines[settings])
 				continue
 			}
 			settings = el
 			c.buildSettings(el)
 		case "profiles":
 			if profiles != nil {
-				c.addf(SeverityError, c.lines[el], "", "", "second <profiles> element (first at line %d)", c.lines[profiles])
+				c.addf(SeverityWarning, c.lines[el], "", "", "second <profiles> element is ignored (first at line %d)", c.lines[profiles])
 				continue
 			}
 			profiles = el
@@ -110,7 +110,7 @@ func (c *Config) build() {
 		}
 	}
 	if len(c.Profiles) == 0 {
-		c.addf(SeverityError, c.profilesLine, "", "", "no <profile>: at least one profile is needed")
+		c.addf(SeverityWarning, c.profilesLine, "", "", "no <profile>: every call will fail until one is added")
 	}
 }
 
@@ -170,9 +170,10 @@ func (c *Config) buildProfiles(el *etree.Element) {
 		c.checkText(pe, ScopeProfile, p.Name, "")
 		switch {
 		case p.Name == "":
-			c.addf(SeverityError, p.Line, "", "", "<profile> without a name")
+			c.addf(SeverityWarning, p.Line, "", "", "<profile> without a name is ignored")
+			continue
 		case strings.ContainsAny(p.Name, "/@;{},= \t\r\n"):
-			c.addf(SeverityError, p.Line, p.Name, "", "profile name cannot be used in a dial string (no / @ ; { } , = or spaces)")
+			c.addf(SeverityWarning, p.Line, p.Name, "", "profile name cannot be used in a dial string (no / @ ; { } , = or spaces): calls to users cannot name it")
 		}
 		if l, dup := first[p.Name]; dup {
 			c.addf(SeverityError, p.Line, p.Name, "", "duplicate profile (first at line %d)", l)
@@ -227,7 +228,7 @@ func (c *Config) readParams(el *etree.Element, scope Scope, profile string, appl
 		}
 		nameAttr := pe.SelectAttr("name")
 		if nameAttr == nil || nameAttr.Value == "" {
-			c.addf(SeverityError, line, profile, "", "<param> without a name")
+			c.addf(SeverityWarning, line, profile, "", "<param> without a name is ignored")
 			continue
 		}
 		name := nameAttr.Value
@@ -248,7 +249,7 @@ func (c *Config) readParams(el *etree.Element, scope Scope, profile string, appl
 
 		spec, ok := LookupParam(scope, name)
 		if !ok {
-			prob(SeverityError, "%s", unknownParamMessage(scope, name))
+			prob(SeverityWarning, "ignored: %s", unknownParamMessage(scope, name))
 			continue
 		}
 		extra := []string{"name", "value"}
@@ -261,12 +262,17 @@ func (c *Config) readParams(el *etree.Element, scope Scope, profile string, appl
 			continue
 		}
 		if valAttr == nil {
-			prob(SeverityError, "no value attribute")
+			prob(SeverityWarning, "ignored: no value attribute")
+			continue
+		}
+		if strings.TrimSpace(value) == "" && (spec.Default != "" || spec.Repeatable) {
+			// FreeSWITCH modules skip an empty value (mod_verto: !zstr(val)).
+			prob(SeverityWarning, "ignored: empty value")
 			continue
 		}
 		if first, dup := seen[spec.Name]; dup && !spec.Repeatable {
-			prob(SeverityError, "set more than once (first at line %d); only rtp-ip and apply-candidate-acl repeat", first)
-			continue
+			// FreeSWITCH modules read params in order: the last one wins.
+			prob(SeverityWarning, "set more than once (first at line %d): this later value is used", first)
 		}
 		seen[spec.Name] = line
 		if hasRef(value) {
@@ -289,9 +295,9 @@ type rawRef string
 
 // checkProfile reports problems that involve more than one param.
 func (c *Config) checkProfile(p *Profile) {
-	if len(p.RTPIPs) == 0 && !p.hasParam("rtp-ip") {
-		c.add(Problem{Line: p.Line, Profile: p.Name, Param: "rtp-ip", Severity: SeverityError,
-			Message: "missing: media needs at least one local IP address"})
+	if len(p.RTPIPs) == 0 && !p.hasValue("rtp-ip") {
+		c.add(Problem{Line: p.Line, Profile: p.Name, Param: "rtp-ip", Severity: SeverityWarning,
+			Message: "missing: calls with this profile fail (no media IP address), as on mod_verto"})
 	}
 	if p.MediaTimeout > 0 && p.MediaTimeout < time.Second {
 		c.add(Problem{Line: c.paramLine(p, "media-timeout"), Profile: p.Name, Param: "media-timeout", Severity: SeverityWarning,
@@ -328,7 +334,7 @@ func unknownParamMessage(scope Scope, name string) string {
 }
 
 func (c *Config) unknownElement(el *etree.Element, parent, profile string) {
-	c.addf(SeverityError, c.lines[el], profile, "", "unknown element <%s> in <%s>", el.FullTag(), parent)
+	c.addf(SeverityWarning, c.lines[el], profile, "", "unknown element <%s> in <%s> is ignored", el.FullTag(), parent)
 }
 
 // checkAttrs warns about attributes other than the allowed ones.
@@ -351,8 +357,8 @@ func (c *Config) checkAttrs(el *etree.Element, scope Scope, profile, param strin
 func (c *Config) checkText(el *etree.Element, scope Scope, profile, param string) {
 	for _, t := range el.Child {
 		if cd, ok := t.(*etree.CharData); ok && strings.TrimSpace(cd.Data) != "" {
-			c.add(Problem{Line: c.lines[el], Profile: profile, Param: param, Scope: scope, Severity: SeverityError,
-				Message: fmt.Sprintf("unexpected text %q in <%s>", clip(strings.TrimSpace(cd.Data), 40), el.FullTag())})
+			c.add(Problem{Line: c.lines[el], Profile: profile, Param: param, Scope: scope, Severity: SeverityWarning,
+				Message: fmt.Sprintf("unexpected text %q in <%s> is ignored", clip(strings.TrimSpace(cd.Data), 40), el.FullTag())})
 			return
 		}
 	}

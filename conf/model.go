@@ -104,6 +104,17 @@ func (p *Profile) EffectiveDetachTimeout(s *Settings) time.Duration {
 	return s.DetachTimeout
 }
 
+// hasValue reports whether the profile sets name to a non-blank value (a
+// bad one included: that is reported on its own).
+func (p *Profile) hasValue(name string) bool {
+	for _, q := range p.Params {
+		if strings.EqualFold(q.Name, name) && strings.TrimSpace(q.Value) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Profile) hasParam(name string) bool {
 	for _, q := range p.Params {
 		if strings.EqualFold(q.Name, name) {

@@ -11,19 +11,39 @@ type ValidateOptions struct {
 	// problem is a warning: dial strings that name no profile (xrtc/user@domain)
 	// need a profile called "default".
 	RequireDefault bool
+	// Strict makes every warning an error (xrtc-conf validate --strict).
+	Strict bool
 }
 
 // Validate returns every problem of the configuration at once, sorted by
-// line: unknown elements and params (with a did-you-mean), bad types, values
-// out of range, duplicate profiles and params, a missing "default" profile,
-// and, as warnings, mod_verto params that mean nothing to xrtc. Values that
-// still hold $${name} references are checked only on a resolved Config.
+// line.
+//
+// The configuration is as forgiving as mod_verto's, no more: a file
+// mod_verto would load loads. Errors are only what the module cannot run
+// with: a value of the wrong type or out of range, a duplicate profile, a
+// file that is not an xcc-rtc.conf configuration (malformed XML fails
+// earlier, in Load). Everything FreeSWITCH would skip or that only breaks
+// some calls is a warning: unknown elements, params and attributes (with a
+// did-you-mean), stray text, a param without a name or value, an empty
+// value, a param set twice (the last one wins, as in FreeSWITCH), a profile
+// without a name (ignored) or with one a dial string cannot carry, a
+// profile without rtp-ip (its calls fail), no profile at all, a missing
+// "default" profile, and mod_verto params that mean nothing to xrtc. Values
+// that still hold $${name} references are checked only on a resolved
+// Config.
 func (c *Config) Validate(opts ValidateOptions) Problems {
 	ps := append(Problems(nil), c.problems...)
+	defer func() {
+		if opts.Strict {
+			for i := range ps {
+				ps[i].Severity = SeverityError
+			}
+		}
+	}()
 	if len(c.Profiles) > 0 {
 		if _, ok := c.Profile(DefaultProfile); !ok {
 			sev := SeverityWarning
-			if opts.RequireDefault {
+			if opts.RequireDefault || opts.Strict {
 				sev = SeverityError
 			}
 			ps = append(ps, Problem{File: c.File, Line: c.profilesLine, Severity: sev,

@@ -21,21 +21,32 @@ import (
 // from panics, and only hands the event to the endpoint, which never
 // blocks on the network.
 
-// The local answer gets the offer's a=mid values (sdp.go).
+// The SDP goes to the client as FreeSWITCH wrote it, as mod_verto sends it.
 
 //export xrtcGoChannelProgress
-func xrtcGoChannelProgress(uuid, sdp, offer *C.char) {
+func xrtcGoChannelProgress(uuid, sdp *C.char) {
 	defer guard("ChannelProgress")
 	if m := current(); m != nil {
-		m.ep.ChannelProgress(C.GoString(uuid), fixAnswer(C.GoString(sdp), C.GoString(offer)))
+		m.ep.ChannelProgress(C.GoString(uuid), C.GoString(sdp))
 	}
 }
 
 //export xrtcGoChannelAnswer
-func xrtcGoChannelAnswer(uuid, sdp, offer *C.char) {
+func xrtcGoChannelAnswer(uuid, sdp *C.char) {
 	defer guard("ChannelAnswer")
 	if m := current(); m != nil {
-		m.ep.ChannelAnswer(C.GoString(uuid), fixAnswer(C.GoString(sdp), C.GoString(offer)))
+		m.ep.ChannelAnswer(C.GoString(uuid), C.GoString(sdp))
+	}
+}
+
+// xrtcGoChannelInit runs on the session thread of a call to a user (on_init):
+// the endpoint makes the offer there (OfferOnInit).
+//
+//export xrtcGoChannelInit
+func xrtcGoChannelInit(uuid *C.char) {
+	defer guard("ChannelInit")
+	if m := current(); m != nil {
+		m.ep.ChannelInit(C.GoString(uuid))
 	}
 }
 
@@ -103,6 +114,7 @@ func xrtcGoOriginate(octx unsafe.Pointer, req *C.xrtc_orig_req_t) (cause C.int) 
 		ANI:            C.GoString(cp.ani),
 		ANIII:          C.GoString(cp.aniii),
 		RDNIS:          C.GoString(cp.rdnis),
+		NetworkAddr:    C.GoString(cp.network_addr),
 		Source:         "mod_xrtc",
 	}
 	m.host.pending.Store(uuid, octx)

@@ -30,6 +30,9 @@ var _ xrtc.Channel = (*fsChannel)(nil)
 // errRefused is a switch failure with no better name.
 var errRefused = errors.New("mod_xrtc: the switch refused")
 
+// errUnloading: the module is being unloaded and takes no new call.
+var errUnloading = errors.New("mod_xrtc: the module is being unloaded")
+
 func statusErr(r C.int) error {
 	switch r {
 	case C.XRTC_OK:
@@ -44,6 +47,8 @@ func statusErr(r C.int) error {
 		return xrtc.ErrNotBridged
 	case C.XRTC_NOT_SUPPORTED:
 		return xrtc.ErrNotSupported
+	case C.XRTC_SHUTDOWN:
+		return &xrtc.CauseError{Cause: verto.CauseSystemShutdown, Err: errUnloading}
 	}
 	return errRefused
 }
@@ -76,7 +81,7 @@ func (c *fsChannel) Offer(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fixOffer(sdp), nil
+	return sdp, nil
 }
 
 func (c *fsChannel) SetRemoteAnswer(sdp string) error {
@@ -94,7 +99,7 @@ func (c *fsChannel) Renegotiate(offer string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fixAnswer(sdp, offer), nil
+	return sdp, nil
 }
 
 func (c *fsChannel) MarkRinging() error {
@@ -176,5 +181,6 @@ func (c *fsChannel) MediaStats() xrtc.MediaStats {
 		RTPPacketsIn:  uint64(st.rtp_packets_in),
 		RTPBytesIn:    uint64(st.rtp_bytes_in),
 		RTPPacketsOut: uint64(st.rtp_packets_out),
+		Bypass:        st.bypass != 0,
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,12 +27,20 @@ import (
 type fsHost struct {
 	log *slog.Logger
 
-	rr      sync.Map // profile name -> *atomic.Uint64, rtp-ip round robin
-	extIP   sync.Map // ext-rtp-ip as configured -> resolved (stun:, host:)
-	pending sync.Map // channel uuid -> outgoing_channel context, while Originate runs
+	rr      sync.Map                          // profile name -> *atomic.Uint64, rtp-ip round robin
+	extIPs  atomic.Pointer[map[string]string] // ext-rtp-ip as configured -> resolved at load/reload
+	pending sync.Map                          // channel uuid -> outgoing_channel context, while Originate runs
 }
 
-var _ xrtc.Host = (*fsHost)(nil)
+var (
+	_ xrtc.Host        = (*fsHost)(nil)
+	_ xrtc.OfferOnInit = (*fsHost)(nil)
+)
+
+// OfferOnInit implements xrtc.OfferOnInit: the offer of a call to a user is
+// made in the channel's on_init (xrtcGoChannelInit), after the core has set
+// originator_codec, proxy mode and the originate's variables.
+func (h *fsHost) OfferOnInit() bool { return true }
 
 func newHost(log *slog.Logger) *fsHost { return &fsHost{log: log} }
 
@@ -78,6 +88,7 @@ func (m *cmem) caller(cp *xrtc.CallerProfile) C.xrtc_caller_t {
 		ani:                m.str(cp.ANI),
 		aniii:              m.str(cp.ANIII),
 		rdnis:              m.str(cp.RDNIS),
+		network_addr:       m.str(cp.NetworkAddr),
 		source:             m.str(firstOf(cp.Source, "mod_xrtc")),
 		context:            m.str(cp.Context),
 		destination_number: m.str(cp.DestinationNumber),
@@ -124,7 +135,7 @@ func (h *fsHost) media(m *cmem, p *xrtc.Profile) C.xrtc_media_opts_t {
 	return C.xrtc_media_opts_t{
 		rtp_ip4:               m.str(v4),
 		rtp_ip6:               m.str(v6),
-		ext_rtp_ip:            m.str(h.resolveExtIP(p.ExtRTPIP)),
+		ext_rtp_ip:            m.str(h.extIP(p.ExtRTPIP)),
 		inbound_codec_string:  m.str(firstOf(p.InboundCodecString, out)),
 		outbound_codec_string: m.str(out),
 		jb_msec:               m.str(firstOf(p.JitterBuffer, "1p:20p")),
@@ -135,28 +146,77 @@ func (h *fsHost) media(m *cmem, p *xrtc.Profile) C.xrtc_media_opts_t {
 	}
 }
 
-// resolveExtIP resolves ext-rtp-ip once per value, as mod_verto does at
-// configuration time (switch_stun_ip_lookup: stun:, host:, autonat:).
-func (h *fsHost) resolveExtIP(v string) string {
+// extIP is the address ext-rtp-ip resolved to at the last load or reload
+// ("" when it did not resolve). Calls never resolve anything: a STUN or DNS
+// lookup can block for seconds.
+func (h *fsHost) extIP(v string) string {
 	if v == "" {
 		return ""
 	}
-	if r, ok := h.extIP.Load(v); ok {
-		return r.(string)
+	if m := h.extIPs.Load(); m != nil {
+		if ip, ok := (*m)[v]; ok {
+			return ip
+		}
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return v
+	}
+	return ""
+}
+
+// resolveExtIPs resolves every profile's ext-rtp-ip (stun:, host:, autonat:
+// with switch_stun_ip_lookup) when the configuration is read, at load and at
+// every reload, as mod_verto does when it reads its configuration. A value
+// that does not resolve is logged and becomes a warning of its profile
+// (`xrtc status`); its calls advertise rtp-ip, and the next reload tries
+// again.
+func (h *fsHost) resolveExtIPs(cfg *xrtc.Config) {
+	next := map[string]string{}
+	if old := h.extIPs.Load(); old != nil {
+		for k, v := range *old {
+			next[k] = v // the configuration in force may still use them
+		}
+	}
+	for _, name := range sortedProfiles(cfg) {
+		v := cfg.Profiles[name].ExtRTPIP
+		if v == "" {
+			continue
+		}
+		ip := lookupExtIP(v)
+		next[v] = ip
+		if ip == "" {
+			h.log.Warn("mod_xrtc: ext-rtp-ip does not resolve; calls advertise rtp-ip until a reload resolves it", "profile", name, "ext-rtp-ip", v)
+			cfg.AddWarning(name, fmt.Sprintf("ext-rtp-ip %q does not resolve: calls advertise rtp-ip; `xrtc reload` tries again", v))
+		} else if ip != v {
+			h.log.Info("mod_xrtc: ext-rtp-ip resolved", "profile", name, "ext-rtp-ip", v, "ip", ip)
+		}
+	}
+	h.extIPs.Store(&next)
+}
+
+// lookupExtIP is switch_stun_ip_lookup: an IP as it is; stun:HOST, host:NAME
+// and autonat:IP looked up ("" when that fails).
+func lookupExtIP(v string) string {
+	if _, err := netip.ParseAddr(v); err == nil {
+		return v
 	}
 	cv := C.CString(v)
 	defer C.free(unsafe.Pointer(cv))
 	res := C.xrtc_stun_lookup(cv)
-	ip := ""
-	if res != nil {
-		ip = C.GoString(res)
-		C.free(unsafe.Pointer(res))
+	if res == nil {
+		return ""
 	}
-	if ip == "" {
-		h.log.Warn("mod_xrtc: ext-rtp-ip does not resolve; not used", "ext-rtp-ip", v)
+	defer C.free(unsafe.Pointer(res))
+	return C.GoString(res)
+}
+
+func sortedProfiles(cfg *xrtc.Config) []string {
+	names := make([]string, 0, len(cfg.Profiles))
+	for n := range cfg.Profiles {
+		names = append(names, n)
 	}
-	h.extIP.Store(v, ip)
-	return ip
+	sort.Strings(names)
+	return names
 }
 
 // NewInboundCall implements xrtc.Host (mod_verto's verto__invite_func).

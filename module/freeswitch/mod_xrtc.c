@@ -28,9 +28,13 @@ SWITCH_MODULE_DEFINITION(mod_xrtc, mod_xrtc_load, mod_xrtc_shutdown, NULL);
 #define XRTC_CONF_NAME "xcc-rtc.conf.xml"
 
 static struct {
+	switch_loadable_module_interface_t *module;
 	switch_endpoint_interface_t *endpoint;
 	switch_event_channel_id_t event_channel_id;
 	int bound;
+	/* where an RTP session keeps its statistics (see rtp_stats) */
+	switch_size_t stats_offset;
+	int stats_offset_ok;
 } xrtc_globals;
 
 typedef struct xrtc_pvt_s {
@@ -45,6 +49,7 @@ typedef struct xrtc_pvt_s {
 	int media_up;    /* RTP activated at least once */
 	int sent_media;  /* the local answer of a client's call exists */
 	int detached;    /* media stopped while the client is away */
+	int proxy;       /* bypass_media: SDP passed between the legs, no media here */
 } xrtc_pvt_t;
 
 /* The state of one outgoing_channel call, handed to Go and back. */
@@ -200,7 +205,7 @@ static switch_status_t set_media_options(xrtc_pvt_t *tech_pvt, const xrtc_media_
 
 	switch_channel_set_flag(tech_pvt->channel, CF_TRACKABLE);
 	switch_core_media_check_dtmf_type(session);
-	switch_channel_set_cap(tech_pvt->channel, CC_BYPASS_MEDIA);
+	/* CC_BYPASS_MEDIA only where proxy mode can work: see xrtc_new_outbound */
 	switch_channel_set_cap(tech_pvt->channel, CC_JITTERBUFFER);
 	switch_channel_set_cap(tech_pvt->channel, CC_FS_RTP);
 
@@ -223,9 +228,17 @@ static int sdp_parses(const char *sdp)
 	return !zstr(sdp) && !strncmp(sdp, "v=0", 3) && strstr(sdp, "\nm=") != NULL;
 }
 
-/* A client's call (verto.invite): mod_verto's verto__invite_func, with the
- * offer negotiated at once (as mod_sofia does) so that a bad offer fails the
- * invite instead of the answer. */
+/* An SDP a WebRTC client can take as it is (DTLS-SRTP and ICE): the only
+ * kind of SDP proxy mode (bypass_media) may hand to an xrtc client. */
+static int webrtc_sdp(const char *sdp)
+{
+	return sdp_parses(sdp) && strstr(sdp, "a=fingerprint:") && strstr(sdp, "a=ice-ufrag:");
+}
+
+/* A client's call (verto.invite): mod_verto's verto__invite_func. The offer
+ * is kept and negotiated at answer or early media (xrtc_answer_media), as
+ * mod_verto does, so that what the dialplan sets before the answer
+ * (absolute_codec_string, codec_string, inherit_codec) applies. */
 int xrtc_new_inbound(const char *uuid, const char *name, const xrtc_media_opts_t *m, const char *sdp,
 					 const xrtc_caller_t *cp, const xrtc_vars_t *vars)
 {
@@ -233,14 +246,23 @@ int xrtc_new_inbound(const char *uuid, const char *name, const xrtc_media_opts_t
 	switch_channel_t *channel;
 	switch_caller_profile_t *caller_profile;
 	xrtc_pvt_t *tech_pvt;
-	uint8_t proceed = 0;
 	int r = XRTC_FAIL;
 
 	if (!sdp_parses(sdp)) {
 		return XRTC_BAD_SDP;
 	}
 
-	if (!(session = switch_core_session_request_uuid(xrtc_globals.endpoint, SWITCH_CALL_DIRECTION_INBOUND, SOF_NONE, NULL, uuid))) {
+	/* `unload mod_xrtc` write-locks the module while it removes the
+	 * endpoint, before the module's shutdown runs: a session requested then
+	 * would block on that lock and hold the unload up for 10 s. Refuse
+	 * instead: the module is going away. */
+	if (switch_thread_rwlock_tryrdlock(xrtc_globals.module->rwlock) != SWITCH_STATUS_SUCCESS) {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_NOTICE, "xrtc: call %s refused: mod_xrtc is being unloaded\n", uuid);
+		return XRTC_SHUTDOWN;
+	}
+	session = switch_core_session_request_uuid(xrtc_globals.endpoint, SWITCH_CALL_DIRECTION_INBOUND, SOF_NONE, NULL, uuid);
+	switch_thread_rwlock_unlock(xrtc_globals.module->rwlock);
+	if (!session) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING, "xrtc: cannot create session %s (uuid in use, or session limit)\n", uuid);
 		return XRTC_FAIL;
 	}
@@ -251,6 +273,9 @@ int xrtc_new_inbound(const char *uuid, const char *name, const xrtc_media_opts_t
 	if (!tech_pvt->smh || set_media_options(tech_pvt, m) != SWITCH_STATUS_SUCCESS) {
 		goto fail;
 	}
+	/* as mod_verto: a client's call may be put in proxy mode by the dialplan
+	 * (bypass_media); its answer is then the other leg's SDP */
+	switch_channel_set_cap(channel, CC_BYPASS_MEDIA);
 
 	set_vars(channel, vars);
 	switch_channel_set_variable(channel, "media_webrtc", "true");
@@ -274,13 +299,6 @@ int xrtc_new_inbound(const char *uuid, const char *name, const xrtc_media_opts_t
 	}
 
 	switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_DEBUG, "Remote SDP %s:\n%s\n", switch_channel_get_name(channel), sdp);
-
-	switch_core_media_prepare_codecs(session, SWITCH_TRUE);
-	if (!switch_core_media_negotiate_sdp(session, tech_pvt->r_sdp, &proceed, SDP_OFFER)) {
-		switch_channel_set_variable(channel, SWITCH_ENDPOINT_DISPOSITION_VARIABLE, "CODEC NEGOTIATION ERROR");
-		r = XRTC_CODEC;
-		goto fail;
-	}
 
 	switch_channel_set_state(channel, CS_INIT);
 	if (switch_core_session_thread_launch(session) != SWITCH_STATUS_SUCCESS) {
@@ -341,10 +359,24 @@ int xrtc_new_outbound(void *octx, const char *uuid, const char *name, const xrtc
 		switch_channel_set_caller_profile(channel, caller_profile);
 	}
 
+	/* bypass_media on the other leg: proxy mode as mod_verto does it (the
+	 * other leg's SDP offered to the client, the client's answer passed
+	 * back), when the other leg's SDP is one a WebRTC client can take.
+	 * Otherwise the endpoint does not claim CC_BYPASS_MEDIA, and the core
+	 * turns proxy mode off on both legs ("does not support the proxy
+	 * feature"): the media stays in FreeSWITCH and the call goes on. */
 	if (o->session) {
 		switch_channel_t *ochannel = switch_core_session_get_channel(o->session);
 		if (switch_true(switch_channel_get_variable(ochannel, SWITCH_BYPASS_MEDIA_VARIABLE))) {
-			switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(nsession), SWITCH_LOG_WARNING, "xrtc: bypass media is not supported, media stays in FreeSWITCH\n");
+			if (webrtc_sdp(switch_channel_get_variable(ochannel, SWITCH_R_SDP_VARIABLE))) {
+				switch_channel_set_cap(channel, CC_BYPASS_MEDIA);
+				switch_channel_set_flag(channel, CF_PROXY_MODE);
+				switch_channel_set_flag(ochannel, CF_PROXY_MODE);
+			} else {
+				switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(nsession), SWITCH_LOG_NOTICE,
+								  "xrtc: bypass_media: %s has no WebRTC SDP (DTLS, ICE) to pass on: media stays in FreeSWITCH\n",
+								  switch_channel_get_name(ochannel));
+			}
 		}
 	}
 
@@ -388,7 +420,12 @@ int xrtc_offer(const char *uuid, char **sdp_out)
 		return XRTC_GONE;
 	}
 	switch_mutex_lock(tech_pvt->mutex);
-	if (!tech_pvt->media_up) {
+	if (!tech_pvt->media_up && switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE)) {
+		/* bypass_media: the other leg's SDP is the offer (mod_verto's
+		 * verto_connect: switch_core_media_absorb_sdp) */
+		switch_core_media_absorb_sdp(session);
+		tech_pvt->proxy = 1;
+	} else if (!tech_pvt->media_up) {
 		/* first offer of a call to a user */
 		switch_channel_set_variable(tech_pvt->channel, "codec_string", NULL);
 		switch_core_media_prepare_codecs(session, SWITCH_TRUE);
@@ -443,7 +480,21 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 	switch_channel_set_variable(tech_pvt->channel, SWITCH_R_SDP_VARIABLE, sdp);
 	switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_DEBUG, "Remote answer %s:\n%s\n", switch_channel_get_name(tech_pvt->channel), sdp);
 
-	if (reattach) {
+	if (!reattach && tech_pvt->proxy) {
+		/* bypass_media: the client's answer goes to the other leg, which is
+		 * answered with it (mod_verto's pass_sdp) */
+		switch_core_session_t *other = NULL;
+		if (switch_core_session_get_partner(session, &other) == SWITCH_STATUS_SUCCESS) {
+			switch_channel_t *ochannel = switch_core_session_get_channel(other);
+			switch_channel_set_variable(ochannel, SWITCH_B_SDP_VARIABLE, sdp);
+			switch_channel_set_flag(ochannel, CF_PROXY_MODE);
+			switch_core_session_queue_indication(other, SWITCH_MESSAGE_INDICATE_ANSWER);
+			switch_core_session_rwunlock(other);
+			tech_pvt->media_up = 1;
+		} else {
+			r = XRTC_FAIL;
+		}
+	} else if (reattach) {
 		switch_core_media_clear_ice(session);
 		switch_channel_set_flag(tech_pvt->channel, CF_REINVITE);
 		switch_channel_set_flag(tech_pvt->channel, CF_RECOVERING);
@@ -728,20 +779,55 @@ int xrtc_set_vars(const char *uuid, const xrtc_vars_t *vars)
 	return XRTC_OK;
 }
 
+/* Where an RTP session keeps its statistics. switch_rtp_get_stats (and
+ * switch_core_media_get_stats) returns a pointer into the session, but also
+ * runs the MOS estimate on every call: polled from the media watch, it would
+ * add flaw penalties and shift rtp_audio_in_mos in CDRs. The statistics sit
+ * at a fixed place in every RTP session (switch_rtp_t is opaque), so that
+ * place is learnt once, at load, from a scratch session that never carries
+ * media, and the counters are then read without side effects. */
+static void learn_stats_offset(void)
+{
+	switch_memory_pool_t *pool = NULL;
+	switch_rtp_t *rtp = NULL;
+	switch_rtp_stats_t *stats;
+	switch_rtp_flag_t flags[SWITCH_RTP_FLAG_INVALID] = { 0 };
+	const char *err = NULL;
+
+	if (switch_core_new_memory_pool(&pool) != SWITCH_STATUS_SUCCESS) {
+		return;
+	}
+	if (switch_rtp_create(&rtp, 0, 160, 20000, flags, "none", &err, pool) == SWITCH_STATUS_SUCCESS && rtp &&
+		(stats = switch_rtp_get_stats(rtp, NULL))) {
+		xrtc_globals.stats_offset = (switch_size_t) ((char *) stats - (char *) rtp);
+		xrtc_globals.stats_offset_ok = 1;
+	} else {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING, "xrtc: no RTP statistics (%s): media-timeout cannot count packets\n", nz(err));
+	}
+	/* no socket, timer or thread was made: the pool is all there is */
+	switch_core_destroy_memory_pool(&pool);
+}
+
 /* Inbound RTP *media* packets: the RTP statistics count STUN, DTLS and RTCP
- * apart (FREESWITCH.md, media-timeout). */
+ * apart (FREESWITCH.md, media-timeout). Read without side effects (see
+ * learn_stats_offset); the RTP session lives in the session's pool, which
+ * the read lock keeps. */
 int xrtc_media_stats(const char *uuid, xrtc_stats_t *out)
 {
 	switch_core_session_t *session;
 	xrtc_pvt_t *tech_pvt;
-	switch_rtp_stats_t *stats;
+	switch_rtp_t *rtp;
+	const switch_rtp_stats_t *stats;
 
 	memset(out, 0, sizeof(*out));
 	if (!(session = locate(uuid, &tech_pvt))) {
 		return XRTC_GONE;
 	}
 	switch_mutex_lock(tech_pvt->mutex);
-	if ((stats = switch_core_media_get_stats(session, SWITCH_MEDIA_TYPE_AUDIO, NULL))) {
+	if (tech_pvt->proxy || switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE)) {
+		out->bypass = 1;
+	} else if (xrtc_globals.stats_offset_ok && (rtp = switch_core_media_get_rtp_session(session, SWITCH_MEDIA_TYPE_AUDIO))) {
+		stats = (const switch_rtp_stats_t *) ((const char *) rtp + xrtc_globals.stats_offset);
 		out->rtp_packets_in = (uint64_t) stats->inbound.media_packet_count;
 		out->rtp_bytes_in = (uint64_t) stats->inbound.media_bytes;
 		out->rtp_packets_out = (uint64_t) stats->outbound.media_packet_count;
@@ -846,8 +932,16 @@ static void xrtc_event_channel_func(const char *event_channel, cJSON *json, cons
  * The endpoint: state handlers
  * ---------------------------------------------------------------------- */
 
+/* A call to a user starts: its offer is made here, on the session's thread,
+ * once the core has finished setting the channel up (originator_codec,
+ * proxy mode, the originate's variables), as in mod_verto's verto_on_init. */
 static switch_status_t xrtc_on_init(switch_core_session_t *session)
 {
+	xrtc_pvt_t *tech_pvt = switch_core_session_get_private(session);
+
+	if (tech_pvt && !tech_pvt->inbound) {
+		xrtcGoChannelInit((char *) switch_core_session_get_uuid(session));
+	}
 	return SWITCH_STATUS_SUCCESS;
 }
 
@@ -861,6 +955,13 @@ static switch_status_t xrtc_on_hangup(switch_core_session_t *session)
 
 static switch_status_t xrtc_on_destroy(switch_core_session_t *session)
 {
+	switch_channel_t *channel = switch_core_session_get_channel(session);
+	switch_call_cause_t cause = switch_channel_get_cause(channel);
+
+	/* A session destroyed without running (an originate that failed after
+	 * outgoing_channel) never reached on_hangup: the endpoint forgets it
+	 * here. For the others this repeats on_hangup, which is harmless. */
+	xrtcGoChannelHangup((char *) switch_core_session_get_uuid(session), (int) (cause ? cause : SWITCH_CAUSE_NORMAL_CLEARING));
 	switch_media_handle_destroy(session);
 	return SWITCH_STATUS_SUCCESS;
 }
@@ -940,12 +1041,30 @@ static switch_status_t xrtc_send_dtmf(switch_core_session_t *session, const swit
 	return switch_core_media_queue_rfc2833(session, SWITCH_MEDIA_TYPE_AUDIO, dtmf);
 }
 
-/* The local answer of a client's call: mod_verto's verto_media, on the offer
- * negotiated when the channel was made. */
+/* The local answer of a client's call, made at the first early media or
+ * answer: mod_verto's verto_media and verto_tech_media. The codecs are
+ * prepared and the client's offer negotiated only now (late negotiation),
+ * so that absolute_codec_string, codec_string or inherit_codec set before
+ * the answer apply. In proxy mode (bypass_media) the answer is the other
+ * leg's SDP (verto_send_media_indication). */
 static switch_status_t xrtc_answer_media(switch_core_session_t *session, xrtc_pvt_t *tech_pvt)
 {
+	const char *proxy_sdp;
+	uint8_t proceed = 0;
+
 	if (tech_pvt->sent_media) {
 		return SWITCH_STATUS_SUCCESS;
+	}
+	if (switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE) &&
+		(proxy_sdp = switch_channel_get_variable(tech_pvt->channel, SWITCH_B_SDP_VARIABLE))) {
+		switch_core_media_set_local_sdp(session, proxy_sdp, SWITCH_TRUE);
+		tech_pvt->proxy = 1;
+		tech_pvt->sent_media = 1;
+		return SWITCH_STATUS_SUCCESS;
+	}
+	switch_core_media_prepare_codecs(session, SWITCH_TRUE);
+	if (!switch_core_media_negotiate_sdp(session, tech_pvt->r_sdp, &proceed, SDP_OFFER)) {
+		return SWITCH_STATUS_FALSE;
 	}
 	if (switch_core_media_choose_ports(session, SWITCH_TRUE, SWITCH_FALSE) != SWITCH_STATUS_SUCCESS) {
 		return SWITCH_STATUS_FALSE;
@@ -993,10 +1112,10 @@ static switch_status_t xrtc_receive_message(switch_core_session_t *session, swit
 		}
 		if (msg->message_id == SWITCH_MESSAGE_INDICATE_ANSWER) {
 			switch_channel_set_variable(channel, SWITCH_ENDPOINT_DISPOSITION_VARIABLE, "ANSWERED");
-			xrtcGoChannelAnswer((char *) switch_core_session_get_uuid(session), sdp, (char *) nz(tech_pvt->r_sdp));
+			xrtcGoChannelAnswer((char *) switch_core_session_get_uuid(session), sdp);
 		} else {
 			switch_channel_set_variable(channel, SWITCH_ENDPOINT_DISPOSITION_VARIABLE, "EARLY MEDIA");
-			xrtcGoChannelProgress((char *) switch_core_session_get_uuid(session), sdp, (char *) nz(tech_pvt->r_sdp));
+			xrtcGoChannelProgress((char *) switch_core_session_get_uuid(session), sdp);
 		}
 		free(sdp);
 		break;
@@ -1141,6 +1260,8 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_xrtc_load)
 	memset(&xrtc_globals, 0, sizeof(xrtc_globals));
 
 	*module_interface = switch_loadable_module_create_module_interface(pool, modname);
+	xrtc_globals.module = *module_interface;
+	learn_stats_offset();
 	xrtc_globals.endpoint = (switch_endpoint_interface_t *) switch_loadable_module_create_interface(*module_interface, SWITCH_ENDPOINT_INTERFACE);
 	xrtc_globals.endpoint->interface_name = XRTC_EP_NAME;
 	xrtc_globals.endpoint->io_routines = &xrtc_io_routines;

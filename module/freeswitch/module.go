@@ -113,25 +113,18 @@ func load(path string) error {
 		cancel()
 		mod.Store(nil)
 	}
-	cfg, warnings, err := readConfig(path)
+	host := newHost(log)
+	cfg, err := readConfig(path, host, log)
 	if err != nil {
 		return err
 	}
-	logProblems(log, warnings)
-	host := newHost(log)
 	m := &module{host: host, log: log, path: path}
 	ep, err := xrtc.New(xrtc.Options{
 		Config:  cfg,
 		Host:    host,
 		Log:     log,
 		Version: version,
-		Reload: func() (xrtc.Config, error) {
-			c, w, err := readConfig(path)
-			if err == nil {
-				logProblems(log, w)
-			}
-			return c, err
-		},
+		Reload:  func() (xrtc.Config, error) { return readConfig(path, host, log) },
 		OnPanic: func(v any) {
 			fsLog(C.XRTC_LOG_CRIT, "", fmt.Sprintf("mod_xrtc: the endpoint recovered a panic: %v", v))
 		},
@@ -154,18 +147,20 @@ func load(path string) error {
 	return nil
 }
 
-// readConfig reads xcc-rtc.conf.xml and resolves its $${name} references
-// from FreeSWITCH's global variables.
-func readConfig(path string) (xrtc.Config, conf.Problems, error) {
+// readConfig reads xcc-rtc.conf.xml (at load and at `xrtc reload`),
+// resolves its $${name} references from FreeSWITCH's global variables and
+// its ext-rtp-ip values (STUN, DNS), and logs its warnings. Only errors
+// refuse it: a configuration mod_verto would load loads (conf.Validate).
+func readConfig(path string, host *fsHost, log *slog.Logger) (xrtc.Config, error) {
 	c, err := conf.Load(path)
 	if err != nil {
-		return xrtc.Config{}, nil, fmt.Errorf("%w (`make install-module` installs a sample; `go run ./tools/xrtc-conf init` writes one)", err)
+		return xrtc.Config{}, fmt.Errorf("%w (`make install-module` installs a sample; `go run ./tools/xrtc-conf init` writes one)", err)
 	}
 	vars := map[string]string{}
 	if _, err := c.Resolve(vars); err != nil {
 		var ue *conf.UnresolvedError
 		if !errors.As(err, &ue) {
-			return xrtc.Config{}, nil, err
+			return xrtc.Config{}, err
 		}
 		for _, name := range ue.Names() {
 			if v, ok := globalVar(name); ok {
@@ -176,9 +171,11 @@ func readConfig(path string) (xrtc.Config, conf.Problems, error) {
 	cfg, probs, err := xrtc.LoadConfig(path, vars)
 	if err != nil {
 		// err lists every problem, one per line (file:line).
-		return xrtc.Config{}, nil, err
+		return xrtc.Config{}, err
 	}
-	return cfg, probs, nil
+	logProblems(log, probs)
+	host.resolveExtIPs(&cfg)
+	return cfg, nil
 }
 
 func logProblems(log *slog.Logger, probs conf.Problems) {

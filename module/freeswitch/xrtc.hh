@@ -26,7 +26,8 @@ enum {
 	XRTC_CODEC = 3,         /* nothing in common */
 	XRTC_FAIL = 4,          /* anything else */
 	XRTC_NOT_BRIDGED = 5,   /* no bridged partner */
-	XRTC_NOT_SUPPORTED = 6
+	XRTC_NOT_SUPPORTED = 6,
+	XRTC_SHUTDOWN = 7       /* the module is being unloaded */
 };
 
 /* FreeSWITCH log levels (switch_log_level_t). */
@@ -105,6 +106,7 @@ typedef struct {
 	uint64_t rtp_bytes_in;
 	uint64_t rtp_packets_out;
 	int has_rtp;
+	int bypass;                   /* proxy mode: the media does not pass here */
 } xrtc_stats_t;
 
 /* A chat message (verto.info msg). */

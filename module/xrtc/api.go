@@ -64,21 +64,7 @@ func (e *Endpoint) statusText() string {
 	if e.bus != nil {
 		bus = e.bus.Status()
 	}
-	calls := e.Calls()
-	var in, out, detached, held int
-	for _, c := range calls {
-		if c.Direction == Outbound.String() {
-			out++
-		} else {
-			in++
-		}
-		switch c.State {
-		case StateDetached.String():
-			detached++
-		case StateHeld.String():
-			held++
-		}
-	}
+	n := e.countCalls()
 	sockets, channels := e.ev.socketCount()
 	hs := e.host.Status()
 	fmt.Fprintf(tw, "node_uuid\t%s\n", e.nodeUUID)
@@ -90,23 +76,63 @@ func (e *Endpoint) statusText() string {
 		fmt.Fprintf(tw, "uptime\t%s\n", e.clock.Now().Sub(e.started).Truncate(time.Second))
 	}
 	fmt.Fprintf(tw, "calls\t%d (inbound %d, outbound %d, held %d, detached %d; %d since start)\n",
-		len(calls), in, out, held, detached, e.stats.callsTotal.Load())
+		n.total, n.in, n.out, n.held, n.detached, e.stats.callsTotal.Load())
 	fmt.Fprintf(tw, "sockets\t%d (event channels %d)\n", sockets, channels)
-	fmt.Fprintf(tw, "messages\t%d received, %d bad, %d replies, %d publish failures, %d media timeouts, %d panics\n",
+	fmt.Fprintf(tw, "messages\t%d received, %d bad, %d replies, %d publish failures, %d media timeouts, %d panics, %d bad transitions\n",
 		e.stats.received.Load(), e.stats.badInput.Load(), e.stats.replies.Load(), e.stats.publishFailed.Load(),
-		e.stats.mediaTimeouts.Load(), e.stats.panics.Load())
+		e.stats.mediaTimeouts.Load(), e.stats.panics.Load(), e.stats.badTransitions.Load())
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "profile\tctrl-subject\tmedia-timeout\thold-timeout\tdetach\tcontext\tdialplan\tcodecs\trtp-ip")
+	fmt.Fprintln(tw, "profile\tctrl-subject\tmedia-timeout\thold-timeout\tdetach\tcontext\tdialplan\tcodecs\trtp-ip\twarnings")
 	for _, name := range cfg.profileNames() {
 		p := cfg.Profiles[name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, cfg.ctrlSubject(p),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Name, cfg.ctrlSubject(p),
 			msOrOff(p.MediaTimeout), msOrOff(p.HoldTimeout()), cfg.detachTimeout(p), p.context(), p.dialplan(),
-			p.OutboundCodecString, joinOr(p.RTPIPs, "-"))
+			p.OutboundCodecString, joinOr(p.RTPIPs, "-"), len(p.Warnings))
+	}
+	if len(cfg.Profiles) == 0 {
+		fmt.Fprintln(tw, "(none: every call fails)")
 	}
 	tw.Flush()
+	// The warnings of the configuration in force, next to their profile.
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	for _, name := range cfg.profileNames() {
+		for _, w := range cfg.Profiles[name].Warnings {
+			fmt.Fprintf(&b, "warning: profile %s: %s\n", name, w)
+		}
+	}
 	return b.String()
+}
+
+// callCounts are the calls in progress by direction and state.
+type callCounts struct{ total, in, out, held, detached int }
+
+// countCalls counts the calls from the endpoint's own state: no call into
+// the switch (Calls reads each channel's media counter; status needs none).
+func (e *Endpoint) countCalls() callCounts {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := callCounts{total: len(e.calls)}
+	for _, c := range e.calls {
+		c.mu.Lock()
+		dir, st := c.dir, c.state
+		c.mu.Unlock()
+		if dir == Outbound {
+			n.out++
+		} else {
+			n.in++
+		}
+		switch st {
+		case StateDetached:
+			n.detached++
+		case StateHeld:
+			n.held++
+		}
+	}
+	return n
 }
 
 func msOrOff(d time.Duration) string {

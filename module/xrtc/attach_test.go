@@ -137,3 +137,23 @@ func TestLoginAfterOwnInvite(t *testing.T) {
 		t.Fatalf("the new socket's call: %+v", ci)
 	}
 }
+
+// A page reload on the same XCtrl: its xrtc.detach and then, at once, the
+// new socket's xrtc.login for the same sessid. The login is handled after
+// the detach has detached the call (both queue on the call), so the call is
+// offered again, not taken for one the new socket placed itself.
+func TestLoginRightAfterDetach(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-reload")
+	for i := 0; i < 20; i++ {
+		e.ctrl.Notify(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid})
+		rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid, "xrtc_user": user()})
+		var lr verto.LoginReply
+		if err := rep.DecodeResult(&lr); err != nil || len(lr.Reattached) != 1 || lr.Reattached[0] != "call-reload" {
+			t.Fatalf("round %d: login reply %s %v", i, rep.Result, err)
+		}
+		e.ctrl.Expect(t, verto.MethodAttach)
+		xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodAttach, map[string]any{"sessid": sessid, "sdp": goodSDP, "dialogParams": map[string]any{"callID": "call-reload"}}))
+		ch.Expect(t, "remote-answer", "detach", "offer")
+	}
+}

@@ -270,9 +270,34 @@ func (b *NATSBus) Subscribe(subject, queue string, h func(subject, reply string,
 		b.mu.Lock()
 		delete(b.subs, s)
 		sub := s.sub
+		nc := b.nc
 		b.mu.Unlock()
-		_ = sub.Unsubscribe()
+		if !nc.IsConnected() {
+			_ = sub.Unsubscribe() // nothing can be in flight
+			return
+		}
+		drain(sub)
 	}, nil
+}
+
+// drainWait bounds how long unsubscribing waits for the messages in flight.
+const drainWait = 2 * time.Second
+
+// drain removes the subscription's interest and handles what the server
+// sent before it learnt that, so that a request in flight gets its answer
+// (an error, when the endpoint is stopping) instead of a timeout at the
+// requester. It waits for that, at most drainWait.
+func drain(s *nats.Subscription) {
+	closed := s.StatusChanged(nats.SubscriptionClosed)
+	if err := s.Drain(); err != nil {
+		_ = s.Unsubscribe()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(drainWait):
+		_ = s.Unsubscribe()
+	}
 }
 
 // Status implements Bus.

@@ -50,6 +50,7 @@ type Call struct {
 	attachWanted bool // verto.attach offered, waiting for the client's answer
 	cause        verto.Cause
 	route        *verto.Route
+	init         *outboundInit // a call to a user waiting for ChannelInit (OfferOnInit)
 	ringCtrls    []string
 	answeredAt   time.Time
 	ringTimer    Timer
@@ -103,6 +104,19 @@ func (c *Call) setState(to State) error {
 	}
 	c.state = to
 	return nil
+}
+
+// moveLocked moves the call to state to (c.mu held) and reports whether it
+// moved. A refused move is a bug in the endpoint: it is logged and counted
+// (xrtc status "bad transitions"), and the call stays where it was.
+func (e *Endpoint) moveLocked(c *Call, to State) bool {
+	err := c.setState(to)
+	if err == nil {
+		return true
+	}
+	e.stats.badTransitions.Add(1)
+	e.log.Error("xrtc: state change refused", "call_id", c.id, "direction", c.dir.String(), "err", err)
+	return false
 }
 
 func (c *Call) getState() State {
@@ -181,10 +195,14 @@ func (e *Endpoint) endCall(c *Call, cause verto.Cause, hangupChannel, notify boo
 		c.mu.Unlock()
 		return
 	}
+	// A call to a user that never got to its verto.invite has nobody to
+	// tell.
+	unsent := c.dir == Outbound && c.state == StateNew
 	c.state = StateHangup
 	c.cause = cause
+	c.init = nil
 	c.stopTimersLocked()
-	ch, quiet := c.ch, c.quiet
+	ch, quiet := c.ch, c.quiet || unsent
 	sessid := c.sessid
 	c.mu.Unlock()
 	e.unregister(c)

@@ -17,6 +17,10 @@ import (
 type Config struct {
 	Settings Settings
 	Profiles map[string]*Profile
+	// Warnings are the configuration's warnings that concern no single
+	// profile (a profile's own are in Profile.Warnings): `xrtc status`
+	// shows them, the binding logs them at load and reload.
+	Warnings []string
 }
 
 // Settings are the node-wide settings.
@@ -53,6 +57,10 @@ type Profile struct {
 	EnableText          bool
 	Debug               int
 	ForceRegisterDomain string
+	// Warnings are what is wrong with the profile without stopping the
+	// module (e.g. no rtp-ip: its calls fail, as on mod_verto), shown next
+	// to it in `xrtc status`.
+	Warnings []string
 }
 
 // Defaults the endpoint applies.
@@ -154,14 +162,39 @@ func LoadConfig(path string, vars map[string]string) (Config, conf.Problems, err
 	if err := probs.Err(); err != nil {
 		return Config{}, probs, err
 	}
-	return FromConf(c), probs.Warnings(), nil
+	cfg := FromConf(c)
+	for _, p := range probs.Warnings() {
+		cfg.AddWarning(p.Profile, warningText(p))
+	}
+	return cfg, probs.Warnings(), nil
+}
+
+// AddWarning files a warning under its profile ("" or an unknown profile:
+// the configuration's own).
+func (c *Config) AddWarning(profile, text string) {
+	if p := c.Profiles[profile]; p != nil && profile != "" {
+		p.Warnings = append(p.Warnings, text)
+		return
+	}
+	c.Warnings = append(c.Warnings, text)
+}
+
+// warningText is a problem without its file name, for `xrtc status`.
+func warningText(p conf.Problem) string {
+	s := p.Message
+	if p.Param != "" {
+		s = fmt.Sprintf("param %q: %s", p.Param, s)
+	}
+	if p.Line > 0 {
+		s = fmt.Sprintf("line %d: %s", p.Line, s)
+	}
+	return s
 }
 
 // Validate checks what the endpoint itself needs of a configuration.
+// A configuration without profiles is valid: every call fails until one is
+// added (conf warns about it), as mod_verto runs without profiles.
 func (c *Config) Validate() error {
-	if len(c.Profiles) == 0 {
-		return fmt.Errorf("xrtc: configuration has no profile")
-	}
 	for name, p := range c.Profiles {
 		if p == nil || p.Name != name {
 			return fmt.Errorf("xrtc: profile %q is malformed", name)

@@ -74,3 +74,40 @@ func TestReloadFromFile(t *testing.T) {
 	e.clock.Advance(7 * time.Second)
 	ch.Expect(t, "hangup:MEDIA_TIMEOUT")
 }
+
+// A configuration mod_verto would load loads: a profile without rtp-ip is a
+// warning (its calls fail), shown in `xrtc status` next to the profile;
+// only errors refuse the file.
+func TestWarningsInStatus(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "xcc-rtc.conf.xml")
+	doc := `<configuration name="xcc-rtc.conf"><settings><param name="debgu" value="1"/></settings><profiles>
+<profile name="default"><param name="rtp-ip" value="127.0.0.1"/></profile>
+<profile name="webrtc"><param name="media-timeout" value="4000"/></profile>
+</profiles></configuration>`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, warns, err := xrtc.LoadConfig(path, nil)
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if len(warns) != 2 || len(cfg.Profiles["webrtc"].Warnings) != 1 || len(cfg.Warnings) != 1 {
+		t.Fatalf("warnings %v; profile %v; config %v", warns, cfg.Profiles["webrtc"].Warnings, cfg.Warnings)
+	}
+	e := newEnv(t, func(o *xrtc.Options) {
+		o.Config.Profiles, o.Config.Warnings = cfg.Profiles, cfg.Warnings
+	})
+	st := e.ep.API("status")
+	mustContain(t, st, "warnings\n", `warning: profile webrtc: line 3: param "rtp-ip": missing: calls with this profile fail`,
+		`warning: line 1: param "debgu": ignored: unknown settings param; did you mean "debug"?`)
+
+	// No profile at all: still loads, every call fails.
+	empty := `<configuration name="xcc-rtc.conf"><profiles/></configuration>`
+	if err := os.WriteFile(path, []byte(empty), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err = xrtc.LoadConfig(path, nil)
+	if err != nil || cfg.Validate() != nil || len(cfg.Warnings) != 1 {
+		t.Fatalf("no profile: %v %v %v", err, cfg.Validate(), cfg.Warnings)
+	}
+}

@@ -97,7 +97,7 @@ type Endpoint struct {
 	seq   atomic.Uint64
 	stats struct {
 		received, handled, badInput, replies, publishFailed, panics atomic.Int64
-		callsTotal, mediaTimeouts, ctrlsGone                        atomic.Int64
+		callsTotal, mediaTimeouts, ctrlsGone, badTransitions        atomic.Int64
 	}
 }
 
@@ -457,7 +457,11 @@ func truncate(b []byte, n int) []byte {
 
 // onStatusSubject takes XNode.CtrlStartUp from the status subject and
 // ignores the rest (other nodes' heartbeats).
-func (e *Endpoint) onStatusSubject(_, _ string, data []byte) {
+func (e *Endpoint) onStatusSubject(subject, _ string, data []byte) {
+	e.safely("status subject "+subject, func() { e.onStatus(data) })
+}
+
+func (e *Endpoint) onStatus(data []byte) {
 	if !bytes.Contains(data, []byte(verto.MethodCtrlStartUp)) {
 		return
 	}

@@ -146,7 +146,8 @@ type CallerProfile struct {
 	ANI               string `json:"ani,omitempty"`
 	ANIII             string `json:"aniii,omitempty"`
 	RDNIS             string `json:"rdnis,omitempty"`
-	Source            string `json:"source"` // "mod_xrtc"
+	NetworkAddr       string `json:"network_addr,omitempty"` // the client's IP (mod_verto: the WebSocket peer)
+	Source            string `json:"source"`                 // "mod_xrtc"
 }
 
 // InboundSpec is what the switch needs to create a client's call.
@@ -174,6 +175,10 @@ type MediaStats struct {
 	RTPPacketsIn  uint64 // inbound RTP media packets (not STUN, DTLS, RTCP)
 	RTPBytesIn    uint64
 	RTPPacketsOut uint64
+	// Bypass: the media does not pass through the switch (FreeSWITCH
+	// bypass_media, proxy mode: the two endpoints exchange it directly).
+	// There is nothing to count, and the media watch stays off.
+	Bypass bool
 }
 
 // HostStatus is the switch's identity and load.
@@ -200,6 +205,19 @@ type Chat struct {
 	Sessid   string
 	Profile  string
 	InDialog bool
+}
+
+// OfferOnInit is an optional Host interface, for a switch that is still
+// setting an outbound channel up when NewOutboundCall returns (FreeSWITCH:
+// after the endpoint's outgoing_channel the core sets originator_codec,
+// bypass/proxy mode and the originate's variables on the new session, and
+// only then starts it). A host whose OfferOnInit returns true calls
+// Endpoint.ChannelInit from the channel's own thread when it starts
+// (FreeSWITCH: on_init), and the endpoint makes the call's offer there, as
+// mod_verto does in verto_on_init. Other hosts get the Offer right after
+// NewOutboundCall, from the call's queue.
+type OfferOnInit interface {
+	OfferOnInit() bool
 }
 
 // Starter is an optional Channel method: a host whose inbound channels wait

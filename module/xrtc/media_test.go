@@ -104,3 +104,26 @@ func xrtcResult(t *testing.T, e *env, callID, action string) {
 		t.Fatalf("%s: %v", action, m.Error)
 	}
 }
+
+// Media that bypasses the switch (bypass_media, proxy mode) cannot be
+// counted there: such a call has no media watch and is never hung up for
+// silence.
+func TestNoMediaWatchWhenMediaBypassesTheSwitch(t *testing.T) {
+	e := newEnv(t)
+	ch := e.invite("call-bypass", "9196")
+	ch.SetBypass(true)
+	e.ep.ChannelAnswer("call-bypass", "v=0 answer")
+	e.ctrl.Expect(t, verto.MethodAnswer)
+	e.clock.Advance(time.Minute)
+	ch.NoEvent(t)
+	if ci, ok := e.ep.Call("call-bypass"); !ok || ci.State != "active" {
+		t.Fatalf("call %+v", ci)
+	}
+	// Media back in the switch (bypass off) at the next start of the watch
+	// (hold/unhold, re-attach): the watch runs again.
+	ch.SetBypass(false)
+	xrtcResult(t, e, "call-bypass", "hold")
+	ch.Expect(t, "hold:true")
+	e.clock.Advance(51 * time.Second)
+	ch.Expect(t, "hangup:MEDIA_TIMEOUT")
+}

@@ -18,7 +18,8 @@ import (
 // applies (media-hold-timeout, else HoldMultiplier x media-timeout); a
 // detached call has no media watch (its detach timer runs instead). The
 // counter is sampled every quarter of the timeout, so the hang-up comes
-// between 1 and 1.25 timeouts after the last media packet.
+// between 1 and 1.25 timeouts after the last media packet. A call whose media
+// bypasses the switch (MediaStats.Bypass) has no media watch.
 
 type mediaWatch struct {
 	timer      Timer
@@ -53,7 +54,11 @@ func (e *Endpoint) startMediaWatch(c *Call) {
 	if limit <= 0 || ch == nil {
 		return
 	}
-	n := ch.MediaStats().RTPPacketsIn
+	st := ch.MediaStats()
+	if st.Bypass {
+		return // the media does not pass through the switch
+	}
+	n := st.RTPPacketsIn
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state {
@@ -85,10 +90,11 @@ func (e *Endpoint) checkMedia(c *Call, gen uint64) {
 	}
 	ch := c.ch
 	c.mu.Unlock()
-	n := ch.MediaStats().RTPPacketsIn
+	st := ch.MediaStats()
+	n := st.RTPPacketsIn
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.watch.gen {
+	if gen != c.watch.gen || st.Bypass {
 		return
 	}
 	switch c.state {

@@ -143,6 +143,12 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	c.ch = ch
 	c.mu.Unlock()
 	e.log.Info("xrtc: calling user", "call_id", uuid, "login", route.Login, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
+	if h, ok := e.host.(OfferOnInit); ok && h.OfferOnInit() {
+		c.mu.Lock()
+		c.init = &outboundInit{ring: ring, vars: vars}
+		c.mu.Unlock()
+		return ch, nil
+	}
 	if !e.runCall(c, "invite user", func() { e.inviteUser(c, ring, vars) }) {
 		e.unregister(c)
 		ch.Hangup(verto.CauseSystemShutdown)
@@ -151,25 +157,76 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	return ch, nil
 }
 
-// inviteUser makes the offer and sends verto.invite (on the call's queue).
+// inviteUser makes the offer and sends verto.invite, on the call's queue:
+// for hosts whose outbound channels are ready when NewOutboundCall returns.
 func (e *Endpoint) inviteUser(c *Call, ring time.Duration, vars map[string]string) {
-	c.mu.Lock()
-	ch, route, caller := c.ch, c.route, c.caller
-	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(e.ctx, e.opts.OfferTimeout)
-	sdp, err := ch.Offer(ctx)
-	cancel()
+	sdp, err := e.offer(c)
 	if err != nil {
 		e.log.Warn("xrtc: no offer for call to user", "call_id", c.id, "err", err)
 		e.endCall(c, CauseOf(err), true, false)
 		return
 	}
+	e.sendInvite(c, sdp, ring, vars)
+}
+
+// ChannelInit reports that the switch started an outbound channel, on the
+// channel's own thread (FreeSWITCH: the on_init state handler). For a host
+// that implements OfferOnInit the offer of the call to the user is made
+// here, on that thread, after the switch has finished setting the channel
+// up (originator_codec, proxy mode, the originate's variables), as
+// mod_verto's verto_on_init does; the verto.invite then goes out from the
+// call's queue. Without OfferOnInit, or for any other channel, it does
+// nothing. A failed offer hangs the call up (DESTINATION_OUT_OF_ORDER unless
+// the channel says why).
+func (e *Endpoint) ChannelInit(uuid string) {
+	e.safely("ChannelInit", func() {
+		c := e.lookup(uuid)
+		if c == nil {
+			return
+		}
+		c.mu.Lock()
+		init := c.init
+		c.init = nil
+		c.mu.Unlock()
+		if init == nil {
+			return
+		}
+		sdp, err := e.offer(c)
+		if err != nil {
+			e.log.Warn("xrtc: no offer for call to user", "call_id", c.id, "err", err)
+			e.runCall(c, "no offer", func() { e.endCall(c, CauseOf(err), true, false) })
+			return
+		}
+		e.runCall(c, "invite user", func() { e.sendInvite(c, sdp, init.ring, init.vars) })
+	})
+}
+
+// outboundInit is what a call to a user keeps for ChannelInit.
+type outboundInit struct {
+	ring time.Duration
+	vars map[string]string
+}
+
+// offer asks the channel of a call to a user for its offer.
+func (e *Endpoint) offer(c *Call) (string, error) {
 	c.mu.Lock()
+	ch := c.ch
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(e.ctx, e.opts.OfferTimeout)
+	defer cancel()
+	return ch.Offer(ctx)
+}
+
+// sendInvite sends the verto.invite of a call to a user (on the call's
+// queue) and arms its ring timer.
+func (e *Endpoint) sendInvite(c *Call, sdp string, ring time.Duration, vars map[string]string) {
+	c.mu.Lock()
+	route, caller := c.route, c.caller
 	if c.state != StateNew {
 		c.mu.Unlock()
 		return // hung up meanwhile
 	}
-	_ = c.setState(StateTrying)
+	e.moveLocked(c, StateTrying)
 	if ring > 0 {
 		c.ringTimer = e.after(ring, "ring timer", func() {
 			e.runCall(c, "ring timeout", func() {
@@ -282,7 +339,7 @@ func (e *Endpoint) inviteReply(c *Call, data []byte, err error) {
 	}
 	answeredBy, sessid, endCause := c.ctrlUUID, c.sessid, c.cause
 	if st == StateTrying {
-		_ = c.setState(StateRinging)
+		e.moveLocked(c, StateRinging)
 	}
 	ch := c.ch
 	fresh := make([]string, 0, len(c.ringCtrls))

@@ -70,8 +70,8 @@ func TestOriginateRingAnswerFirstWins(t *testing.T) {
 		t.Fatalf("answer result %v", r)
 	}
 	fch.Expect(t, "remote-answer")
+	fch.Expect(t, "vars") // before the answer: CHANNEL_ANSWER carries them
 	fch.Expect(t, "answered")
-	fch.Expect(t, "vars")
 	if fch.Var("jsock_uuid_str") != "sess-2" || fch.Var("callee_id_name") != "Alice" || fch.Var("xrtc_ctrl_uuid") != "ctrl-2" {
 		t.Errorf("vars after answer: %s %s %s", fch.Var("jsock_uuid_str"), fch.Var("callee_id_name"), fch.Var("xrtc_ctrl_uuid"))
 	}
@@ -249,4 +249,75 @@ func TestOriginateAnswerErrors(t *testing.T) {
 	}
 	b, _ := json.Marshal(p)
 	_ = b
+}
+
+// On a switch that finishes setting up an outbound channel after
+// NewOutboundCall (FreeSWITCH: originator_codec, proxy mode and the
+// originate's variables come after outgoing_channel), the offer is made
+// only when the switch starts the channel (ChannelInit, on its thread), as
+// mod_verto makes it in verto_on_init.
+func TestOfferOnInit(t *testing.T) {
+	e := newEnv(t)
+	e.host.LateOffer = true
+	invites := ringing(t, e, "cn.xswitch.ctrl.rtc", ctrlUUID)
+	ch, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fch := e.host.NextChannel(t)
+	e.ep.ChannelInit("no-such-call") // nothing to do
+	if ci, _ := e.ep.Call(ch.UUID()); ci.State != "new" {
+		t.Fatalf("state %s before ChannelInit", ci.State)
+	}
+	fch.NoEvent(t) // no offer yet
+	e.ep.ChannelInit(ch.UUID())
+	fch.Expect(t, "offer") // made by ChannelInit itself, on the switch's thread
+	if inv := nextInvite(t, invites); inv.CallID != ch.UUID() || inv.SDP == "" {
+		t.Fatalf("invite %+v", inv)
+	}
+	fch.Expect(t, "ringing")
+	e.ep.ChannelInit(ch.UUID()) // once only
+	fch.NoEvent(t)
+
+	// A channel the switch destroys before starting it: the call ends, and
+	// nobody is told (no invite went out).
+	ch2, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.host.NextChannel(t)
+	e.ep.ChannelHangup(ch2.UUID(), verto.CauseOriginatorCancel)
+	waitGone(t, e, ch2.UUID())
+	e.ep.ChannelInit(ch2.UUID())
+
+	// An offer that fails hangs the call up.
+	ch3, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fch3 := e.host.NextChannel(t)
+	fch3.FailOffer(errors.New("no ports"))
+	e.ep.ChannelInit(ch3.UUID())
+	fch3.Expect(t, "hangup:DESTINATION_OUT_OF_ORDER")
+	waitGone(t, e, ch3.UUID())
+	select {
+	case inv := <-invites:
+		t.Errorf("a message about a call that never rang: %+v", inv)
+	default:
+	}
+}
+
+// waitGone waits until the endpoint has forgotten the call.
+func waitGone(t *testing.T, e *env, uuid string) {
+	t.Helper()
+	deadline := time.Now().Add(xrtctest.Wait)
+	for {
+		if _, ok := e.ep.Call(uuid); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s still there", uuid)
+		}
+		time.Sleep(time.Millisecond) // polling a condition
+	}
 }

@@ -44,6 +44,8 @@ const (
 type CallOptions struct {
 	// Audio is what to send; the zero value is a 1 kHz tone.
 	Audio Audio
+	// Video is what to do with video; the zero value is audio only.
+	Video Video
 	// Codec is the preferred codec, CodecPCMU (default) or CodecOpus. Both
 	// are offered; the far end chooses. Opus carries silence only (no
 	// encoder without cgo), so tones, WAVs and round-trip probes need PCMU.
@@ -103,14 +105,19 @@ type Call struct {
 	rx           rxStats
 	sentPackets  uint64
 	sentBytes    uint64
+	video        videoStats
 	probesSent   map[int]time.Time
+	marksSent    map[uint32]time.Time // marked opus packets
 	rtts         []float64
 	netRTT       time.Duration
 	dtmf         strings.Builder
 	holds        int
 	held         bool
 	reloads      int
+	reconnects   int
+	attaches     int
 	needAttach   bool
+	attachReason string // reload, reconnect
 	mediaErr     error
 	ended        bool
 	endedBy      string
@@ -148,6 +155,7 @@ func (c *Client) newCall(dir Direction, id, dest string, o CallOptions) *Call {
 		opts:       o.withDefaults(),
 		state:      StateNew,
 		probesSent: make(map[int]time.Time),
+		marksSent:  make(map[uint32]time.Time),
 		done:       make(chan struct{}),
 	}
 }
@@ -358,6 +366,8 @@ func (call *Call) setMedia(m *media) bool {
 		return false
 	}
 	call.media = m
+	call.rx.fold() // a new peer connection starts new streams
+	call.video.rx.fold()
 	return true
 }
 
@@ -671,17 +681,23 @@ func (call *Call) end(endedBy, cause string, code int, err error) {
 	}()
 }
 
-// detach drops the media of an answered call for a reload; it reports
-// false for calls that were not answered.
-func (call *Call) detach() bool {
+// detach marks an answered call as waiting for the server's verto.attach
+// after its socket went away, and reports false for calls that were not
+// answered. A reload (closeMedia) drops the media as a page reload does;
+// a reconnect keeps it going until the new offer comes, as verto.js does.
+func (call *Call) detach(closeMedia bool, reason string) bool {
 	call.mu.Lock()
 	if call.ended || call.answeredAt.IsZero() {
 		call.mu.Unlock()
 		return false
 	}
-	m := call.media
-	call.media = nil
+	var m *media
+	if closeMedia {
+		m = call.media
+		call.media = nil
+	}
 	call.needAttach = true
+	call.attachReason = reason
 	call.state = StateRecovering
 	call.changed.notify()
 	call.mu.Unlock()
@@ -702,7 +718,9 @@ func (call *Call) waitAttached(ctx context.Context) error {
 }
 
 // reattach answers the server's verto.attach offer with a new peer
-// connection, as verto.js does after a page reload.
+// connection, as verto.js does: after a reload or a reconnect, and when the
+// server re-offers the media of a live call (FreeSWITCH's media
+// renegotiation).
 func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
 	call.setNode(p.NodeUUID)
 	call.mu.Lock()
@@ -729,7 +747,8 @@ func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
 	}
 	sdp, err := m.answer(ctx, p.SDP)
 	if err != nil {
-		call.end(EndedByError, "", 0, fmt.Errorf("attach: %w", err))
+		call.byeInBackground(verto.CauseIncompatibleDestination)
+		call.end(EndedByError, verto.CauseIncompatibleDestination.String(), int(verto.CauseIncompatibleDestination), fmt.Errorf("attach: %w", err))
 		return
 	}
 	if _, err := call.c.requestOn(ctx, conn, verto.MethodAttach, call.params(sdp, nil)); err != nil {
@@ -738,8 +757,15 @@ func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
 		return
 	}
 	call.mu.Lock()
+	call.attaches++
+	switch {
+	case !call.needAttach:
+	case call.attachReason == attachReload:
+		call.reloads++
+	case call.attachReason == attachReconnect:
+		call.reconnects++
+	}
 	call.needAttach = false
-	call.reloads++
 	if call.answeredAt.IsZero() {
 		call.answeredAt = time.Now()
 	}
@@ -750,6 +776,12 @@ func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
 	call.mu.Unlock()
 	call.c.emit(EventAttached, call.id, "re-attached", nil)
 }
+
+// Why a call waits for verto.attach.
+const (
+	attachReload    = "reload"
+	attachReconnect = "reconnect"
+)
 
 // Media accounting, called by the media goroutines.
 
@@ -790,6 +822,31 @@ func (call *Call) probeReceived(k int, t time.Time) {
 	}
 }
 
+// markSent notes when a marked opus packet was sent.
+func (call *Call) markSent(mark uint32, t time.Time) {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	for k, at := range call.marksSent {
+		if t.Sub(at) > 3*call.opts.ProbeInterval {
+			delete(call.marksSent, k)
+		}
+	}
+	call.marksSent[mark] = t
+}
+
+// echoReceived takes a marked opus packet that came back: a round trip.
+func (call *Call) echoReceived(mark uint32, t time.Time) {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	sent, ok := call.marksSent[mark]
+	if !ok {
+		return
+	}
+	delete(call.marksSent, mark)
+	call.rtts = append(call.rtts, float64(t.Sub(sent))/float64(time.Millisecond))
+	call.changed.notify()
+}
+
 func (call *Call) networkRTT(d time.Duration) {
 	call.mu.Lock()
 	call.netRTT = d
@@ -800,6 +857,39 @@ func (call *Call) setCodec(codec string) {
 	call.mu.Lock()
 	call.codec = codec
 	call.mu.Unlock()
+}
+
+func (call *Call) setVideoCodec(codec string) {
+	call.mu.Lock()
+	call.video.codec = codec
+	call.mu.Unlock()
+}
+
+// videoFailed records why video does not flow; the call goes on.
+func (call *Call) videoFailed(err error) {
+	call.mu.Lock()
+	if call.video.err == nil {
+		call.video.err = err
+	}
+	call.mu.Unlock()
+}
+
+func (call *Call) countVideoSent(packets, size int) {
+	call.mu.Lock()
+	call.video.sentPackets += uint64(packets)
+	call.video.sentBytes += uint64(size)
+	call.video.sentFrames++
+	call.mu.Unlock()
+}
+
+// countVideoReceived counts one video packet; it reports whether a key
+// frame has been seen on the stream.
+func (call *Call) countVideoReceived(p *rtp.Packet, codec string, now time.Time) bool {
+	call.mu.Lock()
+	defer call.mu.Unlock()
+	key := call.video.add(p, codec, now)
+	call.changed.notify()
+	return key
 }
 
 // Report returns the call's figures: live while it runs, final once Done.
@@ -830,6 +920,11 @@ func (call *Call) Report() Report {
 		HangupCauseCode:    call.causeCode,
 		EndedBy:            call.endedBy,
 		Reloads:            call.reloads,
+		Reconnects:         call.reconnects,
+		Reattached:         call.attaches,
+	}
+	if call.opts.Video.Enabled() {
+		r.Video = call.video.report(call.opts.Video.sending())
 	}
 	if strings.EqualFold(call.codec, CodecOpus) {
 		r.Audio = "opus silence"
@@ -841,6 +936,7 @@ func (call *Call) Report() Report {
 			end = time.Now()
 		}
 		r.DurationMS = ms(end.Sub(call.answeredAt))
+		r.MaxMediaGapMS = ms(call.maxGapLocked(end))
 	}
 	if call.rx.packets > 0 {
 		r.FirstRTPMS = ms(call.firstRTP)
@@ -852,6 +948,9 @@ func (call *Call) Report() Report {
 	if call.netRTT > 0 {
 		r.NetworkRTTMS = ms(call.netRTT)
 	}
+	if r.Answered && call.rx.packets > 0 {
+		r.MOS = mosEstimate(call.rx.lossPct(), call.rx.lastJitterMS, call.netRTT)
+	}
 	switch {
 	case call.err != nil:
 		r.Error = call.err.Error()
@@ -859,6 +958,20 @@ func (call *Call) Report() Report {
 		r.Error = call.mediaErr.Error()
 	}
 	return r
+}
+
+// maxGapLocked is the longest time without received audio between the
+// answer and end: between packets, before the first one, after the last.
+func (call *Call) maxGapLocked(end time.Time) time.Duration {
+	rx := &call.rx
+	if rx.packets == 0 {
+		return end.Sub(call.answeredAt)
+	}
+	gap := max(rx.maxGap, end.Sub(rx.lastPacket))
+	if rx.firstAt.After(call.answeredAt) {
+		gap = max(gap, rx.firstAt.Sub(call.answeredAt))
+	}
+	return gap
 }
 
 // dialogParams are the call data verto.js copies into every call method:
@@ -896,7 +1009,7 @@ func (call *Call) params(sdp string, edit func(*callParams)) *callParams {
 			CallerIDName:      firstOf(co.CallerIDName, o.CallerIDName),
 			CallerIDNumber:    firstOf(co.CallerIDNumber, o.CallerIDNumber),
 			Login:             o.Login,
-			UseVideo:          json.RawMessage("false"),
+			UseVideo:          json.RawMessage(fmt.Sprint(co.Video.Enabled())),
 			NodeUUID:          node,
 			UserVariables:     co.UserVariables,
 		},

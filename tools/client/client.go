@@ -18,6 +18,8 @@ type Client struct {
 	opts   Options
 	log    *slog.Logger
 	sessid string
+	ctx    context.Context // done when the client ends
+	cancel context.CancelFunc
 
 	mu         sync.Mutex
 	url        string
@@ -28,6 +30,8 @@ type Client struct {
 	calls      map[string]*Call
 	confs      map[string]*Conference // by laChannel
 	reloads    int
+	reconnects int
+	away       bool // reconnecting after a lost socket
 	closed     bool
 	err        error
 	incoming   chan *Call
@@ -45,7 +49,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
+		ctx:      ctx,
+		cancel:   cancel,
 		opts:     opts,
 		log:      opts.Logger.With("sessid", sessid),
 		sessid:   sessid,
@@ -56,6 +63,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		done:     make(chan struct{}),
 	}
 	if _, err := c.connect(ctx, opts.URL); err != nil {
+		cancel()
 		return nil, err
 	}
 	return c, nil
@@ -90,6 +98,14 @@ func (c *Client) Reloads() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reloads
+}
+
+// Reconnects returns how many times the client reconnected after losing
+// its socket (Options.Reconnect).
+func (c *Client) Reconnects() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reconnects
 }
 
 // Incoming delivers calls the server offers (verto.invite), ringing: answer
@@ -243,6 +259,7 @@ func (c *Client) currentConn(ctx context.Context) (*wsConn, error) {
 		c.mu.Unlock()
 		select {
 		case <-ch:
+		case <-c.ctx.Done():
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -473,7 +490,8 @@ func (c *Client) removeCall(call *Call) {
 	c.mu.Unlock()
 }
 
-// watch ends the client when its current socket closes unexpectedly.
+// watch follows the current socket: when it closes unexpectedly the
+// client reconnects (Options.Reconnect) or ends.
 func (c *Client) watch(conn *wsConn) {
 	<-conn.done
 	c.mu.Lock()
@@ -488,7 +506,137 @@ func (c *Client) watch(conn *wsConn) {
 		return
 	}
 	c.emit(EventSocketClosed, "", err.Error(), nil)
+	if c.opts.Reconnect && c.goBG(func() { c.reconnect(conn, err) }) {
+		return
+	}
 	c.shutdown(conn, err, EndedBySocket)
+}
+
+// reconnect takes the client back after its socket was lost, as verto.js
+// does (see Options.Reconnect). It runs as background work of the client.
+func (c *Client) reconnect(old *wsConn, cause error) {
+	c.mu.Lock()
+	if c.closed || c.conn != old {
+		c.mu.Unlock()
+		return
+	}
+	c.conn = nil
+	c.connCh = make(chan struct{})
+	c.away = true
+	calls := c.callList()
+	from := c.url
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.away = false
+		c.mu.Unlock()
+	}()
+	detached := c.detachAll(calls, false, attachReconnect, EndedBySocket)
+
+	urls := c.urlsFrom(from)
+	deadline := time.Now().Add(c.opts.ReconnectTimeout)
+	delay := c.opts.ReconnectDelay
+	var conn *wsConn
+	for attempt := 0; conn == nil; {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		}
+		// one round: every address in turn, the one lost first
+		for _, url := range urls {
+			attempt++
+			c.emit(EventReconnecting, "", fmt.Sprintf("attempt %d: %s", attempt, url), nil)
+			ctx, cancel := context.WithTimeout(c.ctx, 2*c.opts.RequestTimeout)
+			got, err := c.connect(ctx, url)
+			cancel()
+			if c.ctx.Err() != nil {
+				return
+			}
+			if got != nil { // logged in (verto.clientReady may not have come)
+				conn = got
+				break
+			}
+			c.log.Info("reconnect failed", "url", url, "err", err)
+			var le *LoginError
+			if errors.As(err, &le) || time.Now().After(deadline) {
+				go c.shutdown(nil, fmt.Errorf("client: reconnect gave up: %w; socket lost: %w", err, cause), EndedBySocket)
+				return
+			}
+		}
+		delay = min(2*delay, c.opts.ReconnectMaxDelay)
+	}
+	c.mu.Lock()
+	c.reconnects++
+	c.mu.Unlock()
+	n, _ := c.awaitReattach(c.ctx, conn, detached, EndedBySocket)
+	c.emit(EventReconnected, "", fmt.Sprintf("%d of %d calls re-attached", n, len(detached)), nil)
+}
+
+// urlsFrom returns the client's addresses, starting with from.
+func (c *Client) urlsFrom(from string) []string {
+	all := append([]string{c.opts.URL}, c.opts.URLs...)
+	for i, u := range all {
+		if u == from {
+			return append(all[i:], all[:i]...)
+		}
+	}
+	return append([]string{from}, all...)
+}
+
+// detachAll prepares calls for a new socket: answered ones wait for
+// verto.attach (their media dropped when closeMedia), the others end, as
+// the server hangs them up.
+func (c *Client) detachAll(calls []*Call, closeMedia bool, reason, endedBy string) []*Call {
+	var detached []*Call
+	for _, call := range calls {
+		if call.detach(closeMedia, reason) {
+			detached = append(detached, call)
+		} else {
+			call.end(endedBy, verto.CauseDestinationOutOfOrder.String(), int(verto.CauseDestinationOutOfOrder),
+				errors.New("not answered when the socket went away"))
+		}
+	}
+	return detached
+}
+
+// awaitReattach waits, after a new login on conn, until the detached calls
+// are re-attached: every call verto.clientReady lists (or all of them when
+// it did not come in time); the others end, with endedBy. It returns how
+// many were re-attached.
+func (c *Client) awaitReattach(ctx context.Context, conn *wsConn, detached []*Call, endedBy string) (int, error) {
+	listed := make(map[string]bool)
+	readyCame := false
+	select {
+	case <-conn.ready:
+		readyCame = true
+		for _, id := range c.Reattached() {
+			listed[id] = true
+		}
+	default:
+	}
+	var failed error
+	n := 0
+	for _, call := range detached {
+		if readyCame && !listed[call.id] && !call.isAttached() {
+			err := fmt.Errorf("call %s not re-attached: not in verto.clientReady", call.id)
+			call.end(endedBy, "", 0, err)
+			failed = errors.Join(failed, err)
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, c.opts.ReadyTimeout+c.opts.RequestTimeout)
+		err := call.waitAttached(wctx)
+		cancel()
+		if err != nil {
+			call.end(endedBy, "", 0, fmt.Errorf("not re-attached: %w", err))
+			failed = errors.Join(failed, err)
+			continue
+		}
+		n++
+	}
+	return n, failed
 }
 
 // shutdown ends the client without saying goodbye: punt or lost socket.
@@ -499,6 +647,7 @@ func (c *Client) shutdown(conn *wsConn, err error, endedBy string) {
 		return
 	}
 	c.closed = true
+	c.cancel()
 	c.err = err
 	calls := c.callList()
 	c.mu.Unlock()
@@ -543,7 +692,11 @@ func (c *Client) Close() error {
 		return nil
 	}
 	calls := c.callList()
+	away := c.away
 	c.mu.Unlock()
+	if away { // no socket to say goodbye on: stop reconnecting
+		calls = nil
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
 	defer cancel()
@@ -568,6 +721,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.cancel()
 	conn := c.conn
 	calls = c.callList()
 	connCh := c.connCh
@@ -609,15 +763,7 @@ func (c *Client) Reload(ctx context.Context, url string) error {
 	c.mu.Unlock()
 
 	c.emit(EventReloading, "", "to "+url, nil)
-	var detached []*Call
-	for _, call := range calls {
-		if call.detach() {
-			detached = append(detached, call)
-		} else {
-			call.end(EndedByReload, verto.CauseDestinationOutOfOrder.String(), int(verto.CauseDestinationOutOfOrder),
-				errors.New("not answered when the page reloaded"))
-		}
-	}
+	detached := c.detachAll(calls, true, attachReload, EndedByReload)
 	if old != nil {
 		old.abort(errors.New("reload"))
 	}
@@ -625,46 +771,10 @@ func (c *Client) Reload(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("client: reload: %w", err)
 	}
-
-	// verto.clientReady came (or did not in time): every call listed in it
-	// is being re-attached; wait for those, end the rest.
-	listed := make(map[string]bool)
-	readyCame := false
-	select {
-	case <-conn.ready:
-		readyCame = true
-		for _, id := range c.Reattached() {
-			listed[id] = true
-		}
-	default:
-	}
-	var failed error
-	for _, call := range detached {
-		if readyCame && !listed[call.id] && !call.isAttached() {
-			call.end(EndedByReload, "", 0, errors.New("not re-attached after reload"))
-			continue
-		}
-		wctx, cancel := context.WithTimeout(ctx, c.opts.ReadyTimeout+c.opts.RequestTimeout)
-		err := call.waitAttached(wctx)
-		cancel()
-		if err != nil {
-			call.end(EndedByReload, "", 0, fmt.Errorf("not re-attached after reload: %w", err))
-			failed = errors.Join(failed, err)
-		}
-	}
+	n, failed := c.awaitReattach(ctx, conn, detached, EndedByReload)
 	c.mu.Lock()
 	c.reloads++
 	c.mu.Unlock()
-	c.emit(EventReloaded, "", fmt.Sprintf("%d of %d calls re-attached", len(detached)-countErrs(failed), len(detached)), nil)
+	c.emit(EventReloaded, "", fmt.Sprintf("%d of %d calls re-attached", n, len(detached)), nil)
 	return failed
-}
-
-func countErrs(err error) int {
-	if err == nil {
-		return 0
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return len(j.Unwrap())
-	}
-	return 1
 }

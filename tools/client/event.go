@@ -17,11 +17,14 @@ const (
 	EventSocketClosed EventKind = "socket-closed" // the WebSocket closed unexpectedly
 	EventReloading    EventKind = "reloading"     // Reload dropped the socket
 	EventReloaded     EventKind = "reloaded"      // Reload logged in again
+	EventReconnecting EventKind = "reconnecting"  // an attempt to reconnect after the socket was lost
+	EventReconnected  EventKind = "reconnected"   // logged in again after the socket was lost
 	EventInvite       EventKind = "invite"        // an incoming call rings
 	EventTrying       EventKind = "trying"        // verto.trying (node chosen)
 	EventEarly        EventKind = "early"         // verto.media (early media)
 	EventAnswered     EventKind = "answered"      // the call is up
 	EventMediaUp      EventKind = "media-up"      // ICE and DTLS connected
+	EventVideoUp      EventKind = "video-up"      // the video leg's ICE and DTLS connected
 	EventMediaFailed  EventKind = "media-failed"  // ICE or DTLS failed
 	EventAttached     EventKind = "attached"      // verto.attach answered after a reload
 	EventHold         EventKind = "hold"          // verto.modify result: held or active

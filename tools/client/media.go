@@ -2,9 +2,14 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
+	mrand "math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,12 +19,16 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"xccrtc/tools/client/internal/sdpsplit"
 )
 
-// Codec names for CallOptions.Codec.
+// Codec names for CallOptions.Codec and the reports.
 const (
 	CodecPCMU = "PCMU"
 	CodecOpus = "opus"
+	CodecVP8  = "VP8"
+	CodecH264 = "H264"
 )
 
 var (
@@ -32,6 +41,18 @@ var (
 			SDPFmtpLine: "minptime=10;useinbandfec=1"},
 		PayloadType: 111,
 	}
+	// Video asks for key frames with PLI and FIR; there is no NACK
+	// responder, so NACK is not offered.
+	videoFeedback = []webrtc.RTCPFeedback{{Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	codecVP8      = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
+		PayloadType:        96,
+	}
+	codecH264 = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFeedback,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+		PayloadType: 102,
+	}
 )
 
 // opusSilence is one 20 ms opus frame of silence (TOC 0xf8: CELT
@@ -39,7 +60,22 @@ var (
 // there is no opus encoder here without cgo.
 var opusSilence = []byte{0xf8, 0xff, 0xfe}
 
-// codecOrder returns the codecs in preference order for prefer.
+// opusMarked is opusSilence carrying mark in padding: a code 3 packet
+// (RFC 6716 3.2.5) of one CBR frame with 4 bytes of padding, so it decodes
+// as the same silence.
+func opusMarked(mark uint32) []byte {
+	return []byte{0xfb, 0x41, 0x04, 0xff, 0xfe, byte(mark >> 24), byte(mark >> 16), byte(mark >> 8), byte(mark)}
+}
+
+// opusMark reads the mark of an opusMarked packet.
+func opusMark(p []byte) (uint32, bool) {
+	if len(p) != 9 || p[0] != 0xfb || p[1] != 0x41 || p[2] != 0x04 {
+		return 0, false
+	}
+	return uint32(p[5])<<24 | uint32(p[6])<<16 | uint32(p[7])<<8 | uint32(p[8]), true
+}
+
+// codecOrder returns the audio codecs in preference order for prefer.
 func codecOrder(prefer string) []webrtc.RTPCodecParameters {
 	if strings.EqualFold(prefer, CodecOpus) {
 		return []webrtc.RTPCodecParameters{codecOpus, codecPCMU}
@@ -47,12 +83,27 @@ func codecOrder(prefer string) []webrtc.RTPCodecParameters {
 	return []webrtc.RTPCodecParameters{codecPCMU, codecOpus}
 }
 
-// newAPI builds a pion API for one peer connection: PCMU and opus, RTCP
-// sender and receiver reports (for the round trip), and the Settings.
-func newAPI(s Settings) (*webrtc.API, error) {
+// videoCodecOrder returns the video codecs in preference order for prefer.
+func videoCodecOrder(prefer string) []webrtc.RTPCodecParameters {
+	if strings.EqualFold(prefer, CodecH264) {
+		return []webrtc.RTPCodecParameters{codecH264, codecVP8}
+	}
+	return []webrtc.RTPCodecParameters{codecVP8, codecH264}
+}
+
+// newAPI builds a pion API for one peer connection carrying one kind of
+// media: its codecs, RTCP sender and receiver reports (for the round trip),
+// and the Settings. RTP from SSRCs that no SDP declared is taken, before or
+// after the answer: FreeSWITCH's echo returns the client's own SSRC, a
+// transfer brings a new one, early media comes with verto.media.
+func newAPI(s Settings, kind webrtc.RTPCodecType) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{codecOpus, codecPCMU} {
-		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+	codecs := []webrtc.RTPCodecParameters{codecOpus, codecPCMU}
+	if kind == webrtc.RTPCodecTypeVideo {
+		codecs = []webrtc.RTPCodecParameters{codecVP8, codecH264}
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c, kind); err != nil {
 			return nil, err
 		}
 	}
@@ -61,6 +112,7 @@ func newAPI(s Settings) (*webrtc.API, error) {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
+	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
 	if s.UDP4Only {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	} else {
@@ -86,29 +138,63 @@ func newAPI(s Settings) (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
-// media is one peer connection of a call. A reload replaces it.
+// media is the media of a call: one peer connection (a leg) per media
+// section, as FreeSWITCH gives each section its own transport. A reload
+// or a re-offer replaces it.
 type media struct {
-	call  *Call
-	pc    *webrtc.PeerConnection
-	track *audioTrack
-	tr    *webrtc.RTPTransceiver
+	call *Call
+	cert webrtc.Certificate
+	legs []*leg
 
-	stop      chan struct{}
-	startOnce sync.Once
-	stopOnce  sync.Once
+	stop     chan struct{}
+	stopOnce sync.Once
 
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
 }
 
+// leg is one media section and its peer connection.
+type leg struct {
+	m       *media
+	kind    webrtc.RTPCodecType
+	index   int    // position of its section in the SDPs on the wire
+	wireMid string // its a=mid on the wire ("" when the far end uses none)
+	pc      *webrtc.PeerConnection
+	tr      *webrtc.RTPTransceiver
+	audio   *audioTrack
+	video   *videoTrack
+
+	startOnce sync.Once
+	mu        sync.Mutex
+	rejected  bool // the far end answered port 0
+}
+
 func (call *Call) newMedia() (*media, error) {
-	api, err := newAPI(call.c.opts.Settings)
+	// One certificate for the call's legs: one fingerprint, as a browser
+	// has, and one key to make.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("client: dtls key: %w", err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, fmt.Errorf("client: dtls certificate: %w", err)
+	}
+	return &media{call: call, cert: *cert, stop: make(chan struct{})}, nil
+}
+
+// newLeg makes the peer connection of one section.
+func (m *media) newLeg(kind webrtc.RTPCodecType, index int) (*leg, error) {
+	call := m.call
+	s := call.c.opts.Settings
+	api, err := newAPI(s, kind)
 	if err != nil {
 		return nil, err
 	}
-	s := call.c.opts.Settings
-	cfg := webrtc.Configuration{}
+	// No cryptex (RFC 9335): FreeSWITCH does not know it.
+	cfg := webrtc.Configuration{Certificates: []webrtc.Certificate{m.cert},
+		RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable}
 	if len(s.ICEServers) > 0 {
 		cfg.ICEServers = []webrtc.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
 	}
@@ -116,63 +202,129 @@ func (call *Call) newMedia() (*media, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: peer connection: %w", err)
 	}
-	m := &media{
-		call:  call,
-		pc:    pc,
-		track: &audioTrack{id: "audio", streamID: "xrtc-client-" + call.id[:8], prefer: call.opts.Codec},
-		stop:  make(chan struct{}),
-	}
+	l := &leg{m: m, kind: kind, index: index, pc: pc}
+	m.legs = append(m.legs, l)
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		m.spawn(func() { m.receive(t) })
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			m.spawn(func() { l.receiveVideo(t) })
+		} else {
+			m.spawn(func() { l.receiveAudio(t) })
+		}
 		m.spawn(func() { drainRTCP(r.ReadRTCP, nil) })
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
-			m.startOnce.Do(func() {
-				m.spawn(m.send)
-				call.setCodec(m.track.codecName())
-				call.c.emit(EventMediaUp, call.id, m.track.codecName(), nil)
-			})
+			l.startOnce.Do(l.started)
 		case webrtc.PeerConnectionStateFailed:
+			if kind == webrtc.RTPCodecTypeVideo {
+				call.c.emit(EventMediaFailed, call.id, "video ICE/DTLS failed", nil)
+				call.videoFailed(errors.New("video ICE/DTLS failed"))
+				return
+			}
 			call.c.emit(EventMediaFailed, call.id, "ICE/DTLS failed", nil)
 			call.mediaFailed()
 		}
 	})
-	return m, nil
+	return l, nil
 }
 
-// addTrack adds the sending track with the codec preference of the call:
-// on a new sendrecv audio transceiver for an offer, or on the transceiver
-// the remote offer made, for an answer.
-func (m *media) addTrack() error {
-	var tr *webrtc.RTPTransceiver
-	if m.pc.RemoteDescription() == nil {
-		var err error
-		tr, err = m.pc.AddTransceiverFromTrack(m.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
-		if err != nil {
-			return fmt.Errorf("client: add track: %w", err)
+// started runs when the leg's ICE and DTLS are up: sending starts.
+func (l *leg) started() {
+	call := l.m.call
+	if l.kind == webrtc.RTPCodecTypeVideo {
+		codec := l.video.codecName()
+		call.setVideoCodec(codec)
+		call.c.emit(EventVideoUp, call.id, codec, nil)
+		if l.video.src != nil {
+			l.m.spawn(l.sendVideo)
+		}
+		return
+	}
+	l.m.spawn(l.sendAudio)
+	call.setCodec(l.audio.codecName())
+	call.c.emit(EventMediaUp, call.id, l.audio.codecName(), nil)
+}
+
+// addTrack adds the leg's sending track with the call's codec preference:
+// on a new transceiver for an offer, or on the transceiver the remote offer
+// made, for an answer. Video without a file to send only receives.
+func (l *leg) addTrack() error {
+	pc := l.pc
+	o := l.m.call.opts
+	var track webrtc.TrackLocal
+	prefs := codecOrder(o.Codec)
+	if l.kind == webrtc.RTPCodecTypeVideo {
+		l.video = &videoTrack{id: "video", streamID: l.m.streamID(), src: o.Video.file}
+		prefs = videoCodecOrder(o.Video.codec())
+		if l.video.src != nil {
+			track = l.video
 		}
 	} else {
-		s, err := m.pc.AddTrack(m.track)
-		if err != nil {
-			return fmt.Errorf("client: add track: %w", err)
-		}
-		for _, t := range m.pc.GetTransceivers() {
-			if t.Sender() == s {
-				tr = t
-			}
-		}
-		if tr == nil {
+		l.audio = &audioTrack{id: "audio", streamID: l.m.streamID(), prefer: o.Codec}
+		track = l.audio
+	}
+	var tr *webrtc.RTPTransceiver
+	var err error
+	switch {
+	case pc.RemoteDescription() == nil && track == nil:
+		tr, err = pc.AddTransceiverFromKind(l.kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	case pc.RemoteDescription() == nil:
+		tr, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	case track == nil:
+		ts := pc.GetTransceivers()
+		if len(ts) == 0 {
 			return errors.New("client: add track: no transceiver")
 		}
+		tr = ts[0]
+	default:
+		var s *webrtc.RTPSender
+		if s, err = pc.AddTrack(track); err == nil {
+			for _, t := range pc.GetTransceivers() {
+				if t.Sender() == s {
+					tr = t
+				}
+			}
+			if tr == nil {
+				err = errors.New("no transceiver")
+			}
+		}
 	}
-	if err := setCodecPreferences(tr, codecOrder(m.call.opts.Codec)); err != nil {
+	if err != nil {
+		return fmt.Errorf("client: add track: %w", err)
+	}
+	if pc.RemoteDescription() != nil {
+		prefs = remoteCodecs(tr, prefs)
+	}
+	if err := setCodecPreferences(tr, prefs); err != nil {
 		return err
 	}
-	m.tr = tr
-	m.spawn(func() { drainRTCP(tr.Sender().ReadRTCP, m.onSenderRTCP) })
+	l.tr = tr
+	if s := tr.Sender(); s != nil && track != nil {
+		l.m.spawn(func() { drainRTCP(s.ReadRTCP, l.onSenderRTCP) })
+	}
 	return nil
+}
+
+func (m *media) streamID() string { return "xrtc-client-" + m.call.id[:min(8, len(m.call.id))] }
+
+// remoteCodecs returns the codecs a remote offer gave the transceiver, in
+// the order of prefs (by name): an answer must use the offer's payload
+// types (FreeSWITCH offers opus as 116, VP8 as 103), which are not ours.
+func remoteCodecs(tr *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters {
+	offered := tr.Receiver().GetParameters().Codecs
+	var out []webrtc.RTPCodecParameters
+	for _, want := range prefs {
+		for _, c := range offered {
+			if strings.EqualFold(c.MimeType, want.MimeType) {
+				out = append(out, c)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return prefs // setCodecPreferences says none is offered
+	}
+	return out
 }
 
 // setCodecPreferences orders the transceiver's codecs as prefs says. When
@@ -184,18 +336,25 @@ func setCodecPreferences(tr *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParam
 		return nil
 	}
 	var ok []webrtc.RTPCodecParameters
+	var names []string
 	for _, c := range prefs {
+		names = append(names, codecName(c.MimeType))
 		if tr.SetCodecPreferences([]webrtc.RTPCodecParameters{c}) == nil {
 			ok = append(ok, c)
 		}
 	}
 	if len(ok) == 0 {
-		return fmt.Errorf("client: codec preferences: the far end offers none of PCMU, opus")
+		return fmt.Errorf("client: codec preferences: the far end offers none of %s", strings.Join(names, ", "))
 	}
 	if err := tr.SetCodecPreferences(ok); err != nil {
 		return fmt.Errorf("client: codec preferences: %w", err)
 	}
 	return nil
+}
+
+func codecName(mime string) string {
+	_, name, _ := strings.Cut(mime, "/")
+	return name
 }
 
 // spawn runs f as one of the media's goroutines, unless it is closing.
@@ -212,37 +371,117 @@ func (m *media) spawn(f func()) {
 	}()
 }
 
-// offer makes a complete offer: ICE gathering finished, all candidates in
-// the SDP (Verto does not trickle).
+// offer makes a complete offer: a leg for audio and, when the call has
+// video, one for video, each with its own transport, ICE gathered (Verto
+// does not trickle).
 func (m *media) offer(ctx context.Context) (string, error) {
-	if err := m.addTrack(); err != nil {
-		return "", err
+	kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}
+	if m.call.opts.Video.Enabled() {
+		kinds = append(kinds, webrtc.RTPCodecTypeVideo)
 	}
-	o, err := m.pc.CreateOffer(nil)
-	if err != nil {
-		return "", fmt.Errorf("client: create offer: %w", err)
+	for i, k := range kinds {
+		l, err := m.newLeg(k, i)
+		if err != nil {
+			return "", err
+		}
+		l.wireMid = fmt.Sprint(i)
+		if err := l.addTrack(); err != nil {
+			return "", err
+		}
 	}
-	return m.gather(ctx, o)
+	return m.describe(ctx, func(l *leg) (webrtc.SessionDescription, error) { return l.pc.CreateOffer(nil) }, nil)
 }
 
-// answer sets the remote offer and makes a complete answer.
+// answer answers a remote offer: a leg for its first audio section and,
+// when the call has video, its first video section; other sections are
+// rejected. Sections the far end bundles on one transport share it: only
+// the first of them is taken.
 func (m *media) answer(ctx context.Context, offer string) (string, error) {
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	d, err := sdpsplit.Parse(offer)
+	if err != nil {
 		return "", fmt.Errorf("client: remote offer: %w", err)
 	}
-	if err := m.addTrack(); err != nil {
-		return "", err
+	var haveAudio, haveVideo, haveBundle bool
+	for _, s := range d.Sections() {
+		var kind webrtc.RTPCodecType
+		switch {
+		case s.Port == 0 || (s.Bundled && haveBundle):
+		case s.Kind == "audio" && !haveAudio:
+			kind, haveAudio = webrtc.RTPCodecTypeAudio, true
+		case s.Kind == "video" && !haveVideo && m.call.opts.Video.Enabled():
+			kind, haveVideo = webrtc.RTPCodecTypeVideo, true
+		}
+		if kind == 0 {
+			continue
+		}
+		haveBundle = haveBundle || s.Bundled
+		l, err := m.newLeg(kind, s.Index)
+		if err != nil {
+			return "", err
+		}
+		l.wireMid = s.Mid
+		single, err := d.Single(s.Index, "0")
+		if err != nil {
+			return "", err
+		}
+		if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: single}); err != nil {
+			return "", fmt.Errorf("client: remote offer (%s): %w", s.Kind, err)
+		}
+		if err := l.addTrack(); err != nil {
+			return "", err
+		}
 	}
-	a, err := m.pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("client: create answer: %w", err)
+	if !haveAudio {
+		return "", errors.New("client: remote offer has no audio section")
 	}
-	return m.gather(ctx, a)
+	return m.describe(ctx, func(l *leg) (webrtc.SessionDescription, error) { return l.pc.CreateAnswer(nil) }, d)
 }
 
-func (m *media) gather(ctx context.Context, d webrtc.SessionDescription) (string, error) {
-	done := webrtc.GatheringCompletePromise(m.pc)
-	if err := m.pc.SetLocalDescription(d); err != nil {
+// describe makes each leg's description (create), gathers ICE on every leg
+// at once and joins their SDPs in section order; sections of remote (an
+// offer being answered) without a leg are rejected.
+func (m *media) describe(ctx context.Context, create func(*leg) (webrtc.SessionDescription, error), remote *sdpsplit.Desc) (string, error) {
+	sdps := make([]string, len(m.legs))
+	errs := make([]error, len(m.legs))
+	var wg sync.WaitGroup
+	for i, l := range m.legs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := create(l)
+			if err != nil {
+				errs[i] = fmt.Errorf("client: create %s: %w", d.Type, err)
+				return
+			}
+			sdps[i], errs[i] = m.gather(ctx, l.pc, d)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	var parts []sdpsplit.Part
+	if remote == nil {
+		for i, l := range m.legs {
+			parts = append(parts, sdpsplit.FromPeer(sdps[i], l.wireMid))
+		}
+	} else {
+		for _, s := range remote.Sections() {
+			part := remote.Rejected(s.Index)
+			for i, l := range m.legs {
+				if l.index == s.Index {
+					part = sdpsplit.FromPeer(sdps[i], l.wireMid)
+				}
+			}
+			parts = append(parts, part)
+		}
+	}
+	return sdpsplit.Join(parts...)
+}
+
+func (m *media) gather(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.SessionDescription) (string, error) {
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(d); err != nil {
 		return "", fmt.Errorf("client: local description: %w", err)
 	}
 	t := time.NewTimer(m.call.c.opts.Settings.GatherTimeout)
@@ -254,35 +493,76 @@ func (m *media) gather(ctx context.Context, d webrtc.SessionDescription) (string
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	return m.pc.LocalDescription().SDP, nil
+	return pc.LocalDescription().SDP, nil
 }
 
-// setAnswer applies the far end's answer (verto.media or verto.answer).
-func (m *media) setAnswer(sdp string) error {
-	if m.pc.RemoteDescription() != nil {
+// setAnswer applies the far end's answer (verto.media or verto.answer) to
+// every leg: each gets its section, with the mid it uses and without
+// a=ssrc. A section answered with port 0 closes its leg; an answer without
+// audio is an error. A second answer (verto.answer after verto.media) is
+// ignored.
+func (m *media) setAnswer(answer string) error {
+	if m.hasRemote() {
 		return nil
 	}
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	d, err := sdpsplit.Parse(answer)
+	if err != nil {
 		return fmt.Errorf("client: remote answer: %w", err)
 	}
-	return nil
+	sections := d.Sections()
+	var errs []error
+	for _, l := range m.legs {
+		if l.index >= len(sections) || sections[l.index].Port == 0 {
+			l.reject()
+			if l.kind == webrtc.RTPCodecTypeAudio {
+				errs = append(errs, errors.New("client: remote answer: audio rejected"))
+			} else {
+				m.call.videoFailed(errors.New("the far end refused video"))
+			}
+			continue
+		}
+		single, err := d.Single(l.index, l.tr.Mid())
+		if err == nil {
+			err = l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: single})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("client: remote answer (%s): %w", l.kind, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-func (m *media) hasRemote() bool { return m.pc.RemoteDescription() != nil }
+func (l *leg) reject() {
+	l.mu.Lock()
+	l.rejected = true
+	l.mu.Unlock()
+	_ = l.pc.Close()
+}
 
-// close ends the peer connection and waits for its goroutines.
+func (m *media) hasRemote() bool {
+	for _, l := range m.legs {
+		if l.pc.RemoteDescription() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// close ends the peer connections and waits for their goroutines.
 func (m *media) close() {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
 	m.stopOnce.Do(func() { close(m.stop) })
-	_ = m.pc.Close()
+	for _, l := range m.legs {
+		_ = l.pc.Close()
+	}
 	m.wg.Wait()
 }
 
-// send writes one RTP packet every 20 ms until the media stops.
-func (m *media) send() {
-	call := m.call
+// sendAudio writes one RTP packet every 20 ms until the media stops.
+func (l *leg) sendAudio() {
+	m, call := l.m, l.m.call
 	src := call.opts.Audio.source()
 	probes := newProbeSet(call.opts.Audio.hz)
 	probeEvery := int(call.opts.ProbeInterval / (frameDuration * time.Millisecond))
@@ -290,8 +570,8 @@ func (m *media) send() {
 		probeEvery = 1
 	}
 	var (
-		seq     = uint16(rand.Uint32())
-		ts      = rand.Uint32()
+		seq     = uint16(mrand.Uint32())
+		ts      = mrand.Uint32()
 		frame   = make([]int16, frameSamples)
 		payload = make([]byte, frameSamples)
 		n       int
@@ -305,7 +585,7 @@ func (m *media) send() {
 			return
 		case <-tick.C:
 		}
-		b := m.track.binding()
+		b := l.audio.binding()
 		if b.w == nil {
 			continue
 		}
@@ -315,6 +595,11 @@ func (m *media) send() {
 		if b.opus {
 			pl = opusSilence
 			step = 960
+			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
+				mark := uint32(n)
+				pl = opusMarked(mark)
+				call.markSent(mark, time.Now())
+			}
 		} else {
 			src.next(frame)
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
@@ -341,27 +626,56 @@ func (m *media) send() {
 	}
 }
 
-// receive counts the far end's RTP and looks for returning probes.
-func (m *media) receive(t *webrtc.TrackRemote) {
-	call := m.call
+// readRTP reads the next packet of a remote track. It reports false when
+// the track is gone; packets it cannot use (a payload type no SDP
+// declared, such as comfort noise) are skipped.
+func (m *media) readRTP(t *webrtc.TrackRemote) (*rtp.Packet, bool) {
+	for {
+		p, _, err := t.ReadRTP()
+		if err == nil {
+			return p, true
+		}
+		select {
+		case <-m.stop:
+			return nil, false
+		default:
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) {
+			return nil, false
+		}
+	}
+}
+
+// receiveAudio counts the far end's RTP and looks for returning probes:
+// tone bursts in PCMU, or, with opus (silence, no encoder), the marked
+// packets themselves when the far end returns their payload as it was
+// (FreeSWITCH's echo does without transcoding).
+func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
+	m, call := l.m, l.m.call
 	codec := t.Codec()
 	pcmu := strings.EqualFold(codec.MimeType, webrtc.MimeTypePCMU)
 	probes := newProbeSet(call.opts.Audio.hz)
 	frame := make([]int16, 0, frameSamples)
 	for {
-		p, _, err := t.ReadRTP()
-		if err != nil {
+		p, ok := m.readRTP(t)
+		if !ok {
 			return
 		}
 		now := time.Now()
 		call.countReceived(p, codec.ClockRate, now)
-		if pcmu && !call.opts.NoProbe && len(p.Payload) > 0 {
+		switch {
+		case call.opts.NoProbe || len(p.Payload) == 0:
+		case pcmu && webrtc.PayloadType(p.PayloadType) == codecPCMU.PayloadType:
 			frame = frame[:0]
 			for _, u := range p.Payload {
 				frame = append(frame, ulawDecode(u))
 			}
 			if k := probes.detect(frame); k >= 0 {
 				call.probeReceived(k, now)
+			}
+		case !pcmu:
+			if mark, ok := opusMark(p.Payload); ok {
+				call.echoReceived(mark, now)
 			}
 		}
 	}
@@ -381,9 +695,19 @@ func drainRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error), f fun
 	}
 }
 
-// onSenderRTCP takes the far end's reports about our stream.
-func (m *media) onSenderRTCP(pkts []rtcp.Packet) {
-	ssrc := m.track.binding().ssrc
+// onSenderRTCP takes the far end's reports and requests about our stream:
+// the round trip from receiver reports, key frame requests for video.
+func (l *leg) onSenderRTCP(pkts []rtcp.Packet) {
+	if l.kind == webrtc.RTPCodecTypeVideo {
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				l.video.keyFrameRequested()
+			}
+		}
+		return
+	}
+	ssrc := l.audio.binding().ssrc
 	now := time.Now()
 	for _, p := range pkts {
 		var reports []rtcp.ReceptionReport
@@ -398,13 +722,13 @@ func (m *media) onSenderRTCP(pkts []rtcp.Packet) {
 				continue
 			}
 			if d, ok := rttFromReport(r, now); ok {
-				m.call.networkRTT(d)
+				l.m.call.networkRTT(d)
 			}
 		}
 	}
 }
 
-// audioTrack is the sending track. It binds to whichever codec was
+// audioTrack is the sending audio track. It binds to whichever codec was
 // negotiated (PCMU or opus, preferring Codec), which a static pion track
 // cannot do.
 type audioTrack struct {
@@ -420,34 +744,38 @@ type trackBinding struct {
 	pt    uint8
 	opus  bool
 	codec string
+	clock uint32
+}
+
+// bindCodec binds a track to the first of prefs the peer connection
+// negotiated.
+func bindCodec(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecParameters) (trackBinding, webrtc.RTPCodecParameters, error) {
+	for _, want := range prefs {
+		for _, c := range ctx.CodecParameters() {
+			if strings.EqualFold(c.MimeType, want.MimeType) {
+				return trackBinding{
+					w:     ctx.WriteStream(),
+					ssrc:  uint32(ctx.SSRC()),
+					pt:    uint8(c.PayloadType),
+					opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
+					codec: codecName(c.MimeType),
+					clock: c.ClockRate,
+				}, c, nil
+			}
+		}
+	}
+	return trackBinding{}, webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 }
 
 func (t *audioTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	var chosen *webrtc.RTPCodecParameters
-	for _, want := range codecOrder(t.prefer) {
-		for _, c := range ctx.CodecParameters() {
-			if strings.EqualFold(c.MimeType, want.MimeType) {
-				chosen = &c
-				break
-			}
-		}
-		if chosen != nil {
-			break
-		}
-	}
-	if chosen == nil {
-		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	b, c, err := bindCodec(ctx, codecOrder(t.prefer))
+	if err != nil {
+		return c, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.b = trackBinding{
-		w:     ctx.WriteStream(),
-		ssrc:  uint32(ctx.SSRC()),
-		pt:    uint8(chosen.PayloadType),
-		opus:  strings.EqualFold(chosen.MimeType, webrtc.MimeTypeOpus),
-		codec: strings.TrimPrefix(chosen.MimeType, "audio/"),
-	}
-	return *chosen, nil
+	t.b = b
+	return c, nil
 }
 
 func (t *audioTrack) Unbind(webrtc.TrackLocalContext) error {

@@ -15,6 +15,23 @@ import (
 // Options configure a Client.
 type Options struct {
 	URL string // ws:// or wss:// address of XCtrl or mod_verto
+	// URLs are more addresses of the same service (other XCtrl
+	// instances): reconnects try URL, then each of URLs in turn.
+	URLs []string
+
+	// Reconnect makes a lost socket (not a punt, not Close) reconnect as
+	// verto.js does: after ReconnectDelay (default 1 s) it tries the
+	// address it lost, then the others in turn; after a round that failed
+	// it waits twice as long, up to ReconnectMaxDelay (default 3 s), until
+	// ReconnectTimeout (default 2 min, mod_verto's detach timeout) has
+	// passed or a login is refused. The client logs in with the
+	// same sessid and answers the server's verto.attach for its answered
+	// calls, whose media goes on meanwhile; unanswered calls are lost (the
+	// server hangs them up). Off, a lost socket ends the client.
+	Reconnect         bool
+	ReconnectDelay    time.Duration
+	ReconnectMaxDelay time.Duration
+	ReconnectTimeout  time.Duration
 
 	// Credentials. Login is user@domain. With XUISessid or XCCToken the
 	// token goes in loginParams and Passwd may be empty (a dummy "x" is
@@ -103,8 +120,19 @@ func (o *Options) withDefaults() error {
 	if o.URL == "" {
 		return fmt.Errorf("client: no URL")
 	}
-	if !strings.HasPrefix(o.URL, "ws://") && !strings.HasPrefix(o.URL, "wss://") {
-		return fmt.Errorf("client: URL %q is not ws:// or wss://", o.URL)
+	for _, u := range append([]string{o.URL}, o.URLs...) {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+			return fmt.Errorf("client: URL %q is not ws:// or wss://", u)
+		}
+	}
+	if o.ReconnectDelay <= 0 {
+		o.ReconnectDelay = time.Second
+	}
+	if o.ReconnectMaxDelay < o.ReconnectDelay {
+		o.ReconnectMaxDelay = max(o.ReconnectDelay, 3*time.Second)
+	}
+	if o.ReconnectTimeout <= 0 {
+		o.ReconnectTimeout = 2 * time.Minute
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second

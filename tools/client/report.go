@@ -27,6 +27,11 @@ import (
 //     end echoes and PCMU is used; it includes the far end's buffering.
 //   - NetworkRTTMS: the last round trip from RTCP receiver reports (LSR and
 //     DLSR of our sender reports), when the far end sends them.
+//   - MaxMediaGapMS: the longest time without received audio RTP between
+//     the answer and the end (or now): a hold, a re-attach after a reload
+//     or a reconnect, a network outage. The whole call when nothing came.
+//   - MOS: an E-model estimate from loss, jitter and round trip (see
+//     mosEstimate), when audio was received.
 type Report struct {
 	CallID      string `json:"call_id"`
 	NodeUUID    string `json:"node_uuid,omitempty"`
@@ -52,6 +57,8 @@ type Report struct {
 	RTTMS              float64 `json:"rtt_ms,omitempty"`
 	RTTSamples         int     `json:"rtt_samples,omitempty"`
 	NetworkRTTMS       float64 `json:"network_rtt_ms,omitempty"`
+	MaxMediaGapMS      float64 `json:"max_media_gap_ms"`
+	MOS                float64 `json:"mos,omitempty"`
 
 	DTMFSent string `json:"dtmf_sent,omitempty"`
 	Holds    int    `json:"holds,omitempty"`
@@ -60,7 +67,35 @@ type Report struct {
 	HangupCauseCode int    `json:"hangup_cause_code"`
 	EndedBy         string `json:"ended_by,omitempty"`
 	Reloads         int    `json:"reloads"`
+	Reconnects      int    `json:"reconnects"`
+	Reattached      int    `json:"reattached"`
 	Error           string `json:"error,omitempty"`
+
+	Video *VideoReport `json:"video,omitempty"`
+}
+
+// VideoReport is the video of a call: what was sent (from a file) and
+// received, counted from RTP without decoding. Frames are RTP timestamps;
+// key frames and the picture size come from the VP8 payload header and key
+// frame header (RFC 7741, RFC 6386) or the H.264 NAL units and sequence
+// parameter set.
+type VideoReport struct {
+	Codec             string  `json:"codec,omitempty"`
+	Sending           string  `json:"sending,omitempty"` // the file sent
+	PacketsSent       uint64  `json:"packets_sent"`
+	BytesSent         uint64  `json:"bytes_sent"`
+	FramesSent        uint64  `json:"frames_sent"`
+	PacketsReceived   uint64  `json:"packets_received"`
+	BytesReceived     uint64  `json:"bytes_received"`
+	PacketsExpected   uint64  `json:"packets_expected"`
+	PacketsLost       int64   `json:"packets_lost"`
+	LossPct           float64 `json:"loss_pct"`
+	FramesReceived    uint64  `json:"frames_received"`
+	KeyFramesReceived uint64  `json:"key_frames_received"`
+	Width             int     `json:"width,omitempty"`
+	Height            int     `json:"height,omitempty"`
+	FPS               float64 `json:"fps,omitempty"`
+	Error             string  `json:"error,omitempty"`
 }
 
 // Who ended a call (Report.EndedBy).
@@ -121,8 +156,31 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, ", RTCP round trip %.1f ms", r.NetworkRTTMS)
 	}
 	b.WriteString("\n")
-	if r.DTMFSent != "" || r.Holds > 0 || r.Reloads > 0 {
-		fmt.Fprintf(&b, "  dtmf %q, holds %d, reloads %d\n", r.DTMFSent, r.Holds, r.Reloads)
+	if r.Answered {
+		fmt.Fprintf(&b, "  longest media gap %.1f ms", r.MaxMediaGapMS)
+		if r.MOS > 0 {
+			fmt.Fprintf(&b, ", MOS estimate %.2f", r.MOS)
+		}
+		b.WriteString("\n")
+	}
+	if v := r.Video; v != nil {
+		fmt.Fprintf(&b, "  video %s: sent %d frames (%d packets), received %d packets, %d frames, %d key frames",
+			orDash(v.Codec), v.FramesSent, v.PacketsSent, v.PacketsReceived, v.FramesReceived, v.KeyFramesReceived)
+		if v.Width > 0 {
+			fmt.Fprintf(&b, ", %dx%d", v.Width, v.Height)
+		}
+		if v.FPS > 0 {
+			fmt.Fprintf(&b, ", %.1f fps", v.FPS)
+		}
+		fmt.Fprintf(&b, ", lost %d (%.2f%%)", v.PacketsLost, v.LossPct)
+		if v.Error != "" {
+			fmt.Fprintf(&b, "; %s", v.Error)
+		}
+		b.WriteString("\n")
+	}
+	if r.DTMFSent != "" || r.Holds > 0 || r.Reloads > 0 || r.Reconnects > 0 || r.Reattached > 0 {
+		fmt.Fprintf(&b, "  dtmf %q, holds %d, reloads %d, reconnects %d, re-attached %d\n",
+			r.DTMFSent, r.Holds, r.Reloads, r.Reconnects, r.Reattached)
 	}
 	fmt.Fprintf(&b, "  hang-up %s (%d)", orDash(r.HangupCause), r.HangupCauseCode)
 	if r.EndedBy != "" {

@@ -3,6 +3,8 @@ package client
 import (
 	"math"
 	"time"
+
+	"github.com/pion/rtp"
 )
 
 // rxStream counts one received RTP stream the way RFC 3550 appendix A does:
@@ -39,6 +41,7 @@ type rxStats struct {
 	cur                  rxStream
 	maxJitter            float64 // ms, over all streams
 	firstAt, lastPacket  time.Time
+	maxGap               time.Duration // longest time between two packets
 	streams              int
 	lastJitterMS         float64
 	duplicatesOrReorders uint64
@@ -51,6 +54,8 @@ func (s *rxStats) add(ssrc uint32, seq uint16, ts uint32, clock uint32, size int
 	s.bytes += uint64(size)
 	if s.firstAt.IsZero() {
 		s.firstAt = arr
+	} else if g := arr.Sub(s.lastPacket); g > s.maxGap {
+		s.maxGap = g
 	}
 	s.lastPacket = arr
 	st := &s.cur
@@ -80,10 +85,15 @@ func (s *rxStats) add(ssrc uint32, seq uint16, ts uint32, clock uint32, size int
 		return
 	}
 	st.received++
-	// A.8: D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units.
+	// A.8: D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units. A jump of
+	// more than a second (the sender reset its timestamps: a re-attach, a
+	// bridge) re-synchronises instead of counting as jitter.
 	d := arr.Sub(st.lastArr).Seconds()*st.clock - float64(int32(ts-st.lastTS))
-	st.jitter += (math.Abs(d) - st.jitter) / 16
 	st.lastArr, st.lastTS = arr, ts
+	if math.Abs(d) > st.clock {
+		return
+	}
+	st.jitter += (math.Abs(d) - st.jitter) / 16
 	if j := st.jitter / st.clock * 1000; j > s.maxJitter {
 		s.maxJitter = j
 	}
@@ -136,4 +146,64 @@ func (s *rxStats) lossPct() float64 {
 		return 0
 	}
 	return float64(lost) * 100 / float64(exp)
+}
+
+// videoStats is what a call received and sent as video.
+type videoStats struct {
+	codec                              string
+	rx                                 rxStats
+	frames, keyFrames                  uint64
+	lastTS, lastKeyTS                  uint32
+	haveKeyTS                          bool
+	width, height                      int
+	sentPackets, sentBytes, sentFrames uint64
+	err                                error
+}
+
+// add counts one received video packet: a new RTP timestamp is a new frame;
+// the first packet of a key frame counts a key frame and, for VP8 key
+// frames and H.264 SPS, gives the picture size. It reports whether a key
+// frame has been seen.
+func (v *videoStats) add(p *rtp.Packet, codec string, now time.Time) bool {
+	v.codec = codec
+	first := v.rx.packets == 0
+	v.rx.add(p.SSRC, p.SequenceNumber, p.Timestamp, 90000, p.MarshalSize(), now)
+	if first || p.Timestamp != v.lastTS {
+		v.frames++
+		v.lastTS = p.Timestamp
+	}
+	var info frameInfo
+	switch codec {
+	case CodecVP8:
+		info = vp8PacketInfo(p.Payload)
+	case CodecH264:
+		info = h264PacketInfo(p.Payload)
+	}
+	if info.key && (!v.haveKeyTS || v.lastKeyTS != p.Timestamp) {
+		v.keyFrames++
+		v.lastKeyTS, v.haveKeyTS = p.Timestamp, true
+	}
+	if info.width > 0 && info.height > 0 {
+		v.width, v.height = info.width, info.height
+	}
+	return v.keyFrames > 0
+}
+
+// report is the video part of a call's report.
+func (v *videoStats) report(sending string) *VideoReport {
+	exp, lost := v.rx.expectedLost()
+	r := &VideoReport{
+		Codec: v.codec, Sending: sending,
+		PacketsSent: v.sentPackets, BytesSent: v.sentBytes, FramesSent: v.sentFrames,
+		PacketsReceived: v.rx.packets, BytesReceived: v.rx.bytes,
+		PacketsExpected: exp, PacketsLost: lost, LossPct: round1(v.rx.lossPct()*10) / 10,
+		FramesReceived: v.frames, KeyFramesReceived: v.keyFrames, Width: v.width, Height: v.height,
+	}
+	if span := v.rx.lastPacket.Sub(v.rx.firstAt).Seconds(); v.frames > 1 && span > 0 {
+		r.FPS = round1(float64(v.frames-1) / span)
+	}
+	if v.err != nil {
+		r.Error = v.err.Error()
+	}
+	return r
 }

@@ -15,7 +15,7 @@ import (
 // to 9198, which the test host answers at once on its own goroutine.
 //
 // The node replies "CALL CREATED" while the call is still new, and an answer
-// the switch makes meanwhile waits behind it (module/xrtc/handlers.go,
+// the switch makes meanwhile waits behind it (module/xrtc/invite.go,
 // createInbound): before that, 1 to 3 calls in 10 showed the answer first.
 func TestInviteResultBeforeAnswer(t *testing.T) {
 	e := newEnv(t, stack.Options{Ctrls: 1, Nodes: 1}, 40*time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +15,10 @@ func runAnswer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("answer", flag.ContinueOnError)
 	var cf commonFlags
 	var mf mediaFlags
+	var ef expectFlags
 	cf.register(fs)
 	mf.register(fs, true)
+	ef.register(fs)
 	delay := fs.Duration("answer-delay", 500*time.Millisecond, "answer this long after the call rings")
 	reject := fs.Bool("reject", false, "reject incoming calls instead of answering")
 	rejectCause := fs.String("reject-cause", "CALL_REJECTED", "hang-up cause of --reject (name or number)")
@@ -25,14 +26,17 @@ func runAnswer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if _, code := parseArgs(fs, args, "answer", 0, stdout, stderr); code >= 0 {
 		return code
 	}
-	con, opts, copts, ok := setupCall("answer", &cf, &mf, stdout, stderr)
+	con, opts, copts, ok := setupCall("answer", &cf, &mf, &ef, stdout, stderr)
 	if !ok {
 		return exitUsage
 	}
-	cause, ok := verto.ParseCause(strings.ToUpper(*rejectCause))
+	cause, ok := parseCause(*rejectCause)
 	if !ok {
 		con.errorf("answer: unknown cause %q", *rejectCause)
 		return exitUsage
+	}
+	if *reject && ef.cause == "" {
+		ef.cause = cause.String() // a rejected call succeeds with its cause
 	}
 
 	c, err := client.Dial(ctx, opts)
@@ -55,14 +59,10 @@ func runAnswer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ended, failed := 0, 0
 	report := func(r client.Report) {
 		ended++
-		good := callSucceeded(r)
-		if *reject {
-			good = r.EndedBy == client.EndedByLocal && !r.Answered
-		}
-		if !good {
+		output(con, cf.json, r, r.String())
+		if !ef.verdict(con, r) {
 			failed++
 		}
-		output(con, cf.json, r, r.String())
 	}
 loop:
 	for *count == 0 || ended < *count {

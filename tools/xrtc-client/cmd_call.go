@@ -12,14 +12,16 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	var cf commonFlags
 	var mf mediaFlags
+	var ef expectFlags
 	cf.register(fs)
 	mf.register(fs, true)
+	ef.register(fs)
 	pos, code := parseArgs(fs, args, "call DEST", 1, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
 	dest := pos[0]
-	con, opts, copts, ok := setupCall("call", &cf, &mf, stdout, stderr)
+	con, opts, copts, ok := setupCall("call", &cf, &mf, &ef, stdout, stderr)
 	if !ok {
 		return exitUsage
 	}
@@ -29,7 +31,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		con.errorf("%v", err)
 		r := failedReport(dest, err)
 		output(con, cf.json, r, r.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r))
 	}
 	defer c.Close()
 	con.eventf("logged in as %s, sessid %s", opts.Login, c.Sessid())
@@ -39,7 +41,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		con.errorf("%v", err)
 		r := failedReport(dest, err)
 		output(con, cf.json, r, r.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r))
 	}
 	if err := call.WaitAnswered(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -48,10 +50,10 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		<-call.Done()
 		r := call.Report()
 		output(con, cf.json, r, r.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r))
 	}
 	follow(ctx, c, call, &mf, con)
 	r := call.Report()
 	output(con, cf.json, r, r.String())
-	return exitFor(callSucceeded(r))
+	return exitFor(ef.verdict(con, r))
 }

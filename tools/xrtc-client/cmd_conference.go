@@ -26,8 +26,10 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("conference", flag.ContinueOnError)
 	var cf commonFlags
 	var mf mediaFlags
+	var ef expectFlags
 	cf.register(fs)
 	mf.register(fs, true)
+	ef.register(fs)
 	chat := fs.String("chat", "", "send this chat `MESSAGE` once the member list is known")
 	joinTimeout := fs.Duration("join-timeout", 10*time.Second, "how long to wait for the conference join event")
 	pos, code := parseArgs(fs, args, "conference DEST", 1, stdout, stderr)
@@ -35,7 +37,7 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return code
 	}
 	dest := pos[0]
-	con, opts, copts, ok := setupCall("conference", &cf, &mf, stdout, stderr)
+	con, opts, copts, ok := setupCall("conference", &cf, &mf, &ef, stdout, stderr)
 	if !ok {
 		return exitUsage
 	}
@@ -45,7 +47,7 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		con.errorf("%v", err)
 		r := conferenceReport{Report: failedReport(dest, err)}
 		output(con, cf.json, r, r.Report.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r.Report))
 	}
 	defer c.Close()
 	call, err := c.Call(ctx, dest, copts)
@@ -53,7 +55,7 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		con.errorf("%v", err)
 		r := conferenceReport{Report: failedReport(dest, err)}
 		output(con, cf.json, r, r.Report.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r.Report))
 	}
 	if err := call.WaitAnswered(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -62,7 +64,7 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		<-call.Done()
 		r := conferenceReport{Report: call.Report()}
 		output(con, cf.json, r, r.Report.String())
-		return exitFailure
+		return exitFor(ef.verdict(con, r.Report))
 	}
 
 	jctx, cancel := context.WithTimeout(ctx, *joinTimeout)
@@ -124,7 +126,7 @@ func runConference(ctx context.Context, args []string, stdout, stderr io.Writer)
 		text += memberTable(r.Members)
 	}
 	output(con, cf.json, r, text)
-	return exitFor(callSucceeded(r.Report))
+	return exitFor(ef.verdict(con, r.Report))
 }
 
 // memberTable prints a member list, one member a line.

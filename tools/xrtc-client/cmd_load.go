@@ -34,6 +34,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		con.errorf("load: %v", err)
 		return exitUsage
 	}
+	opts.Reconnect = false // a lost socket is a failed call in a load
 	copts, err := mf.callOptions()
 	if err != nil {
 		con.errorf("load: %v", err)

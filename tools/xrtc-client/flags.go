@@ -15,7 +15,8 @@ import (
 
 // commonFlags are the connection and login flags of every command.
 type commonFlags struct {
-	url, login, passwd       string
+	urls                     []string
+	login, passwd            string
 	xccToken, xuiSessid      string
 	sessid, sessidFile       string
 	callerName, callerNumber string
@@ -23,10 +24,19 @@ type commonFlags struct {
 	json, verbose, quiet     bool
 	insecure, loopback, udp4 bool
 	timeout                  time.Duration
+	noReconnect              bool
+	reconnectTimeout         time.Duration
 }
 
 func (f *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", "", "XCtrl or mod_verto WebSocket `URL` (ws:// or wss://), required")
+	fs.Func("url", "XCtrl or mod_verto WebSocket `URL` (ws:// or wss://), required; give several (or a comma-separated list) for failover", func(s string) error {
+		for _, u := range strings.Split(s, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				f.urls = append(f.urls, u)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&f.login, "login", "", "login as `USER@DOMAIN`")
 	fs.StringVar(&f.passwd, "passwd", "", "password")
 	fs.StringVar(&f.xccToken, "xcc-token", "", "log in with this XCC token (loginParams.xcc_token)")
@@ -43,10 +53,12 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.loopback, "ice-loopback", false, "use 127.0.0.1 only for media (server on this machine)")
 	fs.BoolVar(&f.udp4, "udp4", false, "IPv4 UDP candidates only")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.BoolVar(&f.noReconnect, "no-reconnect", false, "end the run when the WebSocket is lost, instead of reconnecting as verto.js does")
+	fs.DurationVar(&f.reconnectTimeout, "reconnect-timeout", 2*time.Minute, "give up reconnecting after this long")
 }
 
 func (f *commonFlags) options(stderr io.Writer) (client.Options, error) {
-	if f.url == "" {
+	if len(f.urls) == 0 {
 		return client.Options{}, errors.New("--url is required")
 	}
 	if f.login == "" {
@@ -56,7 +68,8 @@ func (f *commonFlags) options(stderr io.Writer) (client.Options, error) {
 		return client.Options{}, errors.New("one of --passwd, --xcc-token, --xui-sessid is required")
 	}
 	o := client.Options{
-		URL: f.url, Login: f.login, Passwd: f.passwd, XCCToken: f.xccToken, XUISessid: f.xuiSessid,
+		URL: f.urls[0], URLs: f.urls[1:], Login: f.login, Passwd: f.passwd, XCCToken: f.xccToken, XUISessid: f.xuiSessid,
+		Reconnect: !f.noReconnect, ReconnectTimeout: f.reconnectTimeout,
 		Sessid: f.sessid, SessidFile: f.sessidFile,
 		CallerIDName: f.callerName, CallerIDNumber: f.callerNumber,
 		RequestTimeout: f.timeout,
@@ -93,6 +106,9 @@ type mediaFlags struct {
 	reloadURL   string
 	holdAfter   time.Duration
 	holdFor     time.Duration
+	video       bool
+	videoFile   string
+	videoCodec  string
 }
 
 func (f *mediaFlags) register(fs *flag.FlagSet, actions bool) {
@@ -103,6 +119,9 @@ func (f *mediaFlags) register(fs *flag.FlagSet, actions bool) {
 	fs.BoolVar(&f.noProbe, "no-probe", false, "no round-trip probes in the audio")
 	fs.StringVar(&f.dtmf, "dtmf", "", "send these `DIGITS` with verto.info after answer")
 	fs.DurationVar(&f.dtmfDelay, "dtmf-delay", time.Second, "when to send --dtmf after answer")
+	fs.BoolVar(&f.video, "video", false, "offer or accept video (VP8, H.264) and report what comes")
+	fs.StringVar(&f.videoFile, "video-file", "", "send this IVF `FILE` (VP8, or H.264) as video in a loop (implies --video)")
+	fs.StringVar(&f.videoCodec, "video-codec", "VP8", "preferred video codec without --video-file: VP8 or H264")
 	if !actions {
 		return
 	}
@@ -124,6 +143,23 @@ func (f *mediaFlags) callOptions() (client.CallOptions, error) {
 		o.Codec = client.CodecOpus
 	default:
 		return o, fmt.Errorf("--codec %q: want PCMU or opus", f.codec)
+	}
+	switch {
+	case f.videoFile != "":
+		v, err := client.VideoFile(f.videoFile)
+		if err != nil {
+			return o, err
+		}
+		o.Video = v
+	case f.video:
+		switch strings.ToUpper(f.videoCodec) {
+		case "VP8", "":
+			o.Video = client.ReceiveVideo(client.CodecVP8)
+		case "H264", "H.264":
+			o.Video = client.ReceiveVideo(client.CodecH264)
+		default:
+			return o, fmt.Errorf("--video-codec %q: want VP8 or H264", f.videoCodec)
+		}
 	}
 	switch {
 	case f.wav != "" && f.silence:
@@ -182,11 +218,14 @@ func parseArgs(fs *flag.FlagSet, args []string, synopsis string, npos int, stdou
 // setupCall turns the parsed flags of a call-making command into the client's
 // and the call's options, with a console that reports the client's events.
 // A bad flag value is reported on the console and gives ok == false.
-func setupCall(name string, cf *commonFlags, mf *mediaFlags, stdout, stderr io.Writer) (con *console, opts client.Options, copts client.CallOptions, ok bool) {
+func setupCall(name string, cf *commonFlags, mf *mediaFlags, ef *expectFlags, stdout, stderr io.Writer) (con *console, opts client.Options, copts client.CallOptions, ok bool) {
 	con = newConsole(stdout, stderr, cf)
 	var err error
 	if opts, err = cf.options(stderr); err == nil {
 		copts, err = mf.callOptions()
+	}
+	if err == nil {
+		err = ef.validate()
 	}
 	if err != nil {
 		con.errorf("%s: %v", name, err)

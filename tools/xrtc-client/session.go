@@ -75,12 +75,6 @@ func hangup(call *client.Call, con *console) {
 	}
 }
 
-// callSucceeded says whether a report is a good call: answered, media came
-// back, and it ended normally.
-func callSucceeded(r client.Report) bool {
-	return r.Answered && r.RTPPacketsReceived > 0 && r.HangupCause == "NORMAL_CLEARING"
-}
-
 // failedReport is the report of a call that never got a Call (dial or
 // invite failure).
 func failedReport(dest string, err error) client.Report {

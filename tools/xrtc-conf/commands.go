@@ -32,7 +32,7 @@ func printProblems(w io.Writer, ps conf.Problems) {
 }
 
 func setupValidate(fs *flag.FlagSet, _, stderr io.Writer) func([]string) int {
-	strict := fs.Bool("strict", false, `make a missing "default" profile an error (xrtc/user@domain dial strings need it); it is a warning otherwise`)
+	strict := fs.Bool("strict", false, "make every warning an error (exit status 1); without it warnings are printed and validate exits 0 for them")
 	vars := varsFlag{}
 	fs.Var(vars, "var", "FreeSWITCH variable `name=value` for $${name} references (repeatable); with any, values are checked resolved")
 	return func(files []string) int {
@@ -48,7 +48,7 @@ func setupValidate(fs *flag.FlagSet, _, stderr io.Writer) func([]string) int {
 				status = exitFail
 				continue
 			}
-			ps := cfg.Validate(conf.ValidateOptions{RequireDefault: *strict})
+			ps := cfg.Validate(conf.ValidateOptions{Strict: *strict})
 			printProblems(stderr, ps)
 			if ps.HasErrors() {
 				status = exitFail

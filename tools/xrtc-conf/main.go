@@ -9,7 +9,8 @@
 //	xrtc-conf dial [--config FILE] [--var k=v]... [--domain D] DIALSTRING
 //
 // Problems go to stderr as file:line: profile "x" param "y": message. Exit
-// status: 0 success (warnings allowed), 1 invalid input or failure, 2 usage.
+// status: 0 success (warnings allowed; validate --strict fails on them), 1
+// invalid input or failure, 2 usage.
 package main
 
 import (

@@ -83,7 +83,7 @@ func freePort(t *testing.T) int {
 // an embedded NATS and a FreeSWITCH whose xcc-rtc.conf.xml points at it. It
 // skips the test when FreeSWITCH is missing or already running (its
 // mod_xrtc.so cannot be replaced under it).
-func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string) *fsEnv {
+func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string, opts ...fsOption) *fsEnv {
 	t.Helper()
 	prefix, why := findFreeSWITCH()
 	if prefix == "" {
@@ -151,12 +151,12 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string) *fsEnv 
 	if err := os.WriteFile(es, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// vars.xml: with the stock default_password every call waits 10 s
-	// in the dialplan's warning.
-	vx := filepath.Join(conf, "vars.xml")
-	if b, err := os.ReadFile(vx); err == nil {
-		s := strings.Replace(string(b), `data="default_password=1234"`, `data="default_password=xrtc-test-not-1234"`, 1)
-		_ = os.WriteFile(vx, []byte(s), 0o644)
+	// The users stay as they are (1000-1019, password 1234): the test
+	// installation's dialplan has no 10 s default-password sleep
+	// (/work/shared/tools/freeswitch-for-tests.sh). The tests add their
+	// own extensions only.
+	if err := os.WriteFile(filepath.Join(conf, "dialplan", "default", "00_xrtc_tests.xml"), []byte(testDialplan), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(conf, "autoload_configs", "xcc-rtc.conf.xml"), []byte(xrtcConf(ns.ClientURL())), 0o644); err != nil {
 		t.Fatal(err)
@@ -174,9 +174,18 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string) *fsEnv 
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(filepath.Join(prefix, "bin", "freeswitch"), "-nc", "-nonat", "-nonatmap", "-np",
-		"-conf", conf, "-log", filepath.Join(f.dir, "log"), "-db", filepath.Join(f.dir, "db"),
-		"-run", filepath.Join(f.dir, "run"), "-temp", filepath.Join(f.dir, "temp"))
+	var o fsOption
+	for _, x := range opts {
+		o.wrap = append(o.wrap, x.wrap...)
+		o.autoPriority = o.autoPriority || x.autoPriority
+	}
+	args := []string{filepath.Join(prefix, "bin", "freeswitch"), "-nc", "-nonat", "-nonatmap"}
+	if !o.autoPriority {
+		args = append(args, "-np")
+	}
+	args = append(o.wrap, append(args, "-conf", conf, "-log", filepath.Join(f.dir, "log"), "-db", filepath.Join(f.dir, "db"),
+		"-run", filepath.Join(f.dir, "run"), "-temp", filepath.Join(f.dir, "temp"))...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("start FreeSWITCH: %v", err)
@@ -199,6 +208,12 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string) *fsEnv 
 		time.Sleep(500 * time.Millisecond)
 	}
 	return f
+}
+
+// fsOption changes how startFreeSWITCH starts FreeSWITCH.
+type fsOption struct {
+	wrap         []string // command prefix, e.g. chrt -r 89
+	autoPriority bool     // no -np: FreeSWITCH sets its own (real-time) priority
 }
 
 // cli runs one fs_cli command.

@@ -17,8 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 )
 
 // peer is a minimal Verto client with real WebRTC media (pion), written
@@ -27,10 +27,13 @@ import (
 // flowing), the case FreeSWITCH's own media_timeout misses (FREESWITCH.md).
 // It also checks the module against a second, independent client.
 type peer struct {
-	t      *testing.T
-	sessid string
-	ws     *websocket.Conn
-	wmu    sync.Mutex
+	t         *testing.T
+	sessid    string
+	ws        *websocket.Conn
+	wmu       sync.Mutex
+	user      string
+	codecs    []peerCodec // offered and accepted, in order
+	sendCodec peerCodec   // the codec of the audio the peer sends
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -81,22 +84,43 @@ func newID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// peerCodec is an audio codec of the peer.
+type peerCodec struct {
+	mime string
+	pt   webrtc.PayloadType
+}
+
+var (
+	pcmu = peerCodec{webrtc.MimeTypePCMU, 0}
+	pcma = peerCodec{webrtc.MimeTypePCMA, 8}
+)
+
 // dialPeer connects to XCtrl and logs user@testDomain in the way verto.js
 // does (login with the sessid only, then with credentials on -32000).
 func dialPeer(t *testing.T, url, user string) *peer {
+	return dialPeerWith(t, url, user, nil, pcmu)
+}
+
+// dialPeerWith logs in with extra login params (userVariables ...) and the
+// audio codecs the peer offers and accepts, in order (the first is sent).
+func dialPeerWith(t *testing.T, url, user string, login map[string]any, codecs ...peerCodec) *peer {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	p := &peer{t: t, sessid: newID(), ws: ws, replies: map[int]*rpcMsg{}}
+	p := &peer{t: t, user: user, sessid: newID(), ws: ws, replies: map[int]*rpcMsg{}, codecs: codecs, sendCodec: codecs[0]}
 	p.cond = sync.NewCond(&p.mu)
 	go p.read()
 	t.Cleanup(p.close)
 	if r := p.request("login", map[string]any{"sessid": p.sessid}); r.Error == nil || r.Error.Code != -32000 {
 		t.Fatalf("login without credentials: %+v", r)
 	}
-	r := p.request("login", map[string]any{"sessid": p.sessid, "login": user + "@" + testDomain, "passwd": "1234"})
+	params := map[string]any{"sessid": p.sessid, "login": user + "@" + testDomain, "passwd": "1234"}
+	for k, v := range login {
+		params[k] = v
+	}
+	r := p.request("login", params)
 	if r.Error != nil {
 		t.Fatalf("login %s: %s", user, r.Error.Message)
 	}
@@ -217,27 +241,42 @@ func (p *peer) tryExpect(method, callID string, d time.Duration) *rpcMsg {
 
 // pcall is one call of the peer, with its media.
 type pcall struct {
-	p    *peer
-	id   string
-	pc   *webrtc.PeerConnection
-	node string
+	p         *peer
+	id        string
+	pc        *webrtc.PeerConnection
+	node      string
+	localSDP  string // the peer's offer (calls it places)
+	remoteSDP string // FreeSWITCH's SDP as it came
 
 	sending  atomic.Bool
 	sent     atomic.Uint64
-	received atomic.Uint64
+	received *atomic.Uint64 // RTP packets that reached the peer's socket
+	sock     *rtpCounter
 	done     chan struct{}
 }
 
 func (p *peer) newCall(id string) *pcall {
 	p.t.Helper()
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000},
-		PayloadType:        0,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
+	for _, c := range p.codecs {
+		if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.mime, ClockRate: 8000},
+			PayloadType:        c.pt,
+		}, webrtc.RTPCodecTypeAudio); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	// The peer's media socket counts the RTP that reaches it, whatever its
+	// SSRC: FreeSWITCH forwards bridged and echoed RTP with the SSRC it came
+	// with, which pion, unlike a browser, does not rebind to.
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
 		p.t.Fatal(err)
 	}
+	sock := &rtpCounter{PacketConn: udp}
 	se := webrtc.SettingEngine{}
+	mux := webrtc.NewICEUDPMux(nil, sock)
+	se.SetICEUDPMux(mux)
 	se.SetHandleUndeclaredSSRCWithoutAnswer(true)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -252,8 +291,9 @@ func (p *peer) newCall(id string) *pcall {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{})}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "audio", "xrtc-peer")
+	c := &pcall{p: p, id: id, pc: pc, done: make(chan struct{}), received: &sock.rtp, sock: sock}
+	p.t.Cleanup(func() { _ = mux.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: p.sendCodec.mime, ClockRate: 8000}, "audio", "xrtc-peer")
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -274,7 +314,6 @@ func (p *peer) newCall(id string) *pcall {
 			if _, _, err := tr.ReadRTP(); err != nil {
 				return
 			}
-			c.received.Add(1)
 		}
 	})
 	c.sending.Store(true)
@@ -283,24 +322,39 @@ func (p *peer) newCall(id string) *pcall {
 	return c
 }
 
-// sendLoop writes a 1 kHz μ-law tone every 20 ms while sending is on.
-func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticSample) {
+// sendLoop writes a 1 kHz tone (G.711, the peer's send codec) every 20 ms
+// while sending is on. It writes the RTP itself, marking only the first
+// packet of a talkspurt as RFC 3551 says (pion's sample writer marks every
+// packet, and FreeSWITCH flushes its read buffer on every marked packet of
+// a bridged leg, whose jitter buffer is paused: the audio would be lost).
+func (c *pcall) sendLoop(track *webrtc.TrackLocalStaticRTP) {
 	frame := make([]byte, 160)
 	for i := range frame {
 		frame[i] = ulaw(int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
+		if c.p.sendCodec == pcma {
+			frame[i] ^= 0x55 // not a-law, but valid G.711 bytes: the test counts packets
+		}
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	talking := false
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-tick.C:
 		}
+		ts += 160
 		if c.pc.ConnectionState() != webrtc.PeerConnectionStateConnected || !c.sending.Load() {
+			talking = false
 			continue
 		}
-		if track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond}) == nil {
+		seq++
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: !talking, SequenceNumber: seq, Timestamp: ts}, Payload: frame}
+		talking = true
+		if track.WriteRTP(pkt) == nil {
 			c.sent.Add(1)
 		}
 	}
@@ -352,6 +406,15 @@ func (c *pcall) gathered(set func() error) string {
 // call places a call to dest and waits until FreeSWITCH answers it.
 func (p *peer) call(dest string) *pcall {
 	p.t.Helper()
+	c := p.place(dest)
+	c.awaitAnswer(30 * time.Second)
+	return c
+}
+
+// place sends a verto.invite to dest and returns once the node created the
+// call ("CALL CREATED").
+func (p *peer) place(dest string) *pcall {
+	p.t.Helper()
 	c := p.newCall(newID())
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -370,17 +433,26 @@ func (p *peer) call(dest string) *pcall {
 	}
 	_ = json.Unmarshal(r.Result, &res)
 	c.node = res.NodeUUID
-	ans := p.expect("verto.answer", c.id, 30*time.Second)
+	c.localSDP = sdp
+	return c
+}
+
+// awaitAnswer waits for FreeSWITCH's answer (verto.answer, or verto.media
+// with the SDP first) and starts the media.
+func (c *pcall) awaitAnswer(d time.Duration) {
+	p := c.p
+	p.t.Helper()
+	ans := p.expect("verto.answer", c.id, d)
 	sdpAns := ans.param("sdp")
 	if sdpAns == "" {
 		if media := p.tryExpect("verto.media", c.id, 0); media != nil {
 			sdpAns = media.param("sdp")
 		}
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdpAns}); err != nil {
+	c.remoteSDP = sdpAns
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: forPion(sdpAns, sdpMids(c.localSDP))}); err != nil {
 		p.t.Fatalf("answer SDP: %v\n%s", err, sdpAns)
 	}
-	return c
 }
 
 // answer waits for a call (verto.invite from the server) and answers it.
@@ -389,7 +461,8 @@ func (p *peer) answer(d time.Duration) *pcall {
 	inv := p.expect("verto.invite", "", d)
 	c := p.newCall(inv.callID())
 	c.node = inv.param("node_uuid")
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: inv.param("sdp")}); err != nil {
+	c.remoteSDP = inv.param("sdp")
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: forPion(c.remoteSDP, nil)}); err != nil {
 		p.t.Fatalf("offer SDP: %v\n%s", err, inv.param("sdp"))
 	}
 	ans, err := c.pc.CreateAnswer(nil)
@@ -400,7 +473,7 @@ func (p *peer) answer(d time.Duration) *pcall {
 	r := p.request("verto.answer", map[string]any{
 		"sdp":          sdp,
 		"node_uuid":    c.node,
-		"dialogParams": map[string]any{"callID": c.id},
+		"dialogParams": map[string]any{"callID": c.id, "callee_id_name": "Peer " + p.user, "callee_id_number": p.user},
 	})
 	if r.Error != nil {
 		p.t.Fatalf("verto.answer: %s", r.Error.Message)
@@ -447,4 +520,41 @@ func (c *pcall) waitBye(d time.Duration) (cause, code string, state webrtc.PeerC
 
 func (c *pcall) String() string {
 	return fmt.Sprintf("call %s: %s, sent %d RTP, received %d RTP", c.id, c.pc.ConnectionState(), c.sent.Load(), c.received.Load())
+}
+
+// rtpCounter is the peer's media socket: it counts the (S)RTP media packets
+// it reads (RTP version 2, not an RTCP packet type: RFC 5761), before
+// pion sorts them by SSRC.
+type rtpCounter struct {
+	net.PacketConn
+	rtp atomic.Uint64
+
+	mu       sync.Mutex
+	arrivals []time.Time // when recording
+	record   bool
+}
+
+func (c *rtpCounter) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(b)
+	if err == nil && n >= 12 && b[0]&0xc0 == 0x80 {
+		if pt := b[1] & 0x7f; pt < 64 || pt > 95 {
+			c.rtp.Add(1)
+			c.mu.Lock()
+			if c.record {
+				c.arrivals = append(c.arrivals, time.Now())
+			}
+			c.mu.Unlock()
+		}
+	}
+	return n, addr, err
+}
+
+// recordArrivals starts (true) or stops recording RTP arrival times and
+// returns what was recorded.
+func (c *rtpCounter) recordArrivals(on bool) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.arrivals
+	c.arrivals, c.record = nil, on
+	return out
 }

@@ -39,7 +39,7 @@ func xrtcConf(natsURL string) string {
       <param name="media-timeout" value="%d"/>
       <param name="context" value="default"/>
       <param name="dialplan" value="XML"/>
-      <param name="outbound-codec-string" value="PCMU,opus"/>
+      <param name="outbound-codec-string" value="PCMU,PCMA,opus,VP8"/>
       <param name="rtp-ip" value="127.0.0.1"/>
       <param name="force-register-domain" value="%s"/>
     </profile>
@@ -85,6 +85,17 @@ func TestFreeSWITCH(t *testing.T) {
 	t.Run("call-controls", func(t *testing.T) { testCallControls(t, f, x) })
 	t.Run("reattach", func(t *testing.T) { testReattach(t, f, x) })
 	t.Run("conference", func(t *testing.T) { testConference(t, f, x) })
+	t.Run("directory-vars", func(t *testing.T) { testDirectoryVars(t, f, x) })
+	t.Run("originator-codec", func(t *testing.T) { testOriginatorCodec(t, f, x) })
+	t.Run("bypass-media", func(t *testing.T) { testBypassMedia(t, f, x) })
+	t.Run("ext-rtp-ip", func(t *testing.T) { testExtRTPIP(t, f, x) })
+	t.Run("late-negotiation", func(t *testing.T) { testLateNegotiation(t, f, x) })
+	t.Run("answer-data", func(t *testing.T) { testAnswerData(t, f, x) })
+	t.Run("client-address", func(t *testing.T) { testClientAddress(t, f, nodeUUID) })
+	t.Run("sdp-unchanged", func(t *testing.T) { testSDPUnchanged(t, f, x) })
+	t.Run("video", func(t *testing.T) { testVideo(t, f, x) })
+	t.Run("warnings", func(t *testing.T) { testConfigWarnings(t, f) })
+	t.Run("unload-invites", func(t *testing.T) { testUnloadWithInvites(t, f, x, nodeUUID) })
 	t.Run("media-timeout", func(t *testing.T) { testMediaTimeout(t, f, x) })
 	t.Run("silence-is-media", func(t *testing.T) { testSilenceIsMedia(t, f, x) })
 	t.Run("shutdown", func(t *testing.T) { testShutdown(t, f, x) })
@@ -111,14 +122,12 @@ func startXCtrl(t *testing.T, f *fsEnv) *ctrl.Server {
 	t.Helper()
 	users := ctrl.MapStore{}
 	for i := 1000; i < 1005; i++ {
+		// Directory variables as FreeSWITCH's stock users have them, the
+		// toll class narrowed: the login's userVariables must not widen it.
 		u := users.Add(fmt.Sprint(i), testDomain, "1234", nil)
-		// FreeSWITCH forwards RTP headers as they came (echo, bridges of one
-		// codec): the echo returns the client's own SSRC, which browsers
-		// play but pion drops (the answer declares FreeSWITCH's SSRC).
-		// rtp_rewrite_timestamps makes FreeSWITCH send its own, declared
-		// SSRC; a directory variable becomes a channel variable, as with
-		// mod_verto.
-		u.Variables["rtp_rewrite_timestamps"] = "true"
+		u.Variables["toll_allow"] = "local"
+		u.Variables["accountcode"] = fmt.Sprint(i)
+		u.Variables["user_context"] = "default"
 	}
 	s, err := ctrl.New(ctrl.Config{
 		WSListen:      "127.0.0.1:0",
@@ -213,7 +222,12 @@ func testBadConfig(t *testing.T, f *fsEnv) {
 	if out, _ := f.cli("load mod_xrtc"); !strings.Contains(out, "-ERR") {
 		t.Errorf("a bad configuration was accepted: %s", out)
 	}
-	if l := f.grepLog("mod_xrtc not loaded"); len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), "media-timeout") {
+	// FreeSWITCH writes its log file a little after the fact.
+	var l []string
+	for deadline := time.Now().Add(5 * time.Second); len(l) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		l = f.grepLog("mod_xrtc not loaded")
+	}
+	if len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), "media-timeout") {
 		t.Errorf("the refusal does not name the problem: %q", l)
 	} else {
 		t.Logf("refused: %s", l[len(l)-1])
@@ -272,11 +286,9 @@ func rtpIn(calls, id string) int {
 }
 
 // testClientEcho makes the echo call with the shared pion client
-// (xccrtc/tools/client) and measures the audio round trip. pion needs what
-// FreeSWITCH 1.10 leaves out (a=mid, a=group:BUNDLE in offers: the binding
-// adds them, sdp.go) and drops RTP whose SSRC the answer does not declare
-// (the echo returns the client's own unless rtp_rewrite_timestamps is set:
-// the test users have it).
+// (xccrtc/tools/client) and measures the audio round trip. The client gets
+// FreeSWITCH's SDP as it is (no a=mid, no BUNDLE group) and the echo with
+// the client's own SSRC, and copes with both, as a browser does.
 func testClientEcho(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	c := dial(t, x, "1000")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -350,7 +362,7 @@ func answerIncoming(t *testing.T, c *client.Client) *client.Call {
 // it as verto.bye.
 func testOriginate(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	c := dial(t, x, "1002")
-	res := originate(f, "{rtp_rewrite_timestamps=true,origination_caller_id_number=9999}xrtc/1002@"+testDomain, "&echo")
+	res := originate(f, "{origination_caller_id_number=9999}xrtc/1002@"+testDomain, "&echo")
 	call := answerIncoming(t, c)
 	var out string
 	select {
@@ -789,7 +801,7 @@ func testLoad(t *testing.T, f *fsEnv) string {
 
 	st := f.mustCLI("xrtc status")
 	t.Logf("xrtc status:\n%s", st)
-	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,opus", "127.0.0.1"} {
+	for _, want := range []string{"node_uuid", node.UUID, "CONNECTED", "default", "webrtc", "4000ms", "PCMU,PCMA,opus,VP8", "127.0.0.1"} {
 		if !strings.Contains(st, want) {
 			t.Errorf("xrtc status lacks %q", want)
 		}

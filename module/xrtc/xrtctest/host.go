@@ -29,6 +29,10 @@ type Host struct {
 	failNew  error
 	// Silent channels record no events (benchmarks and fuzzing).
 	Silent bool
+	// LateOffer makes the host an xrtc.OfferOnInit host, as FreeSWITCH is:
+	// the offer of a call to a user waits for the test to call
+	// Endpoint.ChannelInit.
+	LateOffer bool
 	// OnHangup, if set, is called when the endpoint hangs a channel up (a
 	// test can answer with ep.ChannelHangup, as FreeSWITCH would).
 	OnHangup func(ch *Channel, cause verto.Cause)
@@ -125,6 +129,9 @@ func (h *Host) SendChat(m xrtc.Chat) error {
 	return nil
 }
 
+// OfferOnInit implements xrtc.OfferOnInit (LateOffer).
+func (h *Host) OfferOnInit() bool { return h.LateOffer }
+
 // Status implements xrtc.Host.
 func (h *Host) Status() xrtc.HostStatus {
 	h.mu.Lock()
@@ -186,6 +193,8 @@ type Channel struct {
 	host   *Host
 	uuid   string
 	rtpIn  atomic.Uint64
+	reads  atomic.Int64 // MediaStats calls
+	bypass atomic.Bool
 	events chan string
 
 	mu       sync.Mutex
@@ -358,8 +367,16 @@ func (c *Channel) Var(k string) string {
 
 // MediaStats implements xrtc.Channel.
 func (c *Channel) MediaStats() xrtc.MediaStats {
-	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load()}
+	c.reads.Add(1)
+	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load(), Bypass: c.bypass.Load()}
 }
+
+// SetBypass says the channel's media bypasses the switch (MediaStats.Bypass).
+func (c *Channel) SetBypass(on bool) { c.bypass.Store(on) }
+
+// StatsReads is how often MediaStats was called (on FreeSWITCH each call
+// locates the session).
+func (c *Channel) StatsReads() int64 { return c.reads.Load() }
 
 // AddRTP counts n inbound RTP media packets.
 func (c *Channel) AddRTP(n uint64) { c.rtpIn.Add(n) }

@@ -1,19 +1,31 @@
 // Package vertotest is a fake Verto server for tests of Verto clients: a
 // WebSocket server that speaks like mod_verto (and, when given a node UUID,
-// like XCtrl: verto.trying and node_uuid), with a real pion peer on
-// 127.0.0.1 as the far end of every call, echoing the audio it receives.
+// like XCtrl: verto.trying and node_uuid), with real pion peers on
+// 127.0.0.1 as the far end of every call, echoing the audio and video it
+// receives.
+//
+// The far end behaves like stock FreeSWITCH, not like a browser or pion:
+// its SDPs have no a=mid and no BUNDLE, each media section has its own
+// transport (ICE credentials, candidates, port), its a=ssrc names its own
+// SSRC but the echo returns the client's packets as they came (the client's
+// own SSRC, as FreeSWITCH's echo does), early media flows before the answer,
+// a transfer changes the SSRC mid-call, and Reoffer re-offers the media of
+// a live call with verto.attach (FreeSWITCH's media renegotiation).
 //
 // Destinations of calls placed to it:
 //
 //	busy        CALL CREATED, then verto.bye USER_BUSY
 //	error       the invite fails: CALL ERROR, NO_ROUTE_DESTINATION
 //	noanswer    CALL CREATED, never answered
+//	early       verto.media (SDP), echo flowing, then verto.answer (no SDP)
+//	transfer    answered, echo, and after 50 packets the echo comes from a
+//	            new SSRC, sequence and timestamp (a transfer or bridge)
 //	conf-NAME   answered, echo, and joined to conference NAME (liveArray)
 //	anything    answered, echo
 //
 // Tests drive the server side with Invite, Bye, Punt, Ping, ForgetAuth,
-// AddMember and DelMember, and check what the client sent with WaitFor and
-// WaitCall.
+// Reoffer, DropSocket, StopListener, AddMember and DelMember, and check
+// what the client sent with WaitFor and WaitCall.
 package vertotest
 
 import (
@@ -47,9 +59,12 @@ type Config struct {
 	// invite and node_uuid in results and call messages. Empty: plain
 	// mod_verto.
 	NodeUUID string
-	// EarlyMedia sends the answer SDP in verto.media, then verto.answer
-	// without SDP.
+	// EarlyMedia makes every call of the early destination: the answer
+	// SDP in verto.media, media flowing, then verto.answer without SDP.
 	EarlyMedia bool
+	// NoVideo refuses video sections (port 0), as a FreeSWITCH without
+	// video codecs does.
+	NoVideo bool
 	// Codecs are the far end's codecs in preference order ("PCMU",
 	// "opus"); default PCMU and opus.
 	Codecs []string
@@ -68,6 +83,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	https    []*httptest.Server
+	stopped  map[string]bool // listeners closed by StopListener
 	socks    map[*sock]bool
 	bySessid map[string]*sock
 	calls    map[string]*Call   // live calls, by callID
@@ -78,6 +94,8 @@ type Server struct {
 	changed  chan struct{}
 	closed   bool
 	wg       sync.WaitGroup
+	bg       sync.WaitGroup // answers of early media calls
+	quit     chan struct{}  // closed by Close
 }
 
 // Received is one message the server got from a client.
@@ -105,6 +123,7 @@ type Call struct {
 	dtmf     string
 	held     bool
 	attaches int
+	video    bool
 	conf     *conf
 }
 
@@ -117,6 +136,8 @@ type CallInfo struct {
 	Attaches                int
 	// Packets the far end received from the client and echoed back.
 	Received, Echoed uint64
+	// The same for video.
+	VideoReceived, VideoEchoed uint64
 }
 
 // New starts a server on 127.0.0.1; it is closed when the test ends.
@@ -134,8 +155,10 @@ func New(tb testing.TB, cfg Config) *Server {
 		calls:    make(map[string]*Call),
 		all:      make(map[string]*Call),
 		detached: make(map[string][]*Call),
+		stopped:  make(map[string]bool),
 		confs:    make(map[string]*conf),
 		changed:  make(chan struct{}),
+		quit:     make(chan struct{}),
 	}
 	s.AddListener()
 	tb.Cleanup(s.Close)
@@ -153,17 +176,58 @@ func (s *Server) URL() string {
 // instance in front of the same nodes) and returns its ws:// address.
 func (s *Server) AddListener() string {
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var url string
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		s.serve(ws)
+		s.serve(ws, url)
 	}))
+	url = "ws" + strings.TrimPrefix("http://"+hs.Listener.Addr().String(), "http")
+	hs.Start()
 	s.mu.Lock()
 	s.https = append(s.https, hs)
 	s.mu.Unlock()
-	return "ws" + strings.TrimPrefix(hs.URL, "http")
+	return url
+}
+
+// StopListener closes the listener of url and drops its sockets without a
+// close frame, as an XCtrl instance that dies.
+func (s *Server) StopListener(url string) {
+	s.mu.Lock()
+	var hs *httptest.Server
+	for _, h := range s.https {
+		if "ws"+strings.TrimPrefix(h.URL, "http") == url && !s.stopped[url] {
+			hs = h
+		}
+	}
+	s.stopped[url] = true
+	var socks []*sock
+	for k := range s.socks {
+		if k.url == url {
+			socks = append(socks, k)
+		}
+	}
+	s.mu.Unlock()
+	if hs != nil {
+		hs.Listener.Close()
+	}
+	for _, k := range socks {
+		_ = k.ws.NetConn().Close()
+	}
+}
+
+// DropSocket closes the socket of sessid without a close frame, as a
+// network failure does.
+func (s *Server) DropSocket(sessid string) error {
+	s.mu.Lock()
+	k := s.bySessid[sessid]
+	s.mu.Unlock()
+	if k == nil {
+		return errors.New(verto.MsgSessionNotFound)
+	}
+	return k.ws.NetConn().Close()
 }
 
 // Close stops the server: sockets, peers and listeners.
@@ -174,6 +238,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	close(s.quit)
 	var socks []*sock
 	for k := range s.socks {
 		socks = append(socks, k)
@@ -194,6 +259,7 @@ func (s *Server) Close() {
 		hs.CloseClientConnections()
 		hs.Close()
 	}
+	s.bg.Wait()
 	s.wg.Wait()
 	for _, c := range calls {
 		c.closePeer()
@@ -203,6 +269,7 @@ func (s *Server) Close() {
 type sock struct {
 	s      *Server
 	ws     *websocket.Conn
+	url    string // the listener it came in on
 	wmu    sync.Mutex
 	nextID atomic.Int64
 
@@ -213,8 +280,8 @@ type sock struct {
 	subs   map[string]bool
 }
 
-func (s *Server) serve(ws *websocket.Conn) {
-	k := &sock{s: s, ws: ws, subs: make(map[string]bool)}
+func (s *Server) serve(ws *websocket.Conn, url string) {
+	k := &sock{s: s, ws: ws, url: url, subs: make(map[string]bool)}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -421,20 +488,27 @@ func (s *Server) login(k *sock, m *verto.Message) {
 
 // reattach re-offers a detached call with a fresh far end (verto.attach).
 func (s *Server) reattach(k *sock, c *Call) error {
-	peer, err := newEchoPeer(s.cfg.Codecs, s.cfg.EchoDropEvery)
+	c.mu.Lock()
+	video := c.video
+	c.mu.Unlock()
+	peer, err := newEchoPeer(s.peerConfig(c.Dest))
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sdp, err := peer.offer(ctx)
+	sdp, err := peer.offer(ctx, video)
 	if err != nil {
 		peer.close()
 		return err
 	}
 	c.mu.Lock()
+	old := c.peer
 	c.peer = peer
 	c.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
 	s.mu.Lock()
 	s.calls[c.ID] = c
 	s.mu.Unlock()
@@ -443,6 +517,33 @@ func (s *Server) reattach(k *sock, c *Call) error {
 		CalleeIDName: c.Login, CalleeIDNumber: c.Dest, DisplayDirection: "outbound", NodeUUID: s.cfg.NodeUUID,
 	})
 	return nil
+}
+
+// Reoffer re-offers the media of a live call on its socket with
+// verto.attach and a fresh far end, as FreeSWITCH does on a media
+// renegotiation (a re-INVITE from the other leg); the client answers with
+// verto.attach.
+func (s *Server) Reoffer(callID string) error {
+	s.mu.Lock()
+	c := s.calls[callID]
+	var k *sock
+	if c != nil {
+		k = s.bySessid[c.Sessid]
+	}
+	s.mu.Unlock()
+	if c == nil || k == nil {
+		return errors.New(verto.MsgCallNotExist)
+	}
+	return s.reattach(k, c)
+}
+
+// peerConfig is the far end of a call to dest.
+func (s *Server) peerConfig(dest string) peerConfig {
+	pc := peerConfig{codecs: s.cfg.Codecs, noVideo: s.cfg.NoVideo, dropEvery: s.cfg.EchoDropEvery}
+	if dest == "transfer" {
+		pc.transferAfter = 50
+	}
+	return pc
 }
 
 func (s *Server) invite(k *sock, m *verto.Message) {
@@ -481,7 +582,7 @@ func (s *Server) invite(k *sock, m *verto.Message) {
 		k.result(m.ID, created)
 		return
 	}
-	peer, err := newEchoPeer(s.cfg.Codecs, s.cfg.EchoDropEvery)
+	peer, err := newEchoPeer(s.peerConfig(dest))
 	if err == nil {
 		c.mu.Lock()
 		c.peer = peer
@@ -491,19 +592,30 @@ func (s *Server) invite(k *sock, m *verto.Message) {
 		sdp, err = peer.answer(ctx, p.SDP)
 		cancel()
 		if err == nil {
-			k.result(m.ID, created)
-			if s.cfg.EarlyMedia {
-				k.request(verto.MethodMedia, verto.ServerCallParams{CallID: callID, SDP: sdp, NodeUUID: s.cfg.NodeUUID})
-				sdp = ""
-			}
 			c.mu.Lock()
-			c.answered = true
+			c.video = peer.hasVideo()
 			c.mu.Unlock()
-			k.request(verto.MethodAnswer, verto.ServerCallParams{CallID: callID, SDP: sdp, NodeUUID: s.cfg.NodeUUID})
-			s.notify()
-			if name, ok := strings.CutPrefix(dest, "conf-"); ok {
-				s.join(k, c, name)
+			k.result(m.ID, created)
+			if s.cfg.EarlyMedia || dest == "early" {
+				// FreeSWITCH's progress: the answer SDP in verto.media,
+				// media flowing, verto.answer (without SDP) later
+				k.request(verto.MethodMedia, verto.ServerCallParams{CallID: callID, SDP: sdp, NodeUUID: s.cfg.NodeUUID})
+				s.bg.Add(1)
+				go func() {
+					defer s.bg.Done()
+					t := time.NewTimer(10 * time.Second)
+					defer t.Stop()
+					select {
+					case <-peer.flowing:
+					case <-t.C:
+					case <-s.quit:
+						return
+					}
+					s.answered(k, c, "")
+				}()
+				return
 			}
+			s.answered(k, c, sdp)
 			return
 		}
 	}
@@ -513,6 +625,23 @@ func (s *Server) invite(k *sock, m *verto.Message) {
 	c.closePeer()
 	k.error(m.ID, (&verto.Error{Code: verto.CodeSessionError, Message: verto.MsgCallError}).
 		With("cause", verto.CauseIncompatibleDestination.String()).With("causeCode", int(verto.CauseIncompatibleDestination)))
+}
+
+// answered sends verto.answer for a call the client placed (sdp empty after
+// early media) and joins conferences.
+func (s *Server) answered(k *sock, c *Call, sdp string) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.answered = true
+	c.mu.Unlock()
+	k.request(verto.MethodAnswer, verto.ServerCallParams{CallID: c.ID, SDP: sdp, NodeUUID: s.cfg.NodeUUID})
+	s.notify()
+	if name, ok := strings.CutPrefix(c.Dest, "conf-"); ok {
+		s.join(k, c, name)
+	}
 }
 
 // answer takes verto.answer (to the server's invite) and verto.attach (to
@@ -674,6 +803,7 @@ func (c *Call) info() CallInfo {
 	}
 	if c.peer != nil {
 		ci.Received, ci.Echoed = c.peer.received.Load(), c.peer.echoed.Load()
+		ci.VideoReceived, ci.VideoEchoed = c.peer.videoReceived.Load(), c.peer.videoEchoed.Load()
 	}
 	return ci
 }
@@ -683,6 +813,8 @@ func (c *Call) info() CallInfo {
 // InviteOptions describe a call the server places to a user.
 type InviteOptions struct {
 	CallerIDName, CallerIDNumber string
+	// Video offers video too.
+	Video bool
 }
 
 // Invite calls every socket of login (as a node's verto.invite through
@@ -701,17 +833,17 @@ func (s *Server) Invite(ctx context.Context, login string, o InviteOptions) (str
 	if k == nil {
 		return "", errors.New(verto.MsgNotRegistered)
 	}
-	peer, err := newEchoPeer(s.cfg.Codecs, s.cfg.EchoDropEvery)
+	peer, err := newEchoPeer(s.peerConfig(""))
 	if err != nil {
 		return "", err
 	}
-	sdp, err := peer.offer(ctx)
+	sdp, err := peer.offer(ctx, o.Video)
 	if err != nil {
 		peer.close()
 		return "", err
 	}
 	id := newID()
-	c := &Call{ID: id, Sessid: k.sessid, Login: login, Inbound: true, peer: peer}
+	c := &Call{ID: id, Sessid: k.sessid, Login: login, Inbound: true, peer: peer, video: o.Video}
 	s.mu.Lock()
 	s.calls[id] = c
 	s.all[id] = c

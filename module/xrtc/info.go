@@ -1,0 +1,79 @@
+package xrtc
+
+import (
+	"xccrtc/verto"
+)
+
+// verto.info: chat, DTMF, commands, text and media settings (mod_verto
+// verto__info_func).
+
+// info handles verto.info; c is nil for chat without a call.
+func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
+	var ch Channel
+	callID := ""
+	prof := e.inboundProfile()
+	if c != nil {
+		c.mu.Lock()
+		state := c.state
+		ch = c.ch
+		prof = c.profile
+		c.mu.Unlock()
+		callID = c.id
+		if state == StateHangup || ch == nil {
+			e.respond(r, nil, callNotExist(c.id))
+			return
+		}
+	}
+	sent := false
+	if m := p.Msg; m != nil {
+		if m.To == "" || m.Body == "" {
+			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: msgInvalidChat})
+			return
+		}
+		chat := Chat{To: m.To, Body: m.Body, Sessid: p.Sessid, InDialog: m.InDialog}
+		if p.XrtcUser != nil {
+			chat.From = p.XrtcUser.Login
+		}
+		if prof != nil {
+			chat.Profile = prof.Name
+		}
+		if m.InDialog {
+			chat.CallID = callID
+		}
+		if err := e.host.SendChat(chat); err != nil {
+			e.respond(r, nil, sessionError(err.Error(), callID))
+			return
+		}
+		sent = true
+	}
+	if ch != nil {
+		if p.DTMF != "" {
+			if err := ch.QueueDTMF(p.DTMF); err != nil {
+				e.respond(r, nil, sessionError(msgInvalidChannel, callID))
+				return
+			}
+			sent = true
+		}
+		if len(p.Txt) > 0 && string(p.Txt) != "null" && prof != nil && prof.EnableText {
+			_ = ch.SendText(p.Txt)
+		}
+		if len(p.Command) > 0 && string(p.Command) != "null" {
+			_ = ch.QueueCommand(p.Command)
+		}
+		if dp := p.DialogParams; dp != nil && (p.Type == "mediaSettings" || len(dp.UserVariables) > 0 || dp.Audio != nil) {
+			vars := map[string]string{}
+			mediaSettingVars(vars, dp)
+			if len(vars) > 0 {
+				ch.SetVariables(vars)
+			}
+		}
+	} else if p.DTMF != "" {
+		e.respond(r, nil, sessionError(msgInvalidChannel, ""))
+		return
+	}
+	if sent {
+		e.respond(r, withEcho(messageResult{MessageResult: verto.MessageResult{Message: "SENT"}, NodeUUID: e.nodeUUID}, p, r.msg.Params), nil)
+		return
+	}
+	e.respond(r, withEcho(nodeResult{NodeUUID: e.nodeUUID}, p, r.msg.Params), nil)
+}
