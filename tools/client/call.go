@@ -280,6 +280,12 @@ func (call *Call) WaitReceived(ctx context.Context, n uint64) error {
 	return call.waitUntil(ctx, func() bool { return call.rx.packets >= n })
 }
 
+// WaitVideo waits until a video key frame and n video frames have been
+// received.
+func (call *Call) WaitVideo(ctx context.Context, n uint64) error {
+	return call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 && call.video.frames >= n })
+}
+
 // WaitRTT waits until n audio round trips have been measured.
 func (call *Call) WaitRTT(ctx context.Context, n int) error {
 	return call.waitUntil(ctx, func() bool { return len(call.rtts) >= n })

@@ -45,7 +45,7 @@ func TestVideoEcho(t *testing.T) {
 			if err := call.WaitAnswered(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 && call.video.frames >= 10 }); err != nil {
+			if err := call.WaitVideo(ctx, 10); err != nil {
 				t.Fatalf("no video back: %v (%s)", err, call.Report())
 			}
 			if err := call.WaitReceived(ctx, 10); err != nil {
@@ -107,7 +107,7 @@ func TestVideoIncoming(t *testing.T) {
 	if err := call.Answer(ctx, CallOptions{Video: v}); err != nil {
 		t.Fatal(err)
 	}
-	if err := call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 }); err != nil {
+	if err := call.WaitVideo(ctx, 1); err != nil {
 		t.Fatalf("no video: %v (%s)", err, call.Report())
 	}
 	if ci, _ := srv.CallInfo(call.ID()); ci.VideoEchoed == 0 {
