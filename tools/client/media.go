@@ -596,9 +596,8 @@ func (l *leg) sendAudio() {
 			pl = opusSilence
 			step = 960
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
-				mark := uint32(n)
-				pl = opusMarked(mark)
-				call.markSent(mark, time.Now())
+				pl = opusMarked(uint32(n))
+				call.markSent(n, time.Now())
 			}
 		} else {
 			src.next(frame)
@@ -675,7 +674,7 @@ func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
 			}
 		case !pcmu:
 			if mark, ok := opusMark(p.Payload); ok {
-				call.echoReceived(mark, now)
+				call.echoReceived(int(mark), now)
 			}
 		}
 	}
@@ -733,7 +732,16 @@ func (l *leg) onSenderRTCP(pkts []rtcp.Packet) {
 // cannot do.
 type audioTrack struct {
 	id, streamID, prefer string
+	boundTrack
+}
 
+func (t *audioTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	return t.bind(ctx, codecOrder(t.prefer))
+}
+
+// boundTrack is what pion gave one of the client's sending tracks when it
+// bound it: codec, payload type, SSRC and writer.
+type boundTrack struct {
 	mu sync.Mutex
 	b  trackBinding
 }
@@ -747,51 +755,44 @@ type trackBinding struct {
 	clock uint32
 }
 
-// bindCodec binds a track to the first of prefs the peer connection
+// bind binds the track to the first of prefs the peer connection
 // negotiated.
-func bindCodec(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecParameters) (trackBinding, webrtc.RTPCodecParameters, error) {
+func (t *boundTrack) bind(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, error) {
 	for _, want := range prefs {
 		for _, c := range ctx.CodecParameters() {
-			if strings.EqualFold(c.MimeType, want.MimeType) {
-				return trackBinding{
-					w:     ctx.WriteStream(),
-					ssrc:  uint32(ctx.SSRC()),
-					pt:    uint8(c.PayloadType),
-					opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
-					codec: codecName(c.MimeType),
-					clock: c.ClockRate,
-				}, c, nil
+			if !strings.EqualFold(c.MimeType, want.MimeType) {
+				continue
 			}
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.b = trackBinding{
+				w:     ctx.WriteStream(),
+				ssrc:  uint32(ctx.SSRC()),
+				pt:    uint8(c.PayloadType),
+				opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
+				codec: codecName(c.MimeType),
+				clock: c.ClockRate,
+			}
+			return c, nil
 		}
 	}
-	return trackBinding{}, webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 }
 
-func (t *audioTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	b, c, err := bindCodec(ctx, codecOrder(t.prefer))
-	if err != nil {
-		return c, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = b
-	return c, nil
-}
-
-func (t *audioTrack) Unbind(webrtc.TrackLocalContext) error {
+func (t *boundTrack) Unbind(webrtc.TrackLocalContext) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.b.w = nil
 	return nil
 }
 
-func (t *audioTrack) binding() trackBinding {
+func (t *boundTrack) binding() trackBinding {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.b
 }
 
-func (t *audioTrack) codecName() string {
+func (t *boundTrack) codecName() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.b.codec

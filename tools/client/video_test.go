@@ -30,21 +30,11 @@ func TestVideoEcho(t *testing.T) {
 		t.Run(tc.codec, func(t *testing.T) {
 			ctx := start(t, 30*time.Second)
 			srv := newServer(t, vertotest.Config{})
-			ev := &events{}
-			o := testOptions(srv.URL())
-			o.OnEvent = ev.add
-			c := dial(t, ctx, o)
 			v, err := VideoFile(tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			call, err := c.Call(ctx, "9196", CallOptions{Video: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := call.WaitAnswered(ctx); err != nil {
-				t.Fatal(err)
-			}
+			_, call, ev := answeredCall(t, ctx, srv, "9196", CallOptions{Video: v})
 			if err := call.WaitVideo(ctx, 10); err != nil {
 				t.Fatalf("no video back: %v (%s)", err, call.Report())
 			}

@@ -67,15 +67,7 @@ func TestCallCommandFailover(t *testing.T) {
 	other := srv.AddListener()
 	args := []string{"call", "9196", "--url", srv.URL(), "--url", other, "--login", user, "--passwd", passwd, "--ice-loopback", "-q",
 		"--duration", "2500ms", "--json", "--expect-reattached", "1"}
-	type result struct {
-		code     int
-		out, err string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, out, errs := runCmd(ctx, args...)
-		done <- result{code, out, errs}
-	}()
+	done := startCmd(ctx, args...)
 	waitAnswered(t, ctx, srv)
 	srv.StopListener(srv.URL())
 	res := <-done

@@ -83,6 +83,19 @@ func vertoDial(t *testing.T, user, pw string, mod func(*client.Options)) *client
 	return c
 }
 
+// vertoCall places a call and waits for its answer.
+func vertoCall(t *testing.T, ctx context.Context, c *client.Client, dest string, o client.CallOptions) *client.Call {
+	t.Helper()
+	call, err := c.Call(ctx, dest, o)
+	if err != nil {
+		t.Fatalf("call %s: %v", dest, err)
+	}
+	if err := call.WaitAnswered(ctx); err != nil {
+		t.Fatalf("%s not answered: %v", dest, err)
+	}
+	return call
+}
+
 // testVertoEcho: 9196 returns the client's packets (its own SSRC): audio
 // comes back and the round trip is measured; a transfer to 9197
 // (milliwatt) brings FreeSWITCH's own stream mid-call.
@@ -90,13 +103,7 @@ func testVertoEcho(t *testing.T, f *fsEnv, pw string) {
 	c := vertoDial(t, "1000", pw, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	call, err := c.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("call 9196: %v", err)
-	}
-	if err := call.WaitAnswered(ctx); err != nil {
-		t.Fatalf("not answered: %v", err)
-	}
+	call := vertoCall(t, ctx, c, "9196", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
 	if err := call.WaitReceived(ctx, 100); err != nil {
 		t.Fatalf("no audio back: %v (%s)", err, call.Report())
 	}
@@ -129,13 +136,7 @@ func testVertoVideo(t *testing.T, f *fsEnv, pw string) {
 	c := vertoDial(t, "1001", pw, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	call, err := c.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(800), Video: v})
-	if err != nil {
-		t.Fatalf("call 9196: %v", err)
-	}
-	if err := call.WaitAnswered(ctx); err != nil {
-		t.Fatalf("not answered: %v", err)
-	}
+	call := vertoCall(t, ctx, c, "9196", client.CallOptions{Audio: client.Tone(800), Video: v})
 	if err := call.WaitVideo(ctx, 30); err != nil {
 		t.Fatalf("no video back: %v (%s)", err, call.Report())
 	}
@@ -161,14 +162,7 @@ func testVertoConference(t *testing.T, f *fsEnv, pw string) {
 	var calls []*client.Call
 	for _, u := range []string{"1002", "1003"} {
 		c := vertoDial(t, u, pw, nil)
-		call, err := c.Call(ctx, "3000", client.CallOptions{Audio: client.Tone(600)})
-		if err != nil {
-			t.Fatalf("%s: call 3000: %v", u, err)
-		}
-		if err := call.WaitAnswered(ctx); err != nil {
-			t.Fatalf("%s: not answered: %v", u, err)
-		}
-		calls = append(calls, call)
+		calls = append(calls, vertoCall(t, ctx, c, "3000", client.CallOptions{Audio: client.Tone(600)}))
 	}
 	for i, call := range calls {
 		if err := call.WaitReceived(ctx, 100); err != nil {
@@ -251,10 +245,7 @@ func testVertoReconnect(t *testing.T, f *fsEnv, pw string, failover bool) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	call, err := c.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("call 9196: %v", err)
-	}
+	call := vertoCall(t, ctx, c, "9196", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
 	if err := call.WaitReceived(ctx, 50); err != nil {
 		t.Fatalf("no audio: %v", err)
 	}
