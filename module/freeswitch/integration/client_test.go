@@ -41,7 +41,10 @@ func TestClientAgainstModVerto(t *testing.T) {
 		conn.Close()
 	}
 	pw := directoryPassword(t, f)
+	addTestExtensions(t, f)
 	t.Run("echo", func(t *testing.T) { testVertoEcho(t, f, pw) })
+	t.Run("early-media", func(t *testing.T) { testVertoEarlyMedia(t, f, pw) })
+	t.Run("reoffer", func(t *testing.T) { testVertoReoffer(t, f, pw) })
 	t.Run("video", func(t *testing.T) { testVertoVideo(t, f, pw) })
 	t.Run("conference", func(t *testing.T) { testVertoConference(t, f, pw) })
 	t.Run("originate", func(t *testing.T) { testVertoOriginate(t, f, pw) })
@@ -83,6 +86,31 @@ func vertoDial(t *testing.T, user, pw string, mod func(*client.Options)) *client
 	return c
 }
 
+// earlyMediaExtension is a test extension (stock dialplan untouched):
+// early media (pre_answer: verto.media) for 1.5 s, then the answer and the
+// echo.
+const earlyMediaExtension = `<include>
+  <extension name="xrtc_client_test_early_media">
+    <condition field="destination_number" expression="^9901$">
+      <action application="pre_answer"/>
+      <action application="playback" data="tone_stream://%(1500,0,440)"/>
+      <action application="answer"/>
+      <action application="echo"/>
+    </condition>
+  </extension>
+</include>
+`
+
+// addTestExtensions adds the client's test extensions to the default
+// dialplan (which includes dialplan/default/*.xml) and reloads it.
+func addTestExtensions(t *testing.T, f *fsEnv) {
+	path := filepath.Join(f.dir, "conf", "dialplan", "default", "99_xrtc_client_test.xml")
+	if err := os.WriteFile(path, []byte(earlyMediaExtension), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.mustCLI("reloadxml")
+}
+
 // vertoCall places a call and waits for its answer.
 func vertoCall(t *testing.T, ctx context.Context, c *client.Client, dest string, o client.CallOptions) *client.Call {
 	t.Helper()
@@ -121,6 +149,99 @@ func testVertoEcho(t *testing.T, f *fsEnv, pw string) {
 	r := call.Report()
 	t.Logf("report: %s", r)
 	if r.HangupCause != "NORMAL_CLEARING" || r.LossPct > 2 || r.MOS < 4 {
+		t.Errorf("report %+v", r)
+	}
+	waitNoChannels(t, f)
+}
+
+// testVertoEarlyMedia: FreeSWITCH sends verto.media (its answer SDP) and
+// early media before verto.answer: the client plays it before the answer.
+func testVertoEarlyMedia(t *testing.T, f *fsEnv, pw string) {
+	early := make(chan struct{}, 1)
+	c := vertoDial(t, "1006", pw, func(o *client.Options) {
+		o.OnEvent = func(e client.Event) {
+			if e.Kind == client.EventEarly {
+				select {
+				case early <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	call, err := c.Call(ctx, "9901", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("call 9901: %v", err)
+	}
+	select {
+	case <-early:
+	case <-ctx.Done():
+		t.Fatal("no verto.media")
+	}
+	if err := call.WaitReceived(ctx, 25); err != nil {
+		t.Fatalf("no early media: %v (%s)", err, call.Report())
+	}
+	if st := call.State(); st != client.StateEarly {
+		t.Errorf("state %s while the early media plays, want early", st)
+	}
+	if err := call.WaitAnswered(ctx); err != nil {
+		t.Fatalf("not answered: %v", err)
+	}
+	if err := call.WaitRTT(ctx, 1); err != nil {
+		t.Errorf("no echo after the answer: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Errorf("hangup: %v", err)
+	}
+	r := call.Report()
+	t.Logf("report: %s", r)
+	if r.FirstRTPMS <= 0 || r.FirstRTPMS >= r.SetupMS || r.HangupCause != "NORMAL_CLEARING" {
+		t.Errorf("first RTP %.1f ms, answer %.1f ms: %+v", r.FirstRTPMS, r.SetupMS, r)
+	}
+	waitNoChannels(t, f)
+}
+
+// testVertoReoffer: uuid_media_reneg makes mod_verto re-offer the media
+// of the live call (verto.attach on the same socket); the client answers
+// it on a new peer connection and the echo goes on.
+func testVertoReoffer(t *testing.T, f *fsEnv, pw string) {
+	attached := make(chan struct{}, 1)
+	c := vertoDial(t, "1007", pw, func(o *client.Options) {
+		o.OnEvent = func(e client.Event) {
+			if e.Kind == client.EventAttached {
+				select {
+				case attached <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	call := vertoCall(t, ctx, c, "9196", client.CallOptions{Audio: client.Tone(1000), ProbeInterval: 300 * time.Millisecond})
+	if err := call.WaitRTT(ctx, 1); err != nil {
+		t.Fatalf("no echo: %v", err)
+	}
+	f.mustCLI("uuid_media_reneg " + call.ID())
+	select {
+	case <-attached:
+	case <-ctx.Done():
+		t.Fatalf("no re-offer answered (%s)", call.Report())
+	}
+	before := call.Report()
+	if err := call.WaitReceived(ctx, before.RTPPacketsReceived+50); err != nil {
+		t.Errorf("no audio after the re-offer: %v", err)
+	}
+	if err := call.WaitRTT(ctx, before.RTTSamples+1); err != nil {
+		t.Errorf("no echo after the re-offer: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Errorf("hangup: %v", err)
+	}
+	r := call.Report()
+	t.Logf("report: %s", r)
+	if r.Reattached != 1 || r.HangupCause != "NORMAL_CLEARING" {
 		t.Errorf("report %+v", r)
 	}
 	waitNoChannels(t, f)
