@@ -166,8 +166,6 @@ type leg struct {
 	video   *videoTrack
 
 	startOnce sync.Once
-	mu        sync.Mutex
-	rejected  bool // the far end answered port 0
 }
 
 func (call *Call) newMedia() (*media, error) {
@@ -532,12 +530,8 @@ func (m *media) setAnswer(answer string) error {
 	return errors.Join(errs...)
 }
 
-func (l *leg) reject() {
-	l.mu.Lock()
-	l.rejected = true
-	l.mu.Unlock()
-	_ = l.pc.Close()
-}
+// reject closes a leg the far end answered with port 0.
+func (l *leg) reject() { _ = l.pc.Close() }
 
 func (m *media) hasRemote() bool {
 	for _, l := range m.legs {
@@ -752,7 +746,6 @@ type trackBinding struct {
 	pt    uint8
 	opus  bool
 	codec string
-	clock uint32
 }
 
 // bind binds the track to the first of prefs the peer connection
@@ -771,7 +764,6 @@ func (t *boundTrack) bind(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecP
 				pt:    uint8(c.PayloadType),
 				opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
 				codec: codecName(c.MimeType),
-				clock: c.ClockRate,
 			}
 			return c, nil
 		}
