@@ -107,7 +107,7 @@ type Call struct {
 	sentBytes    uint64
 	video        videoStats
 	probesSent   map[int]time.Time
-	marksSent    map[uint32]time.Time // marked opus packets
+	marksSent    map[int]time.Time // marked opus packets
 	rtts         []float64
 	netRTT       time.Duration
 	dtmf         strings.Builder
@@ -155,7 +155,7 @@ func (c *Client) newCall(dir Direction, id, dest string, o CallOptions) *Call {
 		opts:       o.withDefaults(),
 		state:      StateNew,
 		probesSent: make(map[int]time.Time),
-		marksSent:  make(map[uint32]time.Time),
+		marksSent:  make(map[int]time.Time),
 		done:       make(chan struct{}),
 	}
 }
@@ -278,6 +278,12 @@ func (call *Call) WaitAnswered(ctx context.Context) error {
 // WaitReceived waits until n RTP packets have been received.
 func (call *Call) WaitReceived(ctx context.Context, n uint64) error {
 	return call.waitUntil(ctx, func() bool { return call.rx.packets >= n })
+}
+
+// WaitVideo waits until a video key frame and n video frames have been
+// received.
+func (call *Call) WaitVideo(ctx context.Context, n uint64) error {
+	return call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 && call.video.frames >= n })
 }
 
 // WaitRTT waits until n audio round trips have been measured.
@@ -811,19 +817,11 @@ func (call *Call) probeSent(k int, t time.Time) {
 func (call *Call) probeReceived(k int, t time.Time) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
-	sent, ok := call.probesSent[k]
-	if !ok {
-		return
-	}
-	delete(call.probesSent, k)
-	if rtt := t.Sub(sent); rtt > 0 && rtt < 3*call.opts.ProbeInterval {
-		call.rtts = append(call.rtts, float64(rtt)/float64(time.Millisecond))
-		call.changed.notify()
-	}
+	call.roundTripLocked(call.probesSent, k, t)
 }
 
 // markSent notes when a marked opus packet was sent.
-func (call *Call) markSent(mark uint32, t time.Time) {
+func (call *Call) markSent(mark int, t time.Time) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
 	for k, at := range call.marksSent {
@@ -834,17 +832,25 @@ func (call *Call) markSent(mark uint32, t time.Time) {
 	call.marksSent[mark] = t
 }
 
-// echoReceived takes a marked opus packet that came back: a round trip.
-func (call *Call) echoReceived(mark uint32, t time.Time) {
+// echoReceived takes a marked opus packet that came back.
+func (call *Call) echoReceived(mark int, t time.Time) {
 	call.mu.Lock()
 	defer call.mu.Unlock()
-	sent, ok := call.marksSent[mark]
+	call.roundTripLocked(call.marksSent, mark, t)
+}
+
+// roundTripLocked records the round trip of probe or mark k, sent as
+// sent[k], when it is plausible.
+func (call *Call) roundTripLocked(sent map[int]time.Time, k int, t time.Time) {
+	at, ok := sent[k]
 	if !ok {
 		return
 	}
-	delete(call.marksSent, mark)
-	call.rtts = append(call.rtts, float64(t.Sub(sent))/float64(time.Millisecond))
-	call.changed.notify()
+	delete(sent, k)
+	if rtt := t.Sub(at); rtt > 0 && rtt < 3*call.opts.ProbeInterval {
+		call.rtts = append(call.rtts, float64(rtt)/float64(time.Millisecond))
+		call.changed.notify()
+	}
 }
 
 func (call *Call) networkRTT(d time.Duration) {

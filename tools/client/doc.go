@@ -15,11 +15,13 @@
 //	err = call.Hangup(ctx)
 //	fmt.Println(call.Report())
 //
-// Media is audio only. The client sends G.711 μ-law (a generated tone, a WAV
-// file or silence) and, when the far end insists on opus, opus silence frames
-// (there is no opus encoder without cgo). It counts what it receives, with
-// loss and interarrival jitter computed as RFC 3550 says, and measures the
-// audio round trip when the far end echoes (see Report).
+// The client sends G.711 μ-law (a generated tone, a WAV file or silence)
+// and, when the far end insists on opus, opus silence frames (there is no
+// opus encoder without cgo); with CallOptions.Video it also receives VP8 or
+// H.264 and sends an IVF file. It counts what it receives, with loss and
+// interarrival jitter computed as RFC 3550 says, and measures the audio
+// round trip when the far end echoes (see Report). Each media section has a
+// peer connection of its own, as FreeSWITCH gives each its own transport.
 //
 // Events come through channels (Client.Incoming, Call.Done,
 // Conference.Updates) and wait functions (Call.WaitAnswered,

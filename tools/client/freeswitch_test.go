@@ -65,17 +65,7 @@ func TestLikeStockFreeSWITCH(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := start(t, 30*time.Second)
 			srv := newServer(t, vertotest.Config{})
-			ev := &events{}
-			o := testOptions(srv.URL())
-			o.OnEvent = ev.add
-			c := dial(t, ctx, o)
-			call, err := c.Call(ctx, tt.dest, CallOptions{ProbeInterval: 200 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := call.WaitAnswered(ctx); err != nil {
-				t.Fatal(err)
-			}
+			_, call, ev := answeredCall(t, ctx, srv, tt.dest, CallOptions{ProbeInterval: 200 * time.Millisecond})
 			if err := call.WaitReceived(ctx, 25); err != nil {
 				t.Fatalf("no audio back: %v (%s)", err, call.Report())
 			}

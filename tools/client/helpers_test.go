@@ -88,3 +88,21 @@ func dial(t *testing.T, ctx context.Context, o Options) *Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// answeredCall dials srv with events recorded, places a call to dest and
+// waits for its answer.
+func answeredCall(t *testing.T, ctx context.Context, srv *vertotest.Server, dest string, co CallOptions) (*Client, *Call, *events) {
+	t.Helper()
+	ev := &events{}
+	o := testOptions(srv.URL())
+	o.OnEvent = ev.add
+	c := dial(t, ctx, o)
+	call, err := c.Call(ctx, dest, co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call.WaitAnswered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c, call, ev
+}

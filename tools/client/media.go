@@ -166,8 +166,6 @@ type leg struct {
 	video   *videoTrack
 
 	startOnce sync.Once
-	mu        sync.Mutex
-	rejected  bool // the far end answered port 0
 }
 
 func (call *Call) newMedia() (*media, error) {
@@ -532,12 +530,8 @@ func (m *media) setAnswer(answer string) error {
 	return errors.Join(errs...)
 }
 
-func (l *leg) reject() {
-	l.mu.Lock()
-	l.rejected = true
-	l.mu.Unlock()
-	_ = l.pc.Close()
-}
+// reject closes a leg the far end answered with port 0.
+func (l *leg) reject() { _ = l.pc.Close() }
 
 func (m *media) hasRemote() bool {
 	for _, l := range m.legs {
@@ -596,9 +590,8 @@ func (l *leg) sendAudio() {
 			pl = opusSilence
 			step = 960
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
-				mark := uint32(n)
-				pl = opusMarked(mark)
-				call.markSent(mark, time.Now())
+				pl = opusMarked(uint32(n))
+				call.markSent(n, time.Now())
 			}
 		} else {
 			src.next(frame)
@@ -675,7 +668,7 @@ func (l *leg) receiveAudio(t *webrtc.TrackRemote) {
 			}
 		case !pcmu:
 			if mark, ok := opusMark(p.Payload); ok {
-				call.echoReceived(mark, now)
+				call.echoReceived(int(mark), now)
 			}
 		}
 	}
@@ -733,7 +726,16 @@ func (l *leg) onSenderRTCP(pkts []rtcp.Packet) {
 // cannot do.
 type audioTrack struct {
 	id, streamID, prefer string
+	boundTrack
+}
 
+func (t *audioTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	return t.bind(ctx, codecOrder(t.prefer))
+}
+
+// boundTrack is what pion gave one of the client's sending tracks when it
+// bound it: codec, payload type, SSRC and writer.
+type boundTrack struct {
 	mu sync.Mutex
 	b  trackBinding
 }
@@ -744,54 +746,45 @@ type trackBinding struct {
 	pt    uint8
 	opus  bool
 	codec string
-	clock uint32
 }
 
-// bindCodec binds a track to the first of prefs the peer connection
+// bind binds the track to the first of prefs the peer connection
 // negotiated.
-func bindCodec(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecParameters) (trackBinding, webrtc.RTPCodecParameters, error) {
+func (t *boundTrack) bind(ctx webrtc.TrackLocalContext, prefs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, error) {
 	for _, want := range prefs {
 		for _, c := range ctx.CodecParameters() {
-			if strings.EqualFold(c.MimeType, want.MimeType) {
-				return trackBinding{
-					w:     ctx.WriteStream(),
-					ssrc:  uint32(ctx.SSRC()),
-					pt:    uint8(c.PayloadType),
-					opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
-					codec: codecName(c.MimeType),
-					clock: c.ClockRate,
-				}, c, nil
+			if !strings.EqualFold(c.MimeType, want.MimeType) {
+				continue
 			}
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.b = trackBinding{
+				w:     ctx.WriteStream(),
+				ssrc:  uint32(ctx.SSRC()),
+				pt:    uint8(c.PayloadType),
+				opus:  strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus),
+				codec: codecName(c.MimeType),
+			}
+			return c, nil
 		}
 	}
-	return trackBinding{}, webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 }
 
-func (t *audioTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	b, c, err := bindCodec(ctx, codecOrder(t.prefer))
-	if err != nil {
-		return c, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = b
-	return c, nil
-}
-
-func (t *audioTrack) Unbind(webrtc.TrackLocalContext) error {
+func (t *boundTrack) Unbind(webrtc.TrackLocalContext) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.b.w = nil
 	return nil
 }
 
-func (t *audioTrack) binding() trackBinding {
+func (t *boundTrack) binding() trackBinding {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.b
 }
 
-func (t *audioTrack) codecName() string {
+func (t *boundTrack) codecName() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.b.codec

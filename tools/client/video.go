@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -147,40 +146,12 @@ func parseIVF(b []byte) (*videoFile, error) {
 type videoTrack struct {
 	id, streamID string
 	src          *videoFile
-
-	mu       sync.Mutex
-	b        trackBinding
-	keyAsked bool
+	boundTrack
+	keyAsked bool // guarded by mu
 }
 
 func (t *videoTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	b, c, err := bindCodec(ctx, videoCodecOrder(t.src.codec))
-	if err != nil {
-		return c, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = b
-	return c, nil
-}
-
-func (t *videoTrack) Unbind(webrtc.TrackLocalContext) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b.w = nil
-	return nil
-}
-
-func (t *videoTrack) binding() trackBinding {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b
-}
-
-func (t *videoTrack) codecName() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.codec
+	return t.bind(ctx, videoCodecOrder(t.src.codec))
 }
 
 // keyFrameRequested notes a PLI or FIR: the file restarts at its key frame.

@@ -30,22 +30,12 @@ func TestVideoEcho(t *testing.T) {
 		t.Run(tc.codec, func(t *testing.T) {
 			ctx := start(t, 30*time.Second)
 			srv := newServer(t, vertotest.Config{})
-			ev := &events{}
-			o := testOptions(srv.URL())
-			o.OnEvent = ev.add
-			c := dial(t, ctx, o)
 			v, err := VideoFile(tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			call, err := c.Call(ctx, "9196", CallOptions{Video: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := call.WaitAnswered(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 && call.video.frames >= 10 }); err != nil {
+			_, call, ev := answeredCall(t, ctx, srv, "9196", CallOptions{Video: v})
+			if err := call.WaitVideo(ctx, 10); err != nil {
 				t.Fatalf("no video back: %v (%s)", err, call.Report())
 			}
 			if err := call.WaitReceived(ctx, 10); err != nil {
@@ -107,7 +97,7 @@ func TestVideoIncoming(t *testing.T) {
 	if err := call.Answer(ctx, CallOptions{Video: v}); err != nil {
 		t.Fatal(err)
 	}
-	if err := call.waitUntil(ctx, func() bool { return call.video.keyFrames > 0 }); err != nil {
+	if err := call.WaitVideo(ctx, 1); err != nil {
 		t.Fatalf("no video: %v (%s)", err, call.Report())
 	}
 	if ci, _ := srv.CallInfo(call.ID()); ci.VideoEchoed == 0 {

@@ -25,8 +25,8 @@ func TestExpectations(t *testing.T) {
 		{"too few packets", []string{"call", "9196", "--duration", "300ms", "--expect-min-rx", "100000"}, exitFailure,
 			"audio packets received, expected at least 100000"},
 		{"no video", []string{"call", "9196", "--duration", "300ms", "--expect-video"}, exitFailure, "no video (not offered"},
-		{"all met", []string{"call", "9196", "--duration", "2500ms", "--expect-min-rx", "20", "--expect-max-loss", "1",
-			"--expect-min-mos", "4", "--expect-echo", "--expect-max-gap", "500ms", "--video-file", "../../testdata/video/testsrc-160x120-vp8.ivf",
+		{"all met", []string{"call", "9196", "--duration", "4s", "--expect-min-rx", "20", "--expect-max-loss", "1",
+			"--expect-min-mos", "4", "--expect-echo", "--expect-max-gap", "1s", "--video-file", "../../testdata/video/testsrc-160x120-vp8.ivf",
 			"--expect-video"}, exitOK, ""},
 		{"bad cause", []string{"call", "9196", "--expect-cause", "NOPE"}, exitUsage, "unknown cause"},
 		{"bad video codec", []string{"call", "9196", "--video", "--video-codec", "VP9"}, exitUsage, "--video-codec"},
@@ -67,15 +67,7 @@ func TestCallCommandFailover(t *testing.T) {
 	other := srv.AddListener()
 	args := []string{"call", "9196", "--url", srv.URL(), "--url", other, "--login", user, "--passwd", passwd, "--ice-loopback", "-q",
 		"--duration", "2500ms", "--json", "--expect-reattached", "1"}
-	type result struct {
-		code     int
-		out, err string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, out, errs := runCmd(ctx, args...)
-		done <- result{code, out, errs}
-	}()
+	done := startCmd(ctx, args...)
 	waitAnswered(t, ctx, srv)
 	srv.StopListener(srv.URL())
 	res := <-done

@@ -88,6 +88,22 @@ func runCmd(ctx context.Context, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// cmdResult is what a command run in the background gave.
+type cmdResult struct {
+	code     int
+	out, err string
+}
+
+// startCmd runs the command line in the background.
+func startCmd(ctx context.Context, args ...string) <-chan cmdResult {
+	done := make(chan cmdResult, 1)
+	go func() {
+		code, out, errs := runCmd(ctx, args...)
+		done <- cmdResult{code, out, errs}
+	}()
+	return done
+}
+
 func decode(t *testing.T, out string) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -214,15 +230,7 @@ func TestCallCommandInterrupted(t *testing.T) {
 	ctx, srv := setup(t, vertotest.Config{})
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		code     int
-		out, err string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, out, errs := runCmd(cctx, append(append([]string{"call", "9196"}, conn(srv.URL())...), "--json")...)
-		done <- result{code, out, errs}
-	}()
+	done := startCmd(cctx, append(append([]string{"call", "9196"}, conn(srv.URL())...), "--json")...)
 	id := waitAnswered(t, ctx, srv)
 	cancel() // what SIGINT does through signal.NotifyContext
 	res := <-done
@@ -268,15 +276,7 @@ func TestAnswerCommand(t *testing.T) {
 			if reject {
 				args = append(args, "--reject", "--reject-cause", "USER_BUSY")
 			}
-			type result struct {
-				code     int
-				out, err string
-			}
-			done := make(chan result, 1)
-			go func() {
-				code, out, errs := runCmd(ctx, args...)
-				done <- result{code, out, errs}
-			}()
+			done := startCmd(ctx, args...)
 			if _, err := srv.WaitLoggedIn(ctx, user); err != nil {
 				t.Fatal(err)
 			}

@@ -370,25 +370,38 @@ func (s *Server) dropSock(k *sock) {
 	}
 	var end, detach []*Call
 	if owner {
-		for _, c := range s.calls {
-			if c.Sessid != k.sessid {
-				continue
-			}
-			c.mu.Lock()
-			if c.answered {
-				detach = append(detach, c)
-			} else {
-				end = append(end, c)
-			}
-			c.mu.Unlock()
-		}
-		for _, c := range append(end, detach...) {
-			delete(s.calls, c.ID)
-		}
-		s.detached[k.sessid] = append(s.detached[k.sessid], detach...)
+		end, detach = s.detachLocked(k.sessid)
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.stopMedia(end, detach)
+}
+
+// detachLocked takes the calls of sessid off their socket: the unanswered
+// ones to end, the answered ones waiting for a re-attach (mod_verto's
+// detach_calls). s.mu is held.
+func (s *Server) detachLocked(sessid string) (end, detach []*Call) {
+	for _, c := range s.calls {
+		if c.Sessid != sessid {
+			continue
+		}
+		c.mu.Lock()
+		if c.answered {
+			detach = append(detach, c)
+		} else {
+			end = append(end, c)
+		}
+		c.mu.Unlock()
+	}
+	for _, c := range append(end, detach...) {
+		delete(s.calls, c.ID)
+	}
+	s.detached[sessid] = append(s.detached[sessid], detach...)
+	return end, detach
+}
+
+// stopMedia ends calls and stops the media of detached ones.
+func (s *Server) stopMedia(end, detach []*Call) {
 	for _, c := range end {
 		c.finish(verto.CauseDestinationOutOfOrder.String())
 	}
@@ -461,13 +474,18 @@ func (s *Server) login(k *sock, m *verto.Message) {
 	k.authed, k.sessid, k.login = true, p.Sessid, p.Login
 	s.bySessid[p.Sessid] = k
 	s.notifyLocked()
-	// calls of the old socket of this sessid now belong to this one
+	// the old socket of this sessid is still there (its close is not seen
+	// yet): its calls are detached now and re-attached here, as mod_verto's
+	// attach_jsock does
+	var end, detach []*Call
 	if old != nil && old != k {
 		old.sessid = ""
+		end, detach = s.detachLocked(p.Sessid)
 	}
 	reattach := s.detached[p.Sessid]
 	delete(s.detached, p.Sessid)
 	s.mu.Unlock()
+	s.stopMedia(end, detach)
 	if old != nil && old != k {
 		old.request(verto.MethodPunt, struct{}{})
 		_ = old.ws.Close()

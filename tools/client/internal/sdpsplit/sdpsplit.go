@@ -33,13 +33,12 @@ var droppedSessionAttrs = []string{"group"}
 
 // Section is one media section of a parsed SDP.
 type Section struct {
-	Index    int    // position in the SDP
-	Kind     string // audio, video, application...
-	Mid      string // a=mid, "" when there is none (FreeSWITCH)
-	Port     int    // 0: rejected
-	Bundled  bool   // in an a=group:BUNDLE with another section
-	Codecs   []string
-	Inactive bool // a=inactive
+	Index   int      // position in the SDP
+	Kind    string   // audio, video, application...
+	Mid     string   // a=mid, "" when there is none (FreeSWITCH)
+	Port    int      // 0: rejected
+	Bundled bool     // in an a=group:BUNDLE with another section
+	Codecs  []string // rtpmap encoding names, in order
 }
 
 // Desc is a parsed SDP.
@@ -67,7 +66,6 @@ func (d *Desc) Sections() []Section {
 		mid, _ := m.Attribute("mid")
 		s := Section{Index: i, Kind: m.MediaName.Media, Mid: mid, Port: m.MediaName.Port.Value}
 		s.Bundled = mid != "" && len(bundle) > 1 && slices.Contains(bundle, mid)
-		_, s.Inactive = m.Attribute("inactive")
 		for _, a := range m.Attributes {
 			if a.Key == "rtpmap" {
 				if _, enc, ok := strings.Cut(a.Value, " "); ok {
