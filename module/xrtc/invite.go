@@ -3,6 +3,7 @@ package xrtc
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"xccrtc/verto"
 )
@@ -180,7 +181,9 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 // variables (verto_dvar_*, verto_echoCancellation ...).
 func mediaSettingVars(vars map[string]string, dp *verto.DialogParams) {
 	for k, v := range dp.UserVariables {
-		vars["verto_dvar_"+k] = anyString(v)
+		if s := anyString(v); !strings.Contains(s, "${") {
+			vars["verto_dvar_"+k] = s
+		}
 	}
 	if a := dp.Audio; a != nil {
 		for k, b := range map[string]*bool{

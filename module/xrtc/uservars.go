@@ -2,6 +2,7 @@ package xrtc
 
 import (
 	"net/netip"
+	"strings"
 
 	"xccrtc/verto"
 )
@@ -19,7 +20,9 @@ func setUserVars(vars map[string]string, u *verto.User) {
 		return
 	}
 	for k, v := range u.UserVariables {
-		vars[k] = anyString(v)
+		if s := anyString(v); clientVarAllowed(k, s) {
+			vars[k] = s
+		}
 	}
 	for k, v := range u.Variables {
 		vars[k] = v
@@ -30,6 +33,44 @@ func setUserVars(vars map[string]string, u *verto.User) {
 	if a := clientAddress(u); a != "" {
 		vars["verto_client_address"] = a
 	}
+}
+
+// Client-supplied variables (login userVariables) may not set what makes
+// FreeSWITCH run something, or what names the caller, bills the call or
+// routes it: mod_verto copies them all, so a browser could set
+// execute_on_answer=system ... or api_hangup_hook and run commands on the
+// switch, or spoof its caller id where the directory leaves it unset. Such
+// names, and values FreeSWITCH would expand (${...}), are dropped; the
+// directory (the operator) still sets any of them.
+var (
+	clientVarDenyPrefix = []string{
+		"execute_on_", "api_on_", "api_hangup_hook", "api_reporting_hook", "api_after_bridge", "api_before_bridge",
+		"session_in_hangup_hook", "exec_after_bridge_", "bridge_pre_execute_", "record_post_process_exec_",
+		"transfer_after_", "park_after_bridge", "hangup_after_bridge", "origination_", "effective_caller_id_",
+		"outbound_caller_id_", "sip_h_", "sip_rh_", "sip_ph_", "verto_", "xrtc_", "nolocal:", "export_vars",
+		"bypass_media", "proxy_media", "absolute_codec_string", "codec_string",
+	}
+	clientVarDeny = map[string]bool{
+		"accountcode": true, "toll_allow": true, "user_context": true, "user_name": true, "domain_name": true,
+		"presence_id": true, "jsock_uuid_str": true, "event_channel_cookie": true, "chat_proto": true,
+		"continue_on_fail": true, "call_timeout": true, "leg_timeout": true, "media_timeout": true,
+		"max_forwards": true, "call_direction": true, "network_addr": true, "caller_id_name": true,
+		"caller_id_number": true,
+	}
+)
+
+// clientVarAllowed reports whether a client may set variable name to value.
+func clientVarAllowed(name, value string) bool {
+	n := strings.ToLower(name)
+	if n == "" || clientVarDeny[n] || strings.Contains(value, "${") {
+		return false
+	}
+	for _, p := range clientVarDenyPrefix {
+		if strings.HasPrefix(n, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // clientAddress is the client's address as mod_verto writes it into
