@@ -53,7 +53,7 @@ func TestUserLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	const domain = "127.0.0.1" // the installed test configuration's vars.xml
-	const stockPassword = "xrtc-test-not-1234"
+	stockPassword := directoryPassword(t, f)
 
 	ask := func(id, passwd string) verto.LookupUserResult {
 		t.Helper()
