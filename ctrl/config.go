@@ -28,6 +28,9 @@ type Config struct {
 	KeyFile   string
 	// MetricsListen serves /metrics and /healthz ("" for none).
 	MetricsListen string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener (off by default: profiles reveal internals and cost CPU).
+	Pprof bool
 
 	// DirectoryFile is a FreeSWITCH directory document used for password
 	// logins (and to enrich token logins with directory data).

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -106,11 +107,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		nodes:    NewNodeTable(cfg.Timers.NodeExpiry),
 		router:   NewRouter(),
 		sessions: NewSessions(),
-		metrics:  newMetrics(),
 		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
 	}
-	s.metrics.gauges = s.gauges
+	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  cfg.Limits.ReadBuffer,
@@ -392,8 +392,15 @@ func (s *Server) listen() error {
 	}
 	if s.cfg.MetricsListen != "" {
 		mm := http.NewServeMux()
-		mm.HandleFunc("/metrics", s.serveMetrics)
+		mm.Handle("/metrics", s.metrics.Handler())
 		mm.HandleFunc("/healthz", s.serveHealth)
+		if s.cfg.Pprof {
+			mm.HandleFunc("/debug/pprof/", pprof.Index)
+			mm.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		if s.metricsAddr, err = serve(s.cfg.MetricsListen, nil, mm); err != nil {
 			return err
 		}
@@ -408,29 +415,6 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	}
 	all, in := s.sessions.Len()
 	fmt.Fprintf(w, "ok ctrl_uuid=%s sockets=%d logged_in=%d nodes=%d\n", s.uuid, all, in, len(s.nodes.Live(time.Now())))
-}
-
-func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = s.metrics.WriteTo(w)
-}
-
-func (s *Server) gauges() []Gauge {
-	all, in := s.sessions.Len()
-	gs := []Gauge{
-		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="open"`, Value: float64(all)},
-		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="logged_in"`, Value: float64(in)},
-		{Name: "xctrl_nodes_alive", Help: "Nodes heard from within the expiry.", Value: float64(len(s.nodes.Live(time.Now())))},
-	}
-	counts := s.router.Counts()
-	for _, st := range callStateNames {
-		gs = append(gs, Gauge{Name: "xctrl_calls", Help: "Calls mapped on this instance, by state.",
-			Labels: `state="` + st + `"`, Value: float64(counts[st])})
-	}
-	if s.reqs != nil {
-		gs = append(gs, Gauge{Name: "xctrl_pending_requests", Help: "Relayed requests waiting for a node.", Value: float64(s.reqs.Pending())})
-	}
-	return gs
 }
 
 // serveWS upgrades a request to a Verto socket.

@@ -40,7 +40,7 @@ type options struct {
 	bucket                                  string
 	replicas                                int
 	jwtSecret, xuiURL                       string
-	jsapi, fsapi                            bool
+	jsapi, fsapi, pprof                     bool
 	maxFrame, maxBatch, rateBurst, maxQueue int
 	rate                                    float64
 	failAddr, failUser                      int
@@ -55,6 +55,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.key, "key", "", "TLS private key `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.metrics, "metrics-listen", "127.0.0.1:9466", "HTTP `host:port` serving /metrics (Prometheus) and /healthz (\"\" for none)")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go profiles (net/http/pprof) under /debug/pprof/ on --metrics-listen")
 	fs.StringVar(&o.directory, "directory", "", "FreeSWITCH directory XML `file` for password logins (<document><section name=\"directory\">, a bare <domain> or an <include>)")
 	fs.StringVar(&o.defaultDomain, "default-domain", "", "`domain` for logins without @domain")
 	fs.StringVar(&o.nats, "nats", "", "join this NATS (`URL[,URL...]`, a cluster) instead of starting an embedded one")
@@ -168,7 +169,7 @@ func (o *options) config2() ctrl.Config {
 	}
 	return ctrl.Config{
 		CtrlUUID: o.ctrlUUID, WSListen: o.ws, WSSListen: o.wss, CertFile: o.cert, KeyFile: o.key,
-		MetricsListen: o.metrics, DirectoryFile: o.directory, DefaultDomain: o.defaultDomain,
+		MetricsListen: o.metrics, Pprof: o.pprof, DirectoryFile: o.directory, DefaultDomain: o.defaultDomain,
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
