@@ -61,6 +61,11 @@ type Config struct {
 	// RegistryReplicas is the bucket's replica count on a cluster (0 is 1).
 	RegistryReplicas int
 
+	// NoPoller gives every ws:// socket a reader goroutine instead of
+	// watching idle sockets with epoll (wss:// sockets, and all sockets
+	// off Linux, always have one). For comparisons; the poller is leaner.
+	NoPoller bool
+
 	// EnableJSAPI and EnableFSAPI let users call jsapi / fsapi (relayed to
 	// any node); off, they answer -32601 like an unknown method.
 	EnableJSAPI bool

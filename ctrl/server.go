@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 	"github.com/nats-io/nats.go"
 
 	"xccrtc/conf"
@@ -65,7 +65,8 @@ type Server struct {
 	metrics  *Metrics
 	byAddr   *Throttle
 	byUser   *Throttle
-	upgrader websocket.Upgrader
+	upgrader ws.HTTPUpgrader
+	poller   *poller // nil: a reader goroutine per socket
 
 	wsAddr, wssAddr, metricsAddr string
 	https                        []*http.Server
@@ -112,12 +113,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  cfg.Limits.ReadBuffer,
-		WriteBufferSize: 16 << 10,
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true },
-	}
 	if deps.Auth != nil {
 		s.auth = deps.Auth
 	} else {
@@ -302,6 +297,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		// above reaches one) and answers with Event.NodeUpdate at once.
 		_ = s.bus.Publish(s.subj.Status(), "", b)
 	}
+	if !s.cfg.NoPoller {
+		// Without epoll (not Linux) every socket gets a reader goroutine.
+		if p, err := newPoller(); err == nil {
+			s.poller = p
+		}
+	}
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -419,7 +420,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 
 // serveWS upgrades a request to a Verto socket.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if !websocket.IsWebSocketUpgrade(r) {
+	if !isWebSocketUpgrade(r) {
 		http.Error(w, "Verto WebSocket endpoint", http.StatusUpgradeRequired)
 		return
 	}
@@ -427,9 +428,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, rw, _, err := s.upgrader.Upgrade(r, w)
 	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
 		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	// Frames the client sent right behind its handshake wait in the HTTP
+	// reader; the socket is read directly from here on.
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ = rw.Reader.Peek(n)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -438,8 +449,23 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	sess := newSession(s, conn, host)
 	s.sessions.Add(sess)
 	s.wg.Add(1)
-	// A fresh goroutine with a small stack, not the HTTP handler's.
-	go sess.readLoop()
+	sess.start(early)
+}
+
+// isWebSocketUpgrade: the request asks for a WebSocket.
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // startLoops runs the housekeeping: node expiry, keepalive and login
@@ -487,13 +513,13 @@ func (s *Server) keepalive(now time.Time) {
 		id := sess.Identity()
 		if id == nil {
 			if n-sess.born > s.cfg.Timers.LoginTimeout.Nanoseconds() {
-				sess.closeAfterFlush(websocket.ClosePolicyViolation, "login timeout")
+				sess.closeAfterFlush(closePolicyViolation, "login timeout")
 			}
 			continue
 		}
 		if !id.Expires.IsZero() && now.After(id.Expires) {
 			sess.logger().Info("login expired")
-			sess.closeAfterFlush(websocket.ClosePolicyViolation, "authentication expired")
+			sess.closeAfterFlush(closePolicyViolation, "authentication expired")
 			continue
 		}
 		if n-sess.lastActive.Load() >= ping {
@@ -540,7 +566,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = hs.Shutdown(ctx)
 	}
 	for _, sess := range s.sessions.All() {
-		sess.closeAfterFlush(websocket.CloseGoingAway, "server shutting down")
+		sess.closeAfterFlush(closeGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -553,7 +579,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		for _, sess := range s.sessions.All() {
-			sess.close(websocket.CloseAbnormalClosure, "")
+			sess.close(closeAbnormal, "")
 		}
 		<-done
 	}
@@ -586,6 +612,9 @@ func (s *Server) stop() {
 		}
 		if s.natsd != nil {
 			s.natsd.Close()
+		}
+		if s.poller != nil {
+			s.poller.close()
 		}
 	})
 }
