@@ -12,6 +12,7 @@ help:
 	@echo "fuzz-smoke  every fuzz target for $(FUZZTIME) each"
 	@echo "bench       the benchmarks"
 	@echo "bench-media 200 concurrent calls with DTLS-SRTP media (xrtc-demo --bench)"
+	@echo "bench-vs-modverto  the same Verto load on XCtrl and (when installed) mod_verto: logins/s, RSS/socket, ping"
 	@echo "demo        embedded NATS + XCtrl + test node + client call"
 	@echo "module      build mod_xrtc.so against FreeSWITCH (pkg-config or FREESWITCH_PREFIX)"
 	@echo "install-module  copy mod_xrtc.so and a sample xcc-rtc.conf.xml into FreeSWITCH"
@@ -90,6 +91,22 @@ install-module: module
 # embedded NATS, make calls. They skip, saying why, without FreeSWITCH.
 test-freeswitch:
 	FREESWITCH_PREFIX="$(FREESWITCH_PREFIX)" $(GO) test -tags freeswitch -count=1 -v -timeout 20m ./module/freeswitch/integration/...
+
+# ---- XCtrl against mod_verto (tools/xrtc-bench) ------------------------------
+# The same load (a client child process) against an XCtrl child process and,
+# when FreeSWITCH is installed (FREESWITCH_PREFIX, default
+# /usr/local/freeswitch), against its mod_verto on ws://127.0.0.1:8081 (stock
+# users 1000-1019/1234@127.0.0.1); the mod_verto phase takes
+# /tmp/freeswitch.lock and stops the FreeSWITCH it started.
+# VS_FLAGS e.g. "--sockets 4000 --modverto-sockets 4000 --no-modverto".
+VS_FLAGS ?=
+
+.PHONY: bench-vs-modverto
+
+bench-vs-modverto:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./tools/xrtc-bench
+	$(BIN)/xrtc-bench --freeswitch "$(or $(FREESWITCH_PREFIX),/usr/local/freeswitch)" $(VS_FLAGS)
 
 # ---- the demo and the media benchmark (tools/xrtc-demo) ---------------------
 # demo: embedded NATS + an XCtrl + a test node (module/testhost: pion, not

@@ -24,7 +24,7 @@ import (
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
-	"xccrtc/ctrl/internal/loadgen"
+	"xccrtc/ctrl/loadgen"
 )
 
 // TestMain doubles as the load process of BenchmarkIdleSocketMemory: run

@@ -404,7 +404,9 @@ func (s *Session) close(code int, reason string) {
 			reason = reason[:123]
 		}
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = ws.WriteFrame(s.conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+		if b, err := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))); err == nil {
+			_, _ = s.conn.Write(b) // one write
+		}
 		s.wmu.Unlock()
 	}
 	if s.rc == nil {
