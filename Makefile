@@ -13,6 +13,7 @@ help:
 	@echo "bench       the benchmarks"
 	@echo "bench-media 200 concurrent calls with DTLS-SRTP media (xrtc-demo --bench)"
 	@echo "bench-vs-modverto  the same Verto load on XCtrl and (when installed) mod_verto: logins/s, RSS/socket, ping"
+	@echo "bench-scale 3 NATS servers, 3 XCtrl, 4 nodes, 15,000 sockets, 200 cross-instance calls (xrtc-scale)"
 	@echo "demo        embedded NATS + XCtrl + test node + client call"
 	@echo "module      build mod_xrtc.so against FreeSWITCH (pkg-config or FREESWITCH_PREFIX)"
 	@echo "install-module  copy mod_xrtc.so and a sample xcc-rtc.conf.xml into FreeSWITCH"
@@ -107,6 +108,21 @@ bench-vs-modverto:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./tools/xrtc-bench
 	$(BIN)/xrtc-bench --freeswitch "$(or $(FREESWITCH_PREFIX),/usr/local/freeswitch)" $(VS_FLAGS)
+
+# The scale-out run: an in-process 3-server NATS cluster (registry replicas
+# 3), 3 XCtrl, 4 test nodes, SCALE_SOCKETS idle sockets over the instances
+# (client child processes), SCALE_CALLS media calls to users logged in on
+# another instance; prints logins/s, invites/s, lookup p50/p99.
+SCALE_SOCKETS ?= 15000
+SCALE_CALLS   ?= 200
+SCALE_FLAGS   ?=
+
+.PHONY: bench-scale
+
+bench-scale:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./tools/xrtc-scale
+	$(BIN)/xrtc-scale --sockets $(SCALE_SOCKETS) --calls $(SCALE_CALLS) $(SCALE_FLAGS)
 
 # ---- the demo and the media benchmark (tools/xrtc-demo) ---------------------
 # demo: embedded NATS + an XCtrl + a test node (module/testhost: pion, not
