@@ -55,6 +55,7 @@ const (
 type options struct {
 	sockets, calls, lookups, concurrency int
 	hold                                 time.Duration
+	rate                                 float64
 	verbose                              bool
 }
 
@@ -73,6 +74,7 @@ func main() {
 	fs.IntVar(&o.calls, "calls", 200, "media calls from the nodes to users logged in on another instance")
 	fs.IntVar(&o.lookups, "lookups", 3000, "cross-instance registry lookups timed")
 	fs.IntVar(&o.concurrency, "concurrency", 50, "logins in flight per load process")
+	fs.Float64Var(&o.rate, "rate", 50, "calls placed per second (0: all at once)")
 	fs.DurationVar(&o.hold, "hold", 10*time.Second, "how long the calls are held with media")
 	fs.BoolVar(&o.verbose, "v", false, "log the servers' warnings")
 	_ = fs.Parse(os.Args[1:])
@@ -231,7 +233,7 @@ func run(ctx context.Context, o options) error {
 
 	// The calls: from node i%4, through instance (i+1)%3, to callee<i> on
 	// instance i%3.
-	logf("placing %d calls to users on another instance...", o.calls)
+	logf("placing %d calls to users on another instance, %.0f/s...", o.calls, o.rate)
 	type res struct {
 		ch  *testhost.Channel
 		d   time.Duration
@@ -241,6 +243,11 @@ func run(ctx context.Context, o options) error {
 	var wg sync.WaitGroup
 	cstart := time.Now()
 	for i := 0; i < o.calls; i++ {
+		if o.rate > 0 {
+			if wait := time.Until(cstart.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))); wait > 0 {
+				time.Sleep(wait) // paces the calls
+			}
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -300,8 +307,8 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%-44s %d (%d logged in)\n", "sockets open on the instances", open, in)
 	fmt.Printf("%-44s %.0f  (%d in %v, 3 processes x %d in flight)\n", "logins/s overall", float64(o.sockets)/loginWall.Seconds(),
 		o.sockets, loginWall.Round(time.Millisecond), o.concurrency)
-	fmt.Printf("%-44s %.0f  (%d of %d answered in %v; setup p50 %v, p99 %v)\n", "invites/s (node -> other instance's user)",
-		float64(answered)/callWall.Seconds(), answered, o.calls, callWall.Round(time.Millisecond),
+	fmt.Printf("%-44s %.0f  (%d of %d answered in %v, placed at %.0f/s; setup p50 %v, p99 %v)\n", "invites/s (node -> other instance's user)",
+		float64(answered)/callWall.Seconds(), answered, o.calls, callWall.Round(time.Millisecond), o.rate,
 		loadgen.Quantile(setup, 0.5).Round(time.Microsecond), loadgen.Quantile(setup, 0.99).Round(time.Microsecond))
 	fmt.Printf("%-44s p50 %v, p99 %v (%d lookups, %d sockets registered)\n", "cross-instance user lookup",
 		loadgen.Quantile(lookups, 0.5).Round(time.Microsecond), loadgen.Quantile(lookups, 0.99).Round(time.Microsecond), len(lookups), in)
