@@ -58,6 +58,7 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 		c.Limits.MaxQueue = 1 << 16
 		c.Timers.Invite = 30 * time.Second
 		c.Timers.Request = 30 * time.Second
+		c.NoPoller = os.Getenv("XCTRL_NOPOLLER") != ""
 	})
 	return e, x
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -206,11 +207,41 @@ func (s *Session) onReadable() {
 			break
 		}
 	}
+	if err == nil || err == errAgain {
+		err = s.linger(buf)
+	}
 	readBufs.Put(bp)
 	if err != nil && err != errAgain {
 		s.close(closeNormal, "")
 	}
 	s.endRead()
+}
+
+// linger keeps reading on this goroutine while the socket is busy: a
+// socket that sends again within Timers.ReadLinger is read the direct way
+// (Go's own poller wakes this goroutine) instead of through the epoll
+// poller and a new goroutine, which adds a scheduling hop to every message.
+// Once it is quiet that long, it goes back to the poller (nil).
+func (s *Session) linger(buf []byte) error {
+	d := s.srv.cfg.Timers.ReadLinger
+	for !s.closed.Load() {
+		_ = s.conn.SetReadDeadline(time.Now().Add(d))
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			if perr := s.rd.feed(buf[:n], s); perr != nil {
+				s.protocolError()
+				return nil
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = s.conn.SetReadDeadline(time.Time{})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endRead arms the socket again, or tears it down when it was closed
