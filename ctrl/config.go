@@ -103,7 +103,7 @@ type Timers struct {
 	RegistryTTL     time.Duration // registry entry lifetime without refresh (60 s)
 	RegistryRefresh time.Duration // refresh period of live entries (20 s)
 	Write           time.Duration // socket write deadline (10 s)
-	ReadLinger      time.Duration // a polled socket quiet this long goes back to the epoll poller (1 s)
+	ReadLinger      time.Duration // a polled socket quiet this long goes back to the epoll poller (100 ms)
 	Auth            time.Duration // xui_sessid check timeout (3 s)
 }
 
@@ -149,7 +149,7 @@ func (c Config) Defaults() Config {
 	setDur(&t.RegistryTTL, time.Minute)
 	setDur(&t.RegistryRefresh, 20*time.Second)
 	setDur(&t.Write, 10*time.Second)
-	setDur(&t.ReadLinger, time.Second)
+	setDur(&t.ReadLinger, 100*time.Millisecond)
 	setDur(&t.Auth, 3*time.Second)
 	return c
 }

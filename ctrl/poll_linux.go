@@ -147,3 +147,28 @@ func rawRead(rc syscall.RawConn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// rawWrite writes what the socket takes without waiting: errAgain when
+// its buffer is full (n may be short of len(b)).
+func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
+	var n int
+	var err error
+	cerr := rc.Write(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Write(int(fd), b)
+			if err != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case cerr != nil:
+		return n, cerr
+	case err == syscall.EAGAIN:
+		return n, errAgain
+	}
+	return n, err
+}

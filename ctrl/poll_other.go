@@ -20,3 +20,5 @@ func (p *poller) forget(*Session)      {}
 func (p *poller) close()               {}
 
 func rawRead(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }
+
+func rawWrite(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }

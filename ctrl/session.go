@@ -63,6 +63,7 @@ type Session struct {
 	outBytes int
 	writing  bool
 	closing  bool
+	unsent   []byte     // the rest of a batch writeNow could not write
 	wmu      sync.Mutex // held while frames are written to conn
 
 	closed   atomic.Bool
@@ -180,8 +181,12 @@ var (
 	errEOF   = errors.New("ctrl: socket closed by the peer")
 )
 
-// readBufs are the polled sockets' read buffers, held only while reading.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+// readBufs are the polled sockets' read buffers, held only while reading;
+// lingerBufs, smaller, are held while a busy socket waits for more.
+var (
+	readBufs   = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+	lingerBufs = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
+)
 
 // onReadable runs on a goroutine of its own when the poller saw the socket
 // readable: it reads and handles what is there, then arms the socket again.
@@ -207,10 +212,10 @@ func (s *Session) onReadable() {
 			break
 		}
 	}
-	if err == nil || err == errAgain {
-		err = s.linger(buf)
-	}
 	readBufs.Put(bp)
+	if err == nil || err == errAgain {
+		err = s.linger()
+	}
 	if err != nil && err != errAgain {
 		s.close(closeNormal, "")
 	}
@@ -222,7 +227,10 @@ func (s *Session) onReadable() {
 // (Go's own poller wakes this goroutine) instead of through the epoll
 // poller and a new goroutine, which adds a scheduling hop to every message.
 // Once it is quiet that long, it goes back to the poller (nil).
-func (s *Session) linger(buf []byte) error {
+func (s *Session) linger() error {
+	bp := lingerBufs.Get().(*[]byte)
+	defer lingerBufs.Put(bp)
+	buf := *bp
 	d := s.srv.cfg.Timers.ReadLinger
 	for !s.closed.Load() {
 		_ = s.conn.SetReadDeadline(time.Now().Add(d))
@@ -359,10 +367,75 @@ func (s *Session) enqueue(f outFrame) bool {
 	start := !s.writing
 	s.writing = true
 	s.outMu.Unlock()
-	if start {
+	if start && !(s.rc != nil && s.writeNow()) {
 		go s.writeLoop()
 	}
 	return true
+}
+
+// frameBufs hold frames encoded for an immediate write.
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeNow writes the queue on the caller's goroutine without waiting
+// (polled sockets): most frames fit in the socket's buffer at once, and a
+// writer goroutine would add a scheduling hop to every relayed message. It
+// returns true when it emptied the queue (and gave up the writer role);
+// false leaves the rest, and the role, to the writer goroutine: the socket
+// buffer is full, a close is queued, or a write is under way.
+func (s *Session) writeNow() bool {
+	if !s.wmu.TryLock() {
+		return false
+	}
+	defer s.wmu.Unlock()
+	buf := frameBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			frameBufs.Put(buf)
+		}
+	}()
+	for {
+		s.outMu.Lock()
+		batch := s.out
+		if len(batch) == 0 {
+			s.out = nil
+			s.writing = false
+			s.outMu.Unlock()
+			return true
+		}
+		for _, f := range batch {
+			if f.close {
+				s.outMu.Unlock()
+				return false
+			}
+		}
+		s.out, s.outBytes = nil, 0
+		s.outMu.Unlock()
+		buf.Reset()
+		for _, f := range batch {
+			_ = ws.WriteHeader(buf, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))})
+			buf.Write(f.data)
+		}
+		n, err := rawWrite(s.rc, buf.Bytes())
+		if err != nil && err != errAgain {
+			s.close(closeAbnormal, "")
+			return true // the writer role stays taken: nothing is written any more
+		}
+		if n < buf.Len() {
+			// The rest of this batch goes first, on the writer goroutine.
+			s.outMu.Lock()
+			s.unsent = append([]byte(nil), buf.Bytes()[n:]...)
+			s.outMu.Unlock()
+			return false
+		}
+		s.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+func (f *outFrame) opcode() ws.OpCode {
+	if f.op == 0 {
+		return ws.OpText
+	}
+	return f.op
 }
 
 // writeBufs batch a writer's frames into few writes.
@@ -405,15 +478,18 @@ func (s *Session) writeBatch(batch []outFrame) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.Timers.Write))
+	s.outMu.Lock()
+	unsent := s.unsent
+	s.unsent = nil
+	s.outMu.Unlock()
+	if _, err := w.Write(unsent); err != nil {
+		return err
+	}
 	for _, f := range batch {
 		if f.close {
 			break
 		}
-		op := f.op
-		if op == 0 {
-			op = ws.OpText
-		}
-		if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: op, Length: int64(len(f.data))}); err != nil {
+		if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))}); err != nil {
 			return err
 		}
 		if _, err := w.Write(f.data); err != nil {

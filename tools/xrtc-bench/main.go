@@ -181,6 +181,9 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 		}
 		f.rssNoGC = kib(noGC, f.rssBase, o.sockets)
 		f.goroutinesIdl = g
+		if os.Getenv("XRTC_BENCH_STACKS") != "" {
+			_ = srv.send("stacks")
+		}
 		r, _, err := rss("gc")
 		return r, err
 	})
@@ -451,9 +454,12 @@ func serveXCtrl(args []string) int {
 	fmt.Println("listening", srv.WSURL())
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		if in.Text() == "gc" {
+		switch in.Text() {
+		case "gc":
 			runtime.GC()
 			debug.FreeOSMemory()
+		case "stacks":
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 		}
 		r, _ := procRSS(os.Getpid())
 		fmt.Println("rss", r, runtime.NumGoroutine())
