@@ -396,6 +396,10 @@ func (s *Session) writeNow() bool {
 	for {
 		s.outMu.Lock()
 		batch := s.out
+		if len(s.unsent) > 0 {
+			s.outMu.Unlock()
+			return false
+		}
 		if len(batch) == 0 {
 			s.out = nil
 			s.writing = false
@@ -446,7 +450,7 @@ func (s *Session) writeLoop() {
 	for {
 		s.outMu.Lock()
 		batch := s.out
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(s.unsent) == 0 {
 			s.out = nil
 			s.writing = false
 			s.outMu.Unlock()
@@ -458,7 +462,8 @@ func (s *Session) writeLoop() {
 			s.close(closeAbnormal, "")
 			return
 		}
-		if f := batch[len(batch)-1]; f.close {
+		if len(batch) > 0 && batch[len(batch)-1].close {
+			f := batch[len(batch)-1]
 			s.close(f.code, f.reason)
 			return
 		}

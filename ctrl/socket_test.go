@@ -3,12 +3,14 @@ package ctrl_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/ctrl/internal/fakenode"
+	"xccrtc/verto"
 )
 
 // TestPipelinedFrames: frames sent in the same packet as the handshake are
@@ -153,5 +157,68 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 				grown = runtime.NumGoroutine() - base
 			}
 		})
+	}
+}
+
+// TestNoFrameLostUnderBackpressure: a client that reads late (its socket
+// buffers full meanwhile) still gets every frame, in order, once it reads.
+func TestNoFrameLostUnderBackpressure(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxQueue = 1 << 14
+		c.Limits.MaxQueueBytes = 256 << 20
+		c.Timers.Write = time.Minute
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	d := websocket.Dialer{NetDialContext: nd.DialContext}
+	conn, _, err := d.DialContext(e.Ctx, x.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const sessid = "backpressure-1"
+	login := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1000@%s","passwd":%q,"sessid":%q}}`,
+		ctrltest.Domain, ctrltest.Password, sessid)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(login)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.WaitSockets(e.Ctx, func(_, in int) bool { return in == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	const frames = 300
+	blob := strings.Repeat("y", 32<<10)
+	for i := 0; i < frames; i++ {
+		rep, err := n.Request(e.Ctx, x.CtrlUUID(), verto.MethodEvent, map[string]any{"eventChannel": sessid, "sessid": sessid,
+			"data": map[string]any{"blob": blob, "seq": i}})
+		if err != nil || rep.Error != nil {
+			t.Fatalf("event %d: %v %v", i, err, rep.Error)
+		}
+	}
+	next := 0
+	for next < frames {
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after event %d: %v", next, err)
+		}
+		if !strings.Contains(string(b), `"method":"verto.event"`) {
+			continue
+		}
+		var m struct {
+			Params struct {
+				Data struct {
+					Seq int `json:"seq"`
+				} `json:"data"`
+			} `json:"params"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("frame after event %d: %v", next, err)
+		}
+		if m.Params.Data.Seq != next {
+			t.Fatalf("got event %d, want %d: frames lost", m.Params.Data.Seq, next)
+		}
+		next++
 	}
 }
