@@ -2,7 +2,6 @@ package ctrl
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"xccrtc/conf"
@@ -630,18 +630,4 @@ func raiseFileLimit() {
 }
 
 // NewUUID returns a random (version 4) UUID.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[c>>4], hex[c&15])
-	}
-	return string(out)
-}
+func NewUUID() string { return uuid.NewString() }
