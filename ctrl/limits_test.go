@@ -3,9 +3,7 @@ package ctrl_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,15 +136,9 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	n := e.StartNode(fakenode.Options{UUID: "n1"})
 	c := e.Login(x, "1000")
 	fast := e.Login(x, "1001")
-	// Stop reading: a raw connection that never reads, logged in. Its
-	// receive buffer is small, as a far client's window would be: on
-	// loopback the kernel would otherwise take tens of MB before the
-	// server's queue fills.
-	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	d := websocket.Dialer{NetDialContext: nd.DialContext}
-	conn, _, err := d.DialContext(e.Ctx, x.WSURL(), nil)
+	// Stop reading: a raw connection that never reads, logged in (with a
+	// small receive window, so that the server's queue fills soon).
+	conn, _, err := smallWindowDialer().DialContext(e.Ctx, x.WSURL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,11 +170,7 @@ func TestNoFrameLostUnderBackpressure(t *testing.T) {
 		c.Timers.Write = time.Minute
 	})
 	n := e.StartNode(fakenode.Options{UUID: "n1"})
-	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	d := websocket.Dialer{NetDialContext: nd.DialContext}
-	conn, _, err := d.DialContext(e.Ctx, x.WSURL(), nil)
+	conn, _, err := smallWindowDialer().DialContext(e.Ctx, x.WSURL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,4 +217,14 @@ func TestNoFrameLostUnderBackpressure(t *testing.T) {
 		}
 		next++
 	}
+}
+
+// smallWindowDialer dials with a 4 KiB receive buffer, as a far client's
+// window would be: on loopback the kernel would otherwise take tens of MB
+// that the client does not read.
+func smallWindowDialer() *websocket.Dialer {
+	nd := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	return &websocket.Dialer{NetDialContext: nd.DialContext}
 }

@@ -36,6 +36,7 @@ import (
 
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/loadgen"
+	"xccrtc/tools/internal/childproc"
 )
 
 type options struct {
@@ -143,12 +144,12 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 	if o.cpuProfile != "" {
 		args = append(args, "--cpuprofile", o.cpuProfile)
 	}
-	srv, err := startChild(ctx, args...)
+	srv, err := childproc.Start(ctx, args...)
 	if err != nil {
 		return f, err
 	}
-	defer srv.stop()
-	line, err := srv.line()
+	defer srv.Stop()
+	line, err := srv.Line()
 	if err != nil {
 		return f, err
 	}
@@ -157,10 +158,10 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 		return f, fmt.Errorf("server: %q", line)
 	}
 	rss := func(cmd string) (uint64, int, error) {
-		if err := srv.send(cmd); err != nil {
+		if err := srv.Send(cmd); err != nil {
 			return 0, 0, err
 		}
-		l, err := srv.line()
+		l, err := srv.Line()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -182,7 +183,7 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 		f.rssNoGC = kib(noGC, f.rssBase, o.sockets)
 		f.goroutinesIdl = g
 		if os.Getenv("XRTC_BENCH_STACKS") != "" {
-			_ = srv.send("stacks")
+			_ = srv.Send("stacks")
 		}
 		r, _, err := rss("gc")
 		return r, err
@@ -200,13 +201,13 @@ func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options,
 	args := []string{"load", "--url", lo.URL, "--sockets", strconv.Itoa(lo.Sockets), "--concurrency", strconv.Itoa(o.concurrency),
 		"--users", strconv.Itoa(lo.Users), "--user-base", strconv.Itoa(lo.UserBase), "--domain", lo.Domain,
 		"--password", lo.Password, "--source-ips", strconv.Itoa(o.sourceIPs)}
-	cl, err := startChild(ctx, args...)
+	cl, err := childproc.Start(ctx, args...)
 	if err != nil {
 		return err
 	}
-	defer cl.stop()
+	defer cl.Stop()
 	fmt.Fprintf(os.Stderr, "%s: logging in %d sockets...\n", f.name, lo.Sockets)
-	line, err := cl.line()
+	line, err := cl.Line()
 	if err != nil {
 		return err
 	}
@@ -219,10 +220,10 @@ func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options,
 	}
 	f.rssPerSocket = kib(f.rss, f.rssBase, n)
 	fmt.Fprintf(os.Stderr, "%s: %d sockets in, %.0f logins/s; timing %d pings...\n", f.name, n, f.loginsPerSec, o.pings)
-	if err := cl.send(fmt.Sprintf("ping %d %d", o.probes, o.pings)); err != nil {
+	if err := cl.Send(fmt.Sprintf("ping %d %d", o.probes, o.pings)); err != nil {
 		return err
 	}
-	if line, err = cl.line(); err != nil {
+	if line, err = cl.Line(); err != nil {
 		return err
 	}
 	var p50, p99 int64
@@ -349,63 +350,6 @@ func procRSS(pid int) (uint64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
-}
-
-// child is a child process of this program speaking lines.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
-
-func startChild(ctx context.Context, args ...string) (*child, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &child{cmd: cmd, stdin: in, out: bufio.NewReader(out)}, nil
-}
-
-func (c *child) send(line string) error {
-	_, err := io.WriteString(c.stdin, line+"\n")
-	return err
-}
-
-func (c *child) line() (string, error) {
-	l, err := c.out.ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", c.cmd.Args[1], err)
-	}
-	l = strings.TrimSpace(l)
-	if e, ok := strings.CutPrefix(l, "error "); ok {
-		return "", fmt.Errorf("%s: %s", c.cmd.Args[1], e)
-	}
-	return l, nil
-}
-
-func (c *child) stop() {
-	_ = c.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
 }
 
 // serveXCtrl is the server child: an XCtrl with an embedded NATS and the

@@ -27,7 +27,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -42,6 +41,7 @@ import (
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/loadgen"
 	"xccrtc/module/testhost"
+	"xccrtc/tools/internal/childproc"
 	"xccrtc/verto"
 )
 
@@ -179,10 +179,10 @@ func run(ctx context.Context, o options) error {
 	// The idle sockets: one load process per instance.
 	per := o.sockets / ctrls
 	start := time.Now()
-	var loads []*child
+	var loads []*childproc.Child
 	defer func() {
 		for _, l := range loads {
-			l.stop()
+			l.Stop()
 		}
 	}()
 	for i, x := range xs {
@@ -190,7 +190,7 @@ func run(ctx context.Context, o options) error {
 		if i == ctrls-1 {
 			n = o.sockets - per*(ctrls-1)
 		}
-		l, err := startChild(ctx, "load", "--url", x.WSURL(), "--sockets", strconv.Itoa(n), "--concurrency", strconv.Itoa(o.concurrency),
+		l, err := childproc.Start(ctx, "load", "--url", x.WSURL(), "--sockets", strconv.Itoa(n), "--concurrency", strconv.Itoa(o.concurrency),
 			"--user-base", strconv.Itoa(i*300))
 		if err != nil {
 			return err
@@ -200,7 +200,7 @@ func run(ctx context.Context, o options) error {
 	logf("logging in %d sockets (%d per instance, %d in flight each)...", o.sockets, per, o.concurrency)
 	var loginRates []string
 	for i, l := range loads {
-		line, err := l.line()
+		line, err := l.Line()
 		if err != nil {
 			return fmt.Errorf("load %d: %w", i+1, err)
 		}
@@ -214,12 +214,12 @@ func run(ctx context.Context, o options) error {
 	for _, x := range xs {
 		calleeURLs = append(calleeURLs, x.WSURL())
 	}
-	callees, err := startChild(ctx, "callees", "--urls", strings.Join(calleeURLs, ","), "--count", strconv.Itoa(o.calls))
+	callees, err := childproc.Start(ctx, "callees", "--urls", strings.Join(calleeURLs, ","), "--count", strconv.Itoa(o.calls))
 	if err != nil {
 		return err
 	}
-	defer callees.stop()
-	if _, err := callees.line(); err != nil {
+	defer callees.Stop()
+	if _, err := callees.Line(); err != nil {
 		return fmt.Errorf("callees: %w", err)
 	}
 	logf("%d callees logged in", o.calls)
@@ -285,10 +285,10 @@ func run(ctx context.Context, o options) error {
 			media++
 		}
 	}
-	if err := callees.send("report"); err != nil {
+	if err := callees.Send("report"); err != nil {
 		return err
 	}
-	calleeReport, err := callees.line()
+	calleeReport, err := callees.Line()
 	if err != nil {
 		return err
 	}
@@ -391,63 +391,6 @@ func timeLookups(ctx context.Context, urls []string, o options) ([]time.Duration
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// child is a child process of this program speaking lines.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
-
-func startChild(ctx context.Context, args ...string) (*child, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &child{cmd: cmd, stdin: in, out: bufio.NewReader(out)}, nil
-}
-
-func (c *child) send(line string) error {
-	_, err := io.WriteString(c.stdin, line+"\n")
-	return err
-}
-
-func (c *child) line() (string, error) {
-	l, err := c.out.ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", c.cmd.Args[1], err)
-	}
-	l = strings.TrimSpace(l)
-	if e, ok := strings.CutPrefix(l, "error "); ok {
-		return "", fmt.Errorf("%s: %s", c.cmd.Args[1], e)
-	}
-	return l, nil
-}
-
-func (c *child) stop() {
-	_ = c.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
 }
 
 // runLoad is a load child: idle logged-in sockets (ctrl/loadgen).
