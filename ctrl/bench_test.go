@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,15 +104,9 @@ func (r *rawClient) call(method, params string) ([]byte, error) {
 	}
 }
 
-func median(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)/2]
-}
+func median(d []time.Duration) time.Duration { return loadgen.Quantile(d, 0.5) }
 
-func p99(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)*99/100]
-}
+func p99(d []time.Duration) time.Duration { return loadgen.Quantile(d, 0.99) }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 
