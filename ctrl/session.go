@@ -253,16 +253,22 @@ func (s *Session) linger() error {
 }
 
 // endRead arms the socket again, or tears it down when it was closed
-// meanwhile.
+// meanwhile. It arms under rmu, which close holds while it unwatches and
+// closes the socket: the fd is still this socket's, not a new one's that
+// reused its number.
 func (s *Session) endRead() {
 	s.rmu.Lock()
 	s.reading = false
 	closed := s.closed.Load()
-	s.rmu.Unlock()
+	var err error
 	if !closed {
-		if err := s.srv.poller.rearm(s); err == nil {
-			return
-		}
+		err = s.srv.poller.rearm(s)
+	}
+	s.rmu.Unlock()
+	if !closed && err == nil {
+		return
+	}
+	if !closed {
 		s.close(closeAbnormal, "")
 	}
 	s.teardown()
