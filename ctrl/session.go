@@ -64,6 +64,8 @@ type Session struct {
 	writing  bool
 	closing  bool
 	unsent   []byte     // the rest of a batch writeNow could not write
+	corked   bool       // the reader is handling frames: replies wait for it
+	corkWait bool       // something was queued while corked
 	wmu      sync.Mutex // held while frames are written to conn
 
 	closed   atomic.Bool
@@ -138,7 +140,7 @@ func (s *Session) logger() *slog.Logger {
 // socket, through the poller or on a reader goroutine.
 func (s *Session) start(buffered []byte) {
 	if len(buffered) > 0 {
-		if err := s.rd.feed(buffered, s); err != nil {
+		if err := s.feed(buffered); err != nil {
 			s.protocolError()
 		}
 	}
@@ -165,7 +167,7 @@ func (s *Session) readLoop() {
 	for {
 		n, err := s.conn.Read(buf)
 		if n > 0 {
-			if perr := s.rd.feed(buf[:n], s); perr != nil {
+			if perr := s.feed(buf[:n]); perr != nil {
 				s.protocolError()
 				return
 			}
@@ -174,6 +176,13 @@ func (s *Session) readLoop() {
 			return
 		}
 	}
+}
+
+// feed hands what was read to the frame reader, replies corked.
+func (s *Session) feed(b []byte) error {
+	s.cork()
+	defer s.uncork()
+	return s.rd.feed(b, s)
 }
 
 var (
@@ -204,7 +213,7 @@ func (s *Session) onReadable() {
 		if n, err = rawRead(s.rc, buf); err != nil {
 			break
 		}
-		if perr := s.rd.feed(buf[:n], s); perr != nil {
+		if perr := s.feed(buf[:n]); perr != nil {
 			s.protocolError()
 			break
 		}
@@ -236,7 +245,7 @@ func (s *Session) linger() error {
 		_ = s.conn.SetReadDeadline(time.Now().Add(d))
 		n, err := s.conn.Read(buf)
 		if n > 0 {
-			if perr := s.rd.feed(buf[:n], s); perr != nil {
+			if perr := s.feed(buf[:n]); perr != nil {
 				s.protocolError()
 				return nil
 			}
@@ -372,11 +381,42 @@ func (s *Session) enqueue(f outFrame) bool {
 	s.outBytes += len(f.data)
 	start := !s.writing
 	s.writing = true
+	if start && s.corked {
+		s.corkWait, start = true, false
+	}
 	s.outMu.Unlock()
-	if start && !(s.rc != nil && s.writeNow()) {
-		go s.writeLoop()
+	if start {
+		s.flush()
 	}
 	return true
+}
+
+// flush writes the queue: at once when the socket takes it, else on the
+// writer goroutine. The caller holds the writer role.
+func (s *Session) flush() {
+	if !(s.rc != nil && s.writeNow()) {
+		go s.writeLoop()
+	}
+}
+
+// cork holds the replies made while the reader handles what it read, so
+// that they leave in one write (a login's reply and verto.clientReady, a
+// batch of pings); uncork writes them.
+func (s *Session) cork() {
+	s.outMu.Lock()
+	s.corked = true
+	s.outMu.Unlock()
+}
+
+func (s *Session) uncork() {
+	s.outMu.Lock()
+	s.corked = false
+	wait := s.corkWait
+	s.corkWait = false
+	s.outMu.Unlock()
+	if wait {
+		s.flush()
+	}
 }
 
 // frameBufs hold frames encoded for an immediate write.
