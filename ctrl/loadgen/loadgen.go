@@ -10,9 +10,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -298,4 +300,37 @@ func Child(ctx context.Context, o Options, stdin *bufio.Reader, stdout *bufio.Wr
 		}
 		stdout.Flush()
 	}
+}
+
+// Args are o as the command-line flags ChildMain reads.
+func (o Options) Args() []string {
+	return []string{"--url", o.URL, "--sockets", strconv.Itoa(o.Sockets), "--concurrency", strconv.Itoa(o.Concurrency),
+		"--users", strconv.Itoa(o.Users), "--user-prefix", o.UserPrefix, "--user-base", strconv.Itoa(o.UserBase),
+		"--domain", o.Domain, "--password", o.Password, "--source-ips", strconv.Itoa(o.SourceIPs),
+		"--wait-ready=" + strconv.FormatBool(o.WaitReady)}
+}
+
+// ChildMain is the main of a load child process: Options from args (as
+// Args writes them), then Child on stdin and stdout. It returns the exit
+// code.
+func ChildMain(args []string) int {
+	var o Options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&o.URL, "url", "", "")
+	fs.IntVar(&o.Sockets, "sockets", 1000, "")
+	fs.IntVar(&o.Concurrency, "concurrency", 0, "")
+	fs.IntVar(&o.Users, "users", 0, "")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "")
+	fs.IntVar(&o.UserBase, "user-base", 0, "")
+	fs.StringVar(&o.Domain, "domain", "", "")
+	fs.StringVar(&o.Password, "password", "", "")
+	fs.IntVar(&o.SourceIPs, "source-ips", 0, "")
+	fs.BoolVar(&o.WaitReady, "wait-ready", false, "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if Child(context.Background(), o, bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout)) != nil {
+		return 1
+	}
+	return 0
 }

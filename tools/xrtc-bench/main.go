@@ -57,7 +57,7 @@ func main() {
 		case "serve-xctrl":
 			os.Exit(serveXCtrl(os.Args[2:]))
 		case "load":
-			os.Exit(runLoad(os.Args[2:]))
+			os.Exit(loadgen.ChildMain(os.Args[2:]))
 		}
 	}
 	var o options
@@ -198,9 +198,8 @@ func kib(after, before uint64, n int) float64 {
 // measureLoad runs the load child against one server: logins, memory (read
 // by rss once every socket is in), pings.
 func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options, rss func() (uint64, error)) error {
-	args := []string{"load", "--url", lo.URL, "--sockets", strconv.Itoa(lo.Sockets), "--concurrency", strconv.Itoa(o.concurrency),
-		"--users", strconv.Itoa(lo.Users), "--user-base", strconv.Itoa(lo.UserBase), "--domain", lo.Domain,
-		"--password", lo.Password, "--source-ips", strconv.Itoa(o.sourceIPs)}
+	lo.Concurrency, lo.SourceIPs, lo.WaitReady = o.concurrency, o.sourceIPs, true
+	args := append([]string{"load"}, lo.Args()...)
 	cl, err := childproc.Start(ctx, args...)
 	if err != nil {
 		return err
@@ -411,26 +410,5 @@ func serveXCtrl(args []string) int {
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
-	return 0
-}
-
-// runLoad is the client child (ctrl/loadgen).
-func runLoad(args []string) int {
-	var o loadgen.Options
-	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	fs.StringVar(&o.URL, "url", "", "")
-	fs.IntVar(&o.Sockets, "sockets", 1000, "")
-	fs.IntVar(&o.Concurrency, "concurrency", 50, "")
-	fs.IntVar(&o.Users, "users", 20, "")
-	fs.IntVar(&o.UserBase, "user-base", 1000, "")
-	fs.StringVar(&o.Domain, "domain", "127.0.0.1", "")
-	fs.StringVar(&o.Password, "password", "1234", "")
-	fs.IntVar(&o.SourceIPs, "source-ips", 8, "")
-	_ = fs.Parse(args)
-	o.UserPrefix = "-"
-	o.WaitReady = true
-	if loadgen.Child(context.Background(), o, bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout)) != nil {
-		return 1
-	}
 	return 0
 }

@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -63,7 +62,7 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "load":
-			os.Exit(runLoad(os.Args[2:]))
+			os.Exit(loadgen.ChildMain(os.Args[2:]))
 		case "callees":
 			os.Exit(runCallees(os.Args[2:]))
 		}
@@ -190,8 +189,9 @@ func run(ctx context.Context, o options) error {
 		if i == ctrls-1 {
 			n = o.sockets - per*(ctrls-1)
 		}
-		l, err := childproc.Start(ctx, "load", "--url", x.WSURL(), "--sockets", strconv.Itoa(n), "--concurrency", strconv.Itoa(o.concurrency),
-			"--user-base", strconv.Itoa(i*300))
+		lo := loadgen.Options{URL: x.WSURL(), Sockets: n, Concurrency: o.concurrency, Users: 300, UserBase: i * 300,
+			Domain: domain, Password: password, SourceIPs: 8, WaitReady: true}
+		l, err := childproc.Start(ctx, append([]string{"load"}, lo.Args()...)...)
 		if err != nil {
 			return err
 		}
@@ -391,19 +391,4 @@ func timeLookups(ctx context.Context, urls []string, o options) ([]time.Duration
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// runLoad is a load child: idle logged-in sockets (ctrl/loadgen).
-func runLoad(args []string) int {
-	o := loadgen.Options{Users: 300, Domain: domain, Password: password, SourceIPs: 8, WaitReady: true}
-	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	fs.StringVar(&o.URL, "url", "", "")
-	fs.IntVar(&o.Sockets, "sockets", 1000, "")
-	fs.IntVar(&o.Concurrency, "concurrency", 50, "")
-	fs.IntVar(&o.UserBase, "user-base", 0, "")
-	_ = fs.Parse(args)
-	if loadgen.Child(context.Background(), o, bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout)) != nil {
-		return 1
-	}
-	return 0
 }
