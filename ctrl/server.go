@@ -326,8 +326,13 @@ func (s *Server) startBus(ctx context.Context) error {
 		s.natsd = ns
 		url = ns.ClientURL()
 	}
-	nc, err := nats.Connect(url,
-		nats.Name("xctrl "+s.uuid),
+	opts := []nats.Option{nats.Name("xctrl " + s.uuid)}
+	if s.natsd != nil {
+		// Our own embedded server: an in-process connection, no loopback
+		// TCP for every bus message and registry write.
+		opts = append(opts, nats.InProcessServer(s.natsd.InProcess()))
+	}
+	nc, err := nats.Connect(url, append(opts,
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -343,7 +348,7 @@ func (s *Server) startBus(ctx context.Context) error {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { s.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("ctrl: nats %s: %w", url, err)
 	}

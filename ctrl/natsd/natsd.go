@@ -111,3 +111,7 @@ func (s *Server) cleanup() {
 		os.RemoveAll(s.tempDir)
 	}
 }
+
+// InProcess is the embedded server, for nats.InProcessServer: a client in
+// this process connects without a socket.
+func (s *Server) InProcess() *server.Server { return s.ns }
