@@ -12,6 +12,8 @@ help:
 	@echo "fuzz-smoke  every fuzz target for $(FUZZTIME) each"
 	@echo "bench       the benchmarks"
 	@echo "bench-media 200 concurrent calls with DTLS-SRTP media (xrtc-demo --bench)"
+	@echo "bench-vs-modverto  the same Verto load on XCtrl and (when installed) mod_verto: logins/s, RSS/socket, ping"
+	@echo "bench-scale 3 NATS servers, 3 XCtrl, 4 nodes, 15,000 sockets, 200 cross-instance calls (xrtc-scale)"
 	@echo "demo        embedded NATS + XCtrl + test node + client call"
 	@echo "module      build mod_xrtc.so against FreeSWITCH (pkg-config or FREESWITCH_PREFIX)"
 	@echo "install-module  copy mod_xrtc.so and a sample xcc-rtc.conf.xml into FreeSWITCH"
@@ -91,6 +93,37 @@ install-module: module
 # embedded NATS, make calls. They skip, saying why, without FreeSWITCH.
 test-freeswitch:
 	FREESWITCH_PREFIX="$(FREESWITCH_PREFIX)" $(GO) test -tags freeswitch -count=1 -v -timeout 20m ./module/freeswitch/integration/...
+
+# ---- XCtrl against mod_verto (tools/xrtc-bench) ------------------------------
+# The same load (a client child process) against an XCtrl child process and,
+# when FreeSWITCH is installed (FREESWITCH_PREFIX, default
+# /usr/local/freeswitch), against its mod_verto on ws://127.0.0.1:8081 (stock
+# users 1000-1019/1234@127.0.0.1); the mod_verto phase takes
+# /tmp/freeswitch.lock and stops the FreeSWITCH it started.
+# VS_FLAGS e.g. "--sockets 4000 --modverto-sockets 4000 --no-modverto".
+VS_FLAGS ?=
+
+.PHONY: bench-vs-modverto
+
+bench-vs-modverto:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./tools/xrtc-bench
+	$(BIN)/xrtc-bench --freeswitch "$(or $(FREESWITCH_PREFIX),/usr/local/freeswitch)" $(VS_FLAGS)
+
+# The scale-out run: an in-process 3-server NATS cluster (registry replicas
+# 3), 3 XCtrl, 4 test nodes, SCALE_SOCKETS idle sockets over the instances
+# (client child processes), SCALE_CALLS media calls to users logged in on
+# another instance; prints logins/s, invites/s, lookup p50/p99.
+SCALE_SOCKETS ?= 15000
+SCALE_CALLS   ?= 200
+SCALE_FLAGS   ?=
+
+.PHONY: bench-scale
+
+bench-scale:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./tools/xrtc-scale
+	$(BIN)/xrtc-scale --sockets $(SCALE_SOCKETS) --calls $(SCALE_CALLS) $(SCALE_FLAGS)
 
 # ---- the demo and the media benchmark (tools/xrtc-demo) ---------------------
 # demo: embedded NATS + an XCtrl + a test node (module/testhost: pion, not

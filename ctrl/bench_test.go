@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +23,7 @@ import (
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
-	"xccrtc/ctrl/internal/loadgen"
+	"xccrtc/ctrl/loadgen"
 )
 
 // TestMain doubles as the load process of BenchmarkIdleSocketMemory: run
@@ -58,6 +57,7 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 		c.Limits.MaxQueue = 1 << 16
 		c.Timers.Invite = 30 * time.Second
 		c.Timers.Request = 30 * time.Second
+		c.NoPoller = os.Getenv("XCTRL_NOPOLLER") != ""
 	})
 	return e, x
 }
@@ -104,15 +104,9 @@ func (r *rawClient) call(method, params string) ([]byte, error) {
 	}
 }
 
-func median(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)/2]
-}
+func median(d []time.Duration) time.Duration { return loadgen.Quantile(d, 0.5) }
 
-func p99(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)*99/100]
-}
+func p99(d []time.Duration) time.Duration { return loadgen.Quantile(d, 0.99) }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 

@@ -29,6 +29,9 @@ type Config struct {
 	KeyFile   string
 	// MetricsListen serves /metrics and /healthz ("" for none).
 	MetricsListen string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener (off by default: profiles reveal internals and cost CPU).
+	Pprof bool
 
 	// FSConfDir is FreeSWITCH's configuration folder: XCtrl reads
 	// FSConfDir/freeswitch.xml as FreeSWITCH does (includes, set, $${name})
@@ -100,6 +103,11 @@ type Config struct {
 	// storage where JetStream has it.
 	RegistryMemory bool
 
+	// NoPoller gives every ws:// socket a reader goroutine instead of
+	// watching idle sockets with epoll (wss:// sockets, and all sockets
+	// off Linux, always have one). For comparisons; the poller is leaner.
+	NoPoller bool
+
 	// EnableJSAPI and EnableFSAPI let users call jsapi / fsapi (relayed to
 	// any node); off, they answer -32601 like an unknown method.
 	EnableJSAPI bool
@@ -144,6 +152,7 @@ type Timers struct {
 	// so that a client whose XCtrl died finds its detached calls.
 	CallRecordTTL time.Duration
 	Write         time.Duration // socket write deadline (10 s)
+	ReadLinger    time.Duration // a polled socket quiet this long goes back to the epoll poller (100 ms)
 	Auth          time.Duration // xui_sessid check timeout (3 s)
 	UserLookup    time.Duration // wait for a node's answer to xrtc.lookupUser (3 s)
 	UserCache     time.Duration // how long a node's positive answer is kept (10 s)
@@ -198,6 +207,7 @@ func (c Config) Defaults() Config {
 	setDur(&t.RegistryRefresh, 20*time.Second)
 	setDur(&t.CallRecordTTL, 10*time.Minute)
 	setDur(&t.Write, 10*time.Second)
+	setDur(&t.ReadLinger, 100*time.Millisecond)
 	setDur(&t.Auth, 3*time.Second)
 	setDur(&t.UserLookup, 3*time.Second)
 	setDur(&t.UserCache, 10*time.Second)

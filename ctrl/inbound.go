@@ -139,15 +139,18 @@ func (srv *Server) deliver(bm *BusMsg, msg *verto.Message, o *verto.Object) {
 			srv.learnChannels(node, targets[0], o)
 		}
 	}
-	for _, t := range targets {
-		t.sendRequest(msg.Method, msg.Params)
-	}
+	// The call leaves the map before its bye goes out: a socket may be
+	// written on this goroutine, and what it does next must find the call
+	// gone.
 	if msg.Method == verto.MethodBye && callID != "" {
 		if sessid != "" {
 			srv.router.Drop(callID, targets[0])
 		} else {
 			srv.router.Release(callID)
 		}
+	}
+	for _, t := range targets {
+		t.sendRequest(msg.Method, msg.Params)
 	}
 	if bm.Reply != "" {
 		res, _ := verto.NewResult(msg.ID, map[string]any{"code": 200, "message": verto.MsgSent})

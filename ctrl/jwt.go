@@ -1,19 +1,20 @@
 package ctrl
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Token errors.
 var (
-	// ErrTokenMalformed: not three base64url parts of JSON.
+	// ErrTokenMalformed: not three base64url parts of JSON (a claim of the
+	// wrong JSON type too).
 	ErrTokenMalformed = errors.New("ctrl: token malformed")
 	// ErrTokenAlg: the header names another algorithm than HS256.
 	ErrTokenAlg = errors.New("ctrl: token algorithm is not HS256")
@@ -27,7 +28,8 @@ var (
 
 // Claims are the claims of an xcc_token: the standard exp/nbf/sub and the
 // claim set of XSwitch's cMan getJWT (user_id, username, domain, login,
-// expires, session_uuid).
+// expires, session_uuid). They implement jwt.Claims: the expiry the library
+// checks is the earlier of exp and expires.
 type Claims struct {
 	Exp         int64  `json:"exp,omitempty"`
 	Nbf         int64  `json:"nbf,omitempty"`
@@ -69,7 +71,30 @@ func (c *Claims) ExpiresAt() time.Time {
 	return time.Unix(e, 0)
 }
 
-// JWTVerifier checks HS256 tokens signed with one secret.
+// The jwt.Claims methods: exp is the earlier of exp and expires.
+
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return numericDate(c.ExpiresAt()), nil
+}
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error) {
+	if c.Nbf == 0 {
+		return nil, nil
+	}
+	return numericDate(time.Unix(c.Nbf, 0)), nil
+}
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error) { return nil, nil }
+func (c *Claims) GetIssuer() (string, error)             { return "", nil }
+func (c *Claims) GetSubject() (string, error)            { return c.Sub, nil }
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
+
+func numericDate(t time.Time) *jwt.NumericDate {
+	if t.IsZero() {
+		return nil
+	}
+	return jwt.NewNumericDate(t)
+}
+
+// JWTVerifier checks HS256 tokens signed with one secret (golang-jwt).
 type JWTVerifier struct {
 	secret []byte
 	// Leeway tolerates clock skew on exp and nbf.
@@ -81,69 +106,54 @@ func NewJWTVerifier(secret string) *JWTVerifier {
 	return &JWTVerifier{secret: []byte(secret), Leeway: 30 * time.Second}
 }
 
-// Verify checks the token's algorithm, signature and validity window and
+// Verify checks the token's algorithm (HS256 and nothing else: not none,
+// not an RSA or EC algorithm keyed with the secret), signature and validity
+// window (exp or expires required, nbf honoured, both with Leeway) and
 // returns its claims.
 func (v *JWTVerifier) Verify(tok string, now time.Time) (*Claims, error) {
-	h, rest, ok := strings.Cut(tok, ".")
-	if !ok {
-		return nil, ErrTokenMalformed
-	}
-	p, sig, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(sig, ".") {
-		return nil, ErrTokenMalformed
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		return nil, ErrTokenMalformed
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	if json.Unmarshal(hb, &hdr) != nil {
-		return nil, ErrTokenMalformed
-	}
-	if hdr.Alg != "HS256" {
-		return nil, ErrTokenAlg
-	}
-	sb, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return nil, ErrTokenMalformed
-	}
-	mac := hmac.New(sha256.New, v.secret)
-	mac.Write([]byte(tok[:len(h)+1+len(p)]))
-	if !hmac.Equal(sb, mac.Sum(nil)) {
-		return nil, ErrTokenSignature
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return nil, ErrTokenMalformed
-	}
 	var c Claims
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrTokenMalformed, err)
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(v.Leeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	t, err := p.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodHS256 {
+			return nil, ErrTokenAlg
+		}
+		return v.secret, nil
+	})
+	if err == nil {
+		return &c, nil
 	}
-	exp := c.ExpiresAt()
-	if exp.IsZero() {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, fmt.Errorf("%w: %v", ErrTokenMalformed, err)
+	case t != nil && t.Header["alg"] != jwt.SigningMethodHS256.Alg():
+		return nil, ErrTokenAlg
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return nil, ErrTokenSignature
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return nil, ErrTokenNoExpiry
-	}
-	if now.After(exp.Add(v.Leeway)) {
+	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet):
 		return nil, ErrTokenExpired
 	}
-	if c.Nbf > 0 && now.Add(v.Leeway).Before(time.Unix(c.Nbf, 0)) {
-		return nil, ErrTokenExpired
-	}
-	return &c, nil
+	return nil, fmt.Errorf("%w: %v", ErrTokenMalformed, err)
 }
 
-// SignJWT makes an HS256 token of claims (for tests and tools).
+// SignJWT makes an HS256 token of claims, any value that marshals to a JSON
+// object (for tests and tools).
 func SignJWT(secret string, claims any) (string, error) {
-	pb, err := json.Marshal(claims)
+	b, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	s := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
-		base64.RawURLEncoding.EncodeToString(pb)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(s))
-	return s + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)), nil
+	var mc jwt.MapClaims
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // integers stay integers
+	if err := d.Decode(&mc); err != nil {
+		return "", fmt.Errorf("ctrl: claims must be a JSON object: %w", err)
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, mc).SignedString([]byte(secret))
 }

@@ -136,9 +136,9 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	n := e.StartNode(fakenode.Options{UUID: "n1"})
 	c := e.Login(x, "1000")
 	fast := e.Login(x, "1001")
-	// Stop reading: a raw connection that never reads, logged in.
-	d := websocket.Dialer{}
-	conn, _, err := d.DialContext(e.Ctx, x.WSURL(), nil)
+	// Stop reading: a raw connection that never reads, logged in (with a
+	// small receive window, so that the server's queue fills soon).
+	conn, _, err := smallWindowDialer().DialContext(e.Ctx, x.WSURL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

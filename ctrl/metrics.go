@@ -1,46 +1,37 @@
 package ctrl
 
 import (
-	"bufio"
-	"fmt"
 	"io"
-	"math"
-	"os"
-	"runtime"
-	"sort"
-	"strconv"
-	"strings"
-	"sync/atomic"
+	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"xccrtc/verto"
 )
 
-// Metrics are XCtrl's Prometheus metrics, written in the text exposition
-// format by hand (no client library): counters and one latency histogram
-// kept with atomics, gauges read when scraped.
+// Metrics are XCtrl's Prometheus metrics, kept with the Prometheus Go
+// client in a registry of their own (several servers may share a process):
+// counters and the relay latency histogram updated as things happen, the
+// gauges read at scrape time, plus the standard Go runtime and process
+// collectors.
 type Metrics struct {
-	logins   [loginResults]atomic.Uint64
-	toNode   map[string]*atomic.Uint64 // relayed client->node by method
-	toClient map[string]*atomic.Uint64 // relayed node->client by method
+	reg *prometheus.Registry
 
-	badFrames   atomic.Uint64
-	rateLimited atomic.Uint64
-	slowDropped atomic.Uint64
-	nodeTimeout atomic.Uint64
-	nodeSuspect atomic.Uint64
+	logins   [loginResults]prometheus.Counter
+	toNode   map[string]prometheus.Counter // relayed client->node by method
+	toClient map[string]prometheus.Counter // relayed node->client by method
+
+	badFrames   counter
+	rateLimited counter
+	slowDropped counter
+	nodeTimeout counter
+	nodeSuspect counter
 
 	relay histogram
-
-	// gauges are read at scrape time.
-	gauges func() []Gauge
-}
-
-// Gauge is one gauge sample.
-type Gauge struct {
-	Name, Help string
-	Labels     string // `state="x"`, or ""
-	Value      float64
 }
 
 // Login results counted in xctrl_logins_total{result}.
@@ -57,152 +48,150 @@ var loginResultNames = [loginResults]string{"ok", "failed", "throttled", "sessio
 // relayBuckets are the latency histogram's upper bounds in seconds.
 var relayBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-type histogram struct {
-	counts [17]atomic.Uint64 // len(relayBuckets)+1 (+Inf)
-	sumNs  atomic.Uint64
-}
+// counter is a Prometheus counter counted in whole events.
+type counter struct{ c prometheus.Counter }
 
-func (h *histogram) observe(d time.Duration) {
-	s := d.Seconds()
-	i := sort.SearchFloat64s(relayBuckets, s)
-	h.counts[i].Add(1)
-	h.sumNs.Add(uint64(max(d, 0)))
-}
+func (c counter) Add(n uint64) { c.c.Add(float64(n)) }
 
-func newMetrics() *Metrics {
-	m := &Metrics{toNode: map[string]*atomic.Uint64{}, toClient: map[string]*atomic.Uint64{}}
-	for _, meth := range append(verto.ClientMethods, "other") {
-		m.toNode[meth] = new(atomic.Uint64)
+// histogram is a Prometheus histogram of durations in seconds.
+type histogram struct{ h prometheus.Histogram }
+
+func (h histogram) observe(d time.Duration) { h.h.Observe(max(d, 0).Seconds()) }
+
+// clientBoundMethods are the methods counted by name in
+// xctrl_relayed_total{direction="to_client"}; the rest count as "other".
+var clientBoundMethods = []string{verto.MethodInvite, verto.MethodMedia, verto.MethodAnswer, verto.MethodBye,
+	verto.MethodAttach, verto.MethodDisplay, verto.MethodInfo, verto.MethodEvent, verto.MethodPrompt,
+	verto.MethodMediaParams, verto.MethodModify, verto.MethodPunt, verto.MethodClientReady, verto.MethodPing,
+	verto.MethodTrying}
+
+// newMetrics registers every metric; the gauges read srv when scraped (srv
+// nil: no XCtrl gauges).
+func newMetrics(srv *Server) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), toNode: map[string]prometheus.Counter{}, toClient: map[string]prometheus.Counter{}}
+	f := registerer{m.reg}
+
+	logins := f.counterVec("xctrl_logins_total", "Login attempts by result.", "result")
+	for i, n := range loginResultNames {
+		m.logins[i] = logins.WithLabelValues(n)
 	}
-	for _, meth := range []string{verto.MethodInvite, verto.MethodMedia, verto.MethodAnswer, verto.MethodBye,
-		verto.MethodAttach, verto.MethodDisplay, verto.MethodInfo, verto.MethodEvent, verto.MethodPrompt,
-		verto.MethodMediaParams, verto.MethodModify, verto.MethodPunt, verto.MethodClientReady, verto.MethodPing,
-		verto.MethodTrying, "other"} {
-		m.toClient[meth] = new(atomic.Uint64)
+	relayed := f.counterVec("xctrl_relayed_total", "Verto messages relayed, by direction and method.", "direction", "method")
+	for _, meth := range append(append([]string(nil), verto.ClientMethods...), "other") {
+		m.toNode[meth] = relayed.WithLabelValues("to_node", meth)
+	}
+	for _, meth := range append(append([]string(nil), clientBoundMethods...), "other") {
+		m.toClient[meth] = relayed.WithLabelValues("to_client", meth)
+	}
+	m.badFrames = f.counter("xctrl_bad_frames_total", "Frames or messages answered with a JSON-RPC error before routing.")
+	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
+	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
+	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")
+	m.nodeSuspect = f.counter("xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.")
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "xctrl_relay_seconds",
+		Help: "Client request to node reply written back to the client.", Buckets: relayBuckets})
+	m.reg.MustRegister(h)
+	m.relay = histogram{h}
+
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if srv != nil {
+		m.reg.MustRegister(&serverGauges{srv: srv})
 	}
 	return m
 }
 
-func (m *Metrics) login(result int) { m.logins[result].Add(1) }
+// registerer makes metrics into one registry.
+type registerer struct{ reg *prometheus.Registry }
+
+func (r registerer) counter(name, help string) counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	r.reg.MustRegister(c)
+	return counter{c}
+}
+
+func (r registerer) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	r.reg.MustRegister(c)
+	return c
+}
+
+func (m *Metrics) login(result int) { m.logins[result].Inc() }
 
 func (m *Metrics) relayedToNode(method string) { count(m.toNode, method) }
 
 func (m *Metrics) relayedToClient(method string) { count(m.toClient, method) }
 
-func count(t map[string]*atomic.Uint64, method string) {
+func count(t map[string]prometheus.Counter, method string) {
 	c, ok := t[method]
 	if !ok {
 		c = t["other"]
 	}
-	c.Add(1)
+	c.Inc()
+}
+
+// Registry is the Prometheus registry holding every metric (to add
+// collectors, or to gather in tests).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the format the scraper asks for.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // WriteTo writes every metric in the Prometheus text format.
 func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
-	bw := bufio.NewWriter(w)
-	head := func(name, typ, help string) {
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		return 0, err
 	}
-	head("xctrl_logins_total", "counter", "Login attempts by result.")
-	for i, n := range loginResultNames {
-		fmt.Fprintf(bw, "xctrl_logins_total{result=%q} %d\n", n, m.logins[i].Load())
-	}
-	head("xctrl_relayed_total", "counter", "Verto messages relayed, by direction and method.")
-	writeVec(bw, "to_node", m.toNode)
-	writeVec(bw, "to_client", m.toClient)
-	for _, c := range []struct {
-		name, help string
-		v          *atomic.Uint64
-	}{
-		{"xctrl_bad_frames_total", "Frames or messages answered with a JSON-RPC error before routing.", &m.badFrames},
-		{"xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.", &m.rateLimited},
-		{"xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.", &m.slowDropped},
-		{"xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.", &m.nodeTimeout},
-		{"xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.", &m.nodeSuspect},
-	} {
-		head(c.name, "counter", c.help)
-		fmt.Fprintf(bw, "%s %d\n", c.name, c.v.Load())
-	}
-	head("xctrl_relay_seconds", "histogram", "Client request to node reply written back to the client.")
-	var cum uint64
-	for i, b := range relayBuckets {
-		cum += m.relay.counts[i].Load()
-		fmt.Fprintf(bw, "xctrl_relay_seconds_bucket{le=%q} %d\n", strconv.FormatFloat(b, 'g', -1, 64), cum)
-	}
-	cum += m.relay.counts[len(relayBuckets)].Load()
-	fmt.Fprintf(bw, "xctrl_relay_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	fmt.Fprintf(bw, "xctrl_relay_seconds_sum %g\n", float64(m.relay.sumNs.Load())/1e9)
-	fmt.Fprintf(bw, "xctrl_relay_seconds_count %d\n", cum)
-
-	var gs []Gauge
-	if m.gauges != nil {
-		gs = m.gauges()
-	}
-	gs = append(gs, runtimeGauges()...)
-	last := ""
-	for _, g := range gs {
-		if g.Name != last {
-			head(g.Name, "gauge", g.Help)
-			last = g.Name
-		}
-		if g.Labels != "" {
-			fmt.Fprintf(bw, "%s{%s} %s\n", g.Name, g.Labels, fmtFloat(g.Value))
-		} else {
-			fmt.Fprintf(bw, "%s %s\n", g.Name, fmtFloat(g.Value))
+	cw := &countWriter{w: w}
+	enc := expfmt.NewEncoder(cw, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return cw.n, err
 		}
 	}
-	return 0, bw.Flush()
+	return cw.n, nil
 }
 
-func writeVec(w io.Writer, dir string, t map[string]*atomic.Uint64) {
-	keys := make([]string, 0, len(t))
-	for k := range t {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "xctrl_relayed_total{direction=%q,method=%q} %d\n", dir, k, t[k].Load())
-	}
+type countWriter struct {
+	w io.Writer
+	n int64
 }
 
-func fmtFloat(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
-// runtimeGauges are the Go runtime's memory figures and the process RSS,
-// which the idle-socket memory benchmark reads.
-func runtimeGauges() []Gauge {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	gs := []Gauge{
-		{Name: "go_goroutines", Help: "Goroutines.", Value: float64(runtime.NumGoroutine())},
-		{Name: "go_memstats_heap_inuse_bytes", Help: "Heap bytes in use.", Value: float64(ms.HeapInuse)},
-		{Name: "go_memstats_heap_alloc_bytes", Help: "Heap bytes allocated and not freed.", Value: float64(ms.HeapAlloc)},
-		{Name: "go_memstats_stack_inuse_bytes", Help: "Goroutine stack bytes in use.", Value: float64(ms.StackInuse)},
-		{Name: "go_memstats_sys_bytes", Help: "Bytes obtained from the OS.", Value: float64(ms.Sys)},
-	}
-	if rss, ok := residentBytes(); ok {
-		gs = append(gs, Gauge{Name: "process_resident_memory_bytes", Help: "Resident set size.", Value: float64(rss)})
-	}
-	return gs
+// serverGauges are the gauges read from the server's tables at scrape time.
+type serverGauges struct{ srv *Server }
+
+var (
+	socketsDesc = prometheus.NewDesc("xctrl_sockets", "Open WebSockets.", []string{"state"}, nil)
+	nodesDesc   = prometheus.NewDesc("xctrl_nodes_alive", "Nodes heard from within the expiry.", nil, nil)
+	callsDesc   = prometheus.NewDesc("xctrl_calls", "Calls mapped on this instance, by state.", []string{"state"}, nil)
+	pendingDesc = prometheus.NewDesc("xctrl_pending_requests", "Relayed requests waiting for a node.", nil, nil)
+)
+
+func (g *serverGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- socketsDesc
+	ch <- nodesDesc
+	ch <- callsDesc
+	ch <- pendingDesc
 }
 
-// residentBytes reads the RSS from /proc (Linux).
-func residentBytes() (uint64, bool) {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0, false
+func (g *serverGauges) Collect(ch chan<- prometheus.Metric) {
+	s := g.srv
+	all, in := s.sessions.Len()
+	ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(all), "open")
+	ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(in), "logged_in")
+	ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(len(s.nodes.Live(time.Now()))))
+	counts := s.router.Counts()
+	for _, st := range callStateNames {
+		ch <- prometheus.MustNewConstMetric(callsDesc, prometheus.GaugeValue, float64(counts[st]), st)
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, false
+	if s.reqs != nil {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.reqs.Pending()))
 	}
-	pages, err := strconv.ParseUint(f[1], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return pages * uint64(os.Getpagesize()), true
 }

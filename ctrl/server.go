@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"xccrtc/conf"
@@ -77,7 +79,8 @@ type Server struct {
 	metrics  *Metrics
 	byAddr   *Throttle
 	byUser   *Throttle
-	upgrader websocket.Upgrader
+	upgrader ws.HTTPUpgrader
+	poller   *poller // nil: a reader goroutine per socket
 
 	wsAddr, wssAddr, metricsAddr string
 	https                        []*http.Server
@@ -119,18 +122,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		nodes:    NewNodeTable(cfg.Timers.NodeExpiry),
 		router:   NewRouter(),
 		sessions: NewSessions(),
-		metrics:  newMetrics(),
 		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
 	}
-	s.metrics.gauges = s.gauges
+	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  cfg.Limits.ReadBuffer,
-		WriteBufferSize: 16 << 10,
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true },
-	}
 	s.proxies, _ = parseProxies(cfg.TrustedProxies) // Validate checked them
 	s.users = deps.Users
 	if s.users == nil {
@@ -328,6 +324,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.nbus != nil {
 		s.nbus.OnUp(s.busUp)
 	}
+	if !s.cfg.NoPoller {
+		// Without epoll (not Linux) every socket gets a reader goroutine.
+		if p, err := newPoller(); err == nil {
+			s.poller = p
+		}
+	}
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -434,8 +436,13 @@ func (s *Server) startBus(ctx context.Context) error {
 			return fmt.Errorf("ctrl: %w", err)
 		}
 	}
-	nb, err := dialNATSBus(url, s.log, append(auth,
-		nats.Name("xctrl "+s.uuid),
+	opts := append(auth, nats.Name("xctrl "+s.uuid))
+	if s.natsd != nil {
+		// Our own embedded server: an in-process connection, no loopback
+		// TCP for every bus message and registry write.
+		opts = append(opts, nats.InProcessServer(s.natsd.InProcess()))
+	}
+	nb, err := dialNATSBus(url, s.log, append(opts,
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
@@ -500,8 +507,15 @@ func (s *Server) listen() error {
 	}
 	if s.cfg.MetricsListen != "" {
 		mm := http.NewServeMux()
-		mm.HandleFunc("/metrics", s.serveMetrics)
+		mm.Handle("/metrics", s.metrics.Handler())
 		mm.HandleFunc("/healthz", s.serveHealth)
+		if s.cfg.Pprof {
+			mm.HandleFunc("/debug/pprof/", pprof.Index)
+			mm.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		if s.metricsAddr, err = serve(s.cfg.MetricsListen, nil, mm); err != nil {
 			return err
 		}
@@ -525,32 +539,9 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "ok ctrl_uuid=%s sockets=%d logged_in=%d nodes=%d\n", s.uuid, all, in, len(s.nodes.Live(time.Now())))
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = s.metrics.WriteTo(w)
-}
-
-func (s *Server) gauges() []Gauge {
-	all, in := s.sessions.Len()
-	gs := []Gauge{
-		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="open"`, Value: float64(all)},
-		{Name: "xctrl_sockets", Help: "Open WebSockets.", Labels: `state="logged_in"`, Value: float64(in)},
-		{Name: "xctrl_nodes_alive", Help: "Nodes heard from within the expiry.", Value: float64(len(s.nodes.Live(time.Now())))},
-	}
-	counts := s.router.Counts()
-	for _, st := range callStateNames {
-		gs = append(gs, Gauge{Name: "xctrl_calls", Help: "Calls mapped on this instance, by state.",
-			Labels: `state="` + st + `"`, Value: float64(counts[st])})
-	}
-	if s.reqs != nil {
-		gs = append(gs, Gauge{Name: "xctrl_pending_requests", Help: "Relayed requests waiting for a node.", Value: float64(s.reqs.Pending())})
-	}
-	return gs
-}
-
 // serveWS upgrades a request to a Verto socket.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if !websocket.IsWebSocketUpgrade(r) {
+	if !isWebSocketUpgrade(r) {
 		http.Error(w, "Verto WebSocket endpoint", http.StatusUpgradeRequired)
 		return
 	}
@@ -558,17 +549,42 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, rw, _, err := s.upgrader.Upgrade(r, w)
 	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
 		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	// Frames the client sent right behind its handshake wait in the HTTP
+	// reader; the socket is read directly from here on.
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ = rw.Reader.Peek(n)
 	}
 	host, port := s.proxies.clientAddr(r)
 	sess := newSession(s, conn, host)
 	sess.port = port
 	s.sessions.Add(sess)
 	s.wg.Add(1)
-	// A fresh goroutine with a small stack, not the HTTP handler's.
-	go sess.readLoop()
+	sess.start(early)
+}
+
+// isWebSocketUpgrade: the request asks for a WebSocket.
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // startLoops runs the housekeeping: node expiry, keepalive and login
@@ -620,13 +636,13 @@ func (s *Server) keepalive(now time.Time) {
 		id := sess.Identity()
 		if id == nil {
 			if n-sess.born > s.cfg.Timers.LoginTimeout.Nanoseconds() {
-				sess.closeAfterFlush(websocket.ClosePolicyViolation, "login timeout")
+				sess.closeAfterFlush(closePolicyViolation, "login timeout")
 			}
 			continue
 		}
 		if !id.Expires.IsZero() && now.After(id.Expires) {
 			sess.logger().Info("login expired")
-			sess.closeAfterFlush(websocket.ClosePolicyViolation, "authentication expired")
+			sess.closeAfterFlush(closePolicyViolation, "authentication expired")
 			continue
 		}
 		if n-sess.lastActive.Load() >= ping {
@@ -652,7 +668,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = hs.Shutdown(ctx)
 	}
 	for _, sess := range s.sessions.All() {
-		sess.closeAfterFlush(websocket.CloseGoingAway, "server shutting down")
+		sess.closeAfterFlush(closeGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -665,7 +681,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		for _, sess := range s.sessions.All() {
-			sess.close(websocket.CloseAbnormalClosure, "")
+			sess.close(closeAbnormal, "")
 		}
 		<-done
 	}
@@ -698,6 +714,9 @@ func (s *Server) stop() {
 		if s.natsd != nil {
 			s.natsd.Close()
 		}
+		if s.poller != nil {
+			s.poller.close()
+		}
 	})
 }
 
@@ -712,21 +731,7 @@ func raiseFileLimit() {
 }
 
 // NewUUID returns a random (version 4) UUID.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[c>>4], hex[c&15])
-	}
-	return string(out)
-}
+func NewUUID() string { return uuid.NewString() }
 
 // OnBus reports whether this instance is connected to NATS.
 func (s *Server) OnBus() bool { return s.busConnected() }

@@ -1,26 +1,41 @@
 package ctrl
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
+	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 
 	"xccrtc/verto"
 )
 
-// Session is one client WebSocket. While idle it costs one goroutine (its
-// reader, blocked in a read) and a small read buffer: outgoing frames go
+// WebSocket close codes XCtrl sends.
+const (
+	closeNormal          = int(ws.StatusNormalClosure)
+	closeGoingAway       = int(ws.StatusGoingAway)
+	closeProtocolError   = int(ws.StatusProtocolError)
+	closePolicyViolation = int(ws.StatusPolicyViolation)
+	closeAbnormal        = int(ws.StatusAbnormalClosure) // no close frame: the socket just closes
+)
+
+// Session is one client WebSocket. While idle it costs no goroutine and
+// no buffer: on Linux its socket waits in the server's epoll poller, and a
+// short-lived goroutine reads and handles what arrives (wss:// sockets, and
+// every socket elsewhere, keep one reader goroutine). Outgoing frames go
 // through a capped queue drained by a writer goroutine that exists only
 // while there is something to write.
 type Session struct {
 	srv  *Server
-	conn *websocket.Conn
+	conn net.Conn
 	addr string // client IP (forwarded by a trusted proxy, or the peer's), for login throttling
 	port int    // client port (0 when a proxy forwarded the address)
 	born int64  // unix nanos
@@ -49,26 +64,50 @@ type Session struct {
 	outBytes int
 	writing  bool
 	closing  bool
+	unsent   []byte     // the rest of a batch writeNow could not write
+	corked   bool       // the reader is handling frames: replies wait for it
+	corkWait bool       // something was queued while corked
+	wmu      sync.Mutex // held while frames are written to conn
 
 	closed   atomic.Bool
 	finished atomic.Bool
+	torn     atomic.Bool
 	gone     chan struct{} // closed once finish has told the nodes (xrtc.detach)
 
-	limiter rateLimiter // reader goroutine only
-	strikes rateLimiter // frames over the limit (a flood closes the socket); reader only
+	// The read side has one reader at a time: the reader goroutine, or the
+	// poller's handler goroutines one after another (ordered by rmu).
+	rd      wsReader
+	limiter rateLimiter
+	strikes rateLimiter // frames over the limit (a flood closes the socket)
+	rmu     sync.Mutex
+	reading bool            // a poller handler runs (or the socket is not armed yet)
+	rc      syscall.RawConn // non-nil: the socket is polled (set before it is shared)
+	fd      int
+	pollKey uint64
 }
 
 type outFrame struct {
 	data   []byte
-	close  bool // write a close frame and close the socket
+	op     ws.OpCode // 0: text
+	close  bool      // write a close frame and close the socket
 	code   int
 	reason string
 }
 
-func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
+func newSession(srv *Server, conn net.Conn, addr string) *Session {
 	now := time.Now().UnixNano()
-	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{})}
+	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{}), fd: -1}
+	s.rd.max = srv.cfg.Limits.MaxFrameBytes
 	s.lastActive.Store(now)
+	if tc, ok := conn.(*net.TCPConn); ok && srv.poller != nil {
+		if rc, err := tc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { s.fd = int(fd) })
+			if s.fd >= 0 {
+				s.rc = rc
+				s.reading = true // until start arms it
+			}
+		}
+	}
 	return s
 }
 
@@ -99,51 +138,195 @@ func (s *Session) logger() *slog.Logger {
 	return s.srv.log.With("sessid", s.Sessid(), "addr", s.addr)
 }
 
-// readLoop reads frames until the socket fails, then cleans up.
+// start begins reading: bytes the upgrade already buffered first, then the
+// socket, through the poller or on a reader goroutine.
+func (s *Session) start(buffered []byte) {
+	if len(buffered) > 0 {
+		if err := s.feed(buffered); err != nil {
+			s.protocolError()
+		}
+	}
+	if s.rc == nil {
+		go s.readLoop()
+		return
+	}
+	s.rmu.Lock()
+	if !s.closed.Load() && s.srv.poller.add(s) != nil {
+		s.rmu.Unlock()
+		s.close(closeAbnormal, "")
+		s.rmu.Lock()
+	}
+	s.rmu.Unlock()
+	s.endRead()
+}
+
+// readLoop reads a socket that is not polled until it fails, then cleans
+// up.
 func (s *Session) readLoop() {
-	defer s.srv.wg.Done()
-	defer s.finish()
-	defer s.close(websocket.CloseNormalClosure, "")
-	max := s.srv.cfg.Limits.MaxFrameBytes
+	defer s.teardown()
+	defer s.close(closeNormal, "")
+	buf := make([]byte, s.srv.cfg.Limits.ReadBuffer)
 	for {
-		_, r, err := s.conn.NextReader()
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			if perr := s.feed(buf[:n]); perr != nil {
+				s.protocolError()
+				return
+			}
+		}
 		if err != nil {
 			return
 		}
-		data, over, err := readFrame(r, max)
-		if err != nil {
-			return
-		}
-		s.lastActive.Store(time.Now().UnixNano())
-		if over {
-			s.srv.frameTooLarge(s)
-			continue
-		}
-		s.srv.handleFrame(s, data)
 	}
 }
 
-var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// feed hands what was read to the frame reader, replies corked.
+func (s *Session) feed(b []byte) error {
+	s.cork()
+	defer s.uncork()
+	return s.rd.feed(b, s)
+}
 
-// readFrame reads one message up to max bytes. A longer one is read to its
-// end and thrown away (over is true): the socket goes on.
-func readFrame(r io.Reader, max int) (data []byte, over bool, err error) {
-	buf := framePool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			framePool.Put(buf)
+var (
+	errAgain = errors.New("ctrl: nothing to read")
+	errEOF   = errors.New("ctrl: socket closed by the peer")
+)
+
+// readBufs are the polled sockets' read buffers, held only while reading;
+// lingerBufs, smaller, are held while a busy socket waits for more.
+var (
+	readBufs   = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+	lingerBufs = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
+)
+
+// onReadable runs on a goroutine of its own when the poller saw the socket
+// readable: it reads and handles what is there, then arms the socket again.
+func (s *Session) onReadable() {
+	s.rmu.Lock()
+	s.reading = true
+	s.rmu.Unlock()
+	bp := readBufs.Get().(*[]byte)
+	buf := *bp
+	var err error
+	// A bounded number of reads, so that one busy socket does not keep its
+	// goroutine for ever; epoll reports it again if more is there.
+	for i := 0; i < 16 && !s.closed.Load(); i++ {
+		var n int
+		if n, err = rawRead(s.rc, buf); err != nil {
+			break
 		}
-	}()
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1))
-	if err != nil {
-		return nil, false, err
+		if perr := s.feed(buf[:n]); perr != nil {
+			s.protocolError()
+			break
+		}
+		if n < len(buf) {
+			break
+		}
 	}
-	if n > int64(max) {
-		_, err = io.Copy(io.Discard, r)
-		return nil, true, err
+	readBufs.Put(bp)
+	if err == nil || err == errAgain {
+		err = s.linger()
 	}
-	return bytes.Clone(buf.Bytes()), false, nil
+	if err != nil && err != errAgain {
+		s.close(closeNormal, "")
+	}
+	s.endRead()
+}
+
+// linger keeps reading on this goroutine while the socket is busy: a
+// socket that sends again within Timers.ReadLinger is read the direct way
+// (Go's own poller wakes this goroutine) instead of through the epoll
+// poller and a new goroutine, which adds a scheduling hop to every message.
+// Once it is quiet that long, it goes back to the poller (nil).
+func (s *Session) linger() error {
+	bp := lingerBufs.Get().(*[]byte)
+	defer lingerBufs.Put(bp)
+	buf := *bp
+	d := s.srv.cfg.Timers.ReadLinger
+	for !s.closed.Load() {
+		_ = s.conn.SetReadDeadline(time.Now().Add(d))
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			if perr := s.feed(buf[:n]); perr != nil {
+				s.protocolError()
+				return nil
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = s.conn.SetReadDeadline(time.Time{})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endRead arms the socket again, or tears it down when it was closed
+// meanwhile. It arms under rmu, which close holds while it unwatches and
+// closes the socket: the fd is still this socket's, not a new one's that
+// reused its number.
+func (s *Session) endRead() {
+	s.rmu.Lock()
+	s.reading = false
+	closed := s.closed.Load()
+	var err error
+	if !closed {
+		err = s.srv.poller.rearm(s)
+	}
+	s.rmu.Unlock()
+	if !closed && err == nil {
+		return
+	}
+	if !closed {
+		s.close(closeAbnormal, "")
+	}
+	s.teardown()
+}
+
+// teardown runs once the socket is closed and no reader runs: unwatch,
+// forget the socket (finish), count it gone.
+func (s *Session) teardown() {
+	if s.torn.Swap(true) {
+		return
+	}
+	if s.rc != nil {
+		s.srv.poller.forget(s)
+	}
+	s.finish()
+	s.srv.wg.Done()
+}
+
+// The wsHandler side: what the reader decoded.
+
+func (s *Session) message(data []byte) {
+	s.lastActive.Store(time.Now().UnixNano())
+	s.srv.handleFrame(s, data)
+}
+
+func (s *Session) tooLarge() {
+	s.lastActive.Store(time.Now().UnixNano())
+	s.srv.frameTooLarge(s)
+}
+
+func (s *Session) ping(payload []byte) {
+	s.lastActive.Store(time.Now().UnixNano())
+	s.enqueue(outFrame{data: bytes.Clone(payload), op: ws.OpPong})
+}
+
+func (s *Session) closeFrame(payload []byte) {
+	code, _ := ws.ParseCloseFrameData(payload)
+	if code.Empty() || code == ws.StatusNoStatusRcvd || code.IsProtocolReserved() {
+		code = ws.StatusNormalClosure
+	}
+	s.close(int(code), "")
+}
+
+// protocolError fails the connection (close 1002).
+func (s *Session) protocolError() {
+	s.srv.metrics.badFrames.Add(1)
+	s.close(closeProtocolError, "")
 }
 
 // sendMsg queues a message to the client.
@@ -189,7 +372,7 @@ func (s *Session) enqueue(f outFrame) bool {
 		s.outMu.Unlock()
 		s.srv.metrics.slowDropped.Add(1)
 		s.logger().Warn("send queue full: dropping a client that does not read")
-		s.close(websocket.ClosePolicyViolation, "send queue full")
+		s.close(closePolicyViolation, "send queue full")
 		return false
 	}
 	if f.close {
@@ -199,19 +382,122 @@ func (s *Session) enqueue(f outFrame) bool {
 	s.outBytes += len(f.data)
 	start := !s.writing
 	s.writing = true
+	if start && s.corked {
+		s.corkWait, start = true, false
+	}
 	s.outMu.Unlock()
 	if start {
-		go s.writeLoop()
+		s.flush()
 	}
 	return true
 }
+
+// flush writes the queue: at once when the socket takes it, else on the
+// writer goroutine. The caller holds the writer role.
+func (s *Session) flush() {
+	if !(s.rc != nil && s.writeNow()) {
+		go s.writeLoop()
+	}
+}
+
+// cork holds the replies made while the reader handles what it read, so
+// that they leave in one write (a login's reply and verto.clientReady, a
+// batch of pings); uncork writes them.
+func (s *Session) cork() {
+	s.outMu.Lock()
+	s.corked = true
+	s.outMu.Unlock()
+}
+
+func (s *Session) uncork() {
+	s.outMu.Lock()
+	s.corked = false
+	wait := s.corkWait
+	s.corkWait = false
+	s.outMu.Unlock()
+	if wait {
+		s.flush()
+	}
+}
+
+// frameBufs hold frames encoded for an immediate write.
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeNow writes the queue on the caller's goroutine without waiting
+// (polled sockets): most frames fit in the socket's buffer at once, and a
+// writer goroutine would add a scheduling hop to every relayed message. It
+// returns true when it emptied the queue (and gave up the writer role);
+// false leaves the rest, and the role, to the writer goroutine: the socket
+// buffer is full, a close is queued, or a write is under way.
+func (s *Session) writeNow() bool {
+	if !s.wmu.TryLock() {
+		return false
+	}
+	defer s.wmu.Unlock()
+	buf := frameBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			frameBufs.Put(buf)
+		}
+	}()
+	for {
+		s.outMu.Lock()
+		batch := s.out
+		if len(s.unsent) > 0 {
+			s.outMu.Unlock()
+			return false
+		}
+		if len(batch) == 0 {
+			s.out = nil
+			s.writing = false
+			s.outMu.Unlock()
+			return true
+		}
+		for _, f := range batch {
+			if f.close {
+				s.outMu.Unlock()
+				return false
+			}
+		}
+		s.out, s.outBytes = nil, 0
+		s.outMu.Unlock()
+		buf.Reset()
+		for _, f := range batch {
+			_ = ws.WriteHeader(buf, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))})
+			buf.Write(f.data)
+		}
+		n, err := rawWrite(s.rc, buf.Bytes())
+		if err != nil && err != errAgain {
+			s.close(closeAbnormal, "")
+			return true // the writer role stays taken: nothing is written any more
+		}
+		if n < buf.Len() {
+			// The rest of this batch goes first, on the writer goroutine.
+			s.outMu.Lock()
+			s.unsent = append([]byte(nil), buf.Bytes()[n:]...)
+			s.outMu.Unlock()
+			return false
+		}
+		s.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+func (f *outFrame) opcode() ws.OpCode {
+	if f.op == 0 {
+		return ws.OpText
+	}
+	return f.op
+}
+
+// writeBufs batch a writer's frames into few writes.
+var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
 
 // writeLoop drains the queue and exits when it is empty.
 func (s *Session) writeLoop() {
 	for {
 		s.outMu.Lock()
 		batch := s.out
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(s.unsent) == 0 {
 			s.out = nil
 			s.writing = false
 			s.outMu.Unlock()
@@ -219,33 +505,83 @@ func (s *Session) writeLoop() {
 		}
 		s.out, s.outBytes = nil, 0
 		s.outMu.Unlock()
-		wt := s.srv.cfg.Timers.Write
-		for _, f := range batch {
-			if f.close {
-				s.close(f.code, f.reason)
-				return
-			}
-			_ = s.conn.SetWriteDeadline(time.Now().Add(wt))
-			if err := s.conn.WriteMessage(websocket.TextMessage, f.data); err != nil {
-				s.close(websocket.CloseAbnormalClosure, "")
-				return
-			}
+		if err := s.writeBatch(batch); err != nil {
+			s.close(closeAbnormal, "")
+			return
+		}
+		if len(batch) > 0 && batch[len(batch)-1].close {
+			f := batch[len(batch)-1]
+			s.close(f.code, f.reason)
+			return
 		}
 		s.lastActive.Store(time.Now().UnixNano())
 	}
 }
 
-// close sends a close frame (best effort) and closes the socket; the reader
-// then fails and cleans up.
+// writeBatch writes the data frames of a batch (a close ends it) under one
+// deadline, in as few writes as the buffer allows.
+func (s *Session) writeBatch(batch []outFrame) error {
+	w := writeBufs.Get().(*bufio.Writer)
+	w.Reset(s.conn)
+	defer func() {
+		w.Reset(nil)
+		writeBufs.Put(w)
+	}()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.Timers.Write))
+	s.outMu.Lock()
+	unsent := s.unsent
+	s.unsent = nil
+	s.outMu.Unlock()
+	if _, err := w.Write(unsent); err != nil {
+		return err
+	}
+	for _, f := range batch {
+		if f.close {
+			break
+		}
+		if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))}); err != nil {
+			return err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// close sends a close frame (best effort, and not while a write is stuck:
+// closing the socket unblocks it) and closes the socket; the read side then
+// cleans up.
 func (s *Session) close(code int, reason string) {
 	if s.closed.Swap(true) {
 		return
 	}
-	if code != websocket.CloseAbnormalClosure {
-		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-			time.Now().Add(time.Second))
+	if code != closeAbnormal && s.wmu.TryLock() {
+		if len(reason) > 123 {
+			reason = reason[:123]
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if b, err := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))); err == nil {
+			_, _ = s.conn.Write(b) // one write
+		}
+		s.wmu.Unlock()
 	}
+	if s.rc == nil {
+		_ = s.conn.Close() // the reader goroutine fails and cleans up
+		return
+	}
+	s.rmu.Lock()
+	s.srv.poller.remove(s)
 	_ = s.conn.Close()
+	busy := s.reading
+	s.rmu.Unlock()
+	if !busy {
+		// No reader will see the close: tear down here, off the
+		// caller's goroutine (it may hold locks; finish talks to NATS).
+		go s.teardown()
+	}
 }
 
 // finish forgets the socket (tables, registry, nodes' detach) once: from its

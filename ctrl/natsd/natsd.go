@@ -177,3 +177,7 @@ func (s *Server) WaitJetStream(ctx context.Context, opts ...nats.Option) error {
 		}
 	}
 }
+
+// InProcess is the embedded server, for nats.InProcessServer: a client in
+// this process connects without a socket.
+func (s *Server) InProcess() *server.Server { return s.ns }

@@ -50,7 +50,7 @@ type options struct {
 	bucket                                  string
 	replicas                                int
 	jwtSecret, xuiURL                       string
-	jsapi, fsapi                            bool
+	jsapi, fsapi, pprof                     bool
 	maxFrame, maxBatch, rateBurst, maxQueue int
 	rate                                    float64
 	failAddr, failUser                      int
@@ -65,6 +65,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.key, "key", "", "TLS private key `file` (PEM) for --wss-listen")
 	fs.StringVar(&o.metrics, "metrics-listen", "127.0.0.1:9466", "HTTP `host:port` serving /metrics (Prometheus) and /healthz (\"\" for none)")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go profiles (net/http/pprof) under /debug/pprof/ on --metrics-listen")
 	fs.StringVar(&o.fsConf, "fs-conf", "", "FreeSWITCH's configuration `folder`: read its freeswitch.xml as FreeSWITCH does (X-PRE-PROCESS include, set, $${vars}) and take the directory section for password logins")
 	fs.StringVar(&o.directory, "directory", "", "a lone FreeSWITCH directory `file` for password logins, read with the same pre-processor (a <document>, a directory section, or the <domain>s FreeSWITCH includes into one)")
 	fs.Var(&o.fsVars, "fs-var", "FreeSWITCH global variable `name=value` for $${name}, winning over the files' set (repeatable): what XCtrl cannot see, e.g. local_ip_v4 of a FreeSWITCH on another machine, or vars.xml's domain for --directory")
@@ -232,7 +233,7 @@ func (o *options) config2() ctrl.Config {
 	return ctrl.Config{
 		NATSAuth: auth, NATSTokenFile: tokenFile, NATSOpen: o.natsOpen, RegistryMemory: o.registryMemory,
 		CtrlUUID: o.ctrlUUID, WSListen: o.ws, WSSListen: o.wss, CertFile: o.cert, KeyFile: o.key,
-		MetricsListen: o.metrics, FSConfDir: o.fsConf, DirectoryFile: o.directory, FSVars: o.fsVars.m, UserLookup: o.userLookup,
+		MetricsListen: o.metrics, Pprof: o.pprof, FSConfDir: o.fsConf, DirectoryFile: o.directory, FSVars: o.fsVars.m, UserLookup: o.userLookup,
 		DefaultDomain: o.defaultDomain, ForceRegisterDomain: o.forceDomain, BlindReg: o.blindReg, TrustedProxies: o.trustedProxies,
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
