@@ -42,8 +42,10 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// add watches s's socket. The event carries the fd and a generation, so an
-// event of a closed socket never reaches a new one on a reused fd.
+// add registers s's socket, not armed yet: rearm arms it once the code
+// that holds it as its reader is done (one reader at a time). The event
+// carries the fd and a generation, so an event of a closed socket never
+// reaches a new one on a reused fd.
 func (p *poller) add(s *Session) error {
 	p.mu.Lock()
 	p.gen++
@@ -54,7 +56,7 @@ func (p *poller) add(s *Session) error {
 	p.socks[key] = s
 	p.mu.Unlock()
 	s.pollKey = key
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(s.fd), Pad: int32(key >> 32)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLONESHOT, Fd: int32(s.fd), Pad: int32(key >> 32)}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
 		p.forget(s)
 		return err

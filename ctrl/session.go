@@ -243,6 +243,9 @@ func (s *Session) linger() error {
 	defer lingerBufs.Put(bp)
 	buf := *bp
 	d := s.srv.cfg.Timers.ReadLinger
+	// The deadline must not outlive the linger: the next raw read of the
+	// socket (after epoll) would fail with it.
+	defer func() { _ = s.conn.SetReadDeadline(time.Time{}) }()
 	for !s.closed.Load() {
 		_ = s.conn.SetReadDeadline(time.Now().Add(d))
 		n, err := s.conn.Read(buf)
@@ -253,7 +256,6 @@ func (s *Session) linger() error {
 			}
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			_ = s.conn.SetReadDeadline(time.Time{})
 			return nil
 		}
 		if err != nil {
