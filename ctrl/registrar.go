@@ -44,6 +44,13 @@ const (
 	registrarRetryMax = 2 * time.Second
 )
 
+// ensureWait bounds one attempt to find (or create) the bucket. A write that
+// got "no response from stream" may mean a missing bucket, or a bucket whose
+// replicas are electing a leader (a NATS cluster member died): then the
+// lookup hangs until the election ends, seconds later. Short attempts,
+// retried with the backoff, write the leases again soon after it ends.
+const ensureWait = time.Second
+
 // NewRegistrar returns a registrar on reg; Run makes it work.
 func NewRegistrar(reg Registry, ensure func(context.Context) error, refresh, ttl time.Duration, log *slog.Logger) *Registrar {
 	r := &Registrar{reg: reg, ensure: ensure, log: log, refresh: refresh, ttl: ttl,
@@ -225,7 +232,7 @@ func (r *Registrar) Run(ctx context.Context) {
 // whether everything landed.
 func (r *Registrar) sync(ctx context.Context) bool {
 	if r.missing.Load() && r.ensure != nil {
-		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ectx, cancel := context.WithTimeout(ctx, ensureWait)
 		err := r.ensure(ectx)
 		cancel()
 		if err != nil {

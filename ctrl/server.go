@@ -379,28 +379,29 @@ func (s *Server) announce() {
 // is checked (created again if it is gone) and every live socket written
 // again at once; the nodes hear this instance again.
 func (s *Server) busUp(nc *nats.Conn, fresh bool) {
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
+	// Each bucket check is bounded on its own: while a cluster elects a
+	// bucket's leader the check hangs, and the registrar retries anyway.
+	check := func(f func(context.Context) error) error {
+		ctx, cancel := context.WithTimeout(s.ctx, 2*ensureWait)
+		defer cancel()
+		return f(ctx)
+	}
 	if s.kvreg != nil {
-		var err error
+		f := s.kvreg.Ensure
 		if fresh {
-			err = s.kvreg.Attach(ctx, nc)
-		} else {
-			err = s.kvreg.Ensure(ctx)
+			f = func(ctx context.Context) error { return s.kvreg.Attach(ctx, nc) }
 		}
-		if err != nil {
+		if err := check(f); err != nil {
 			s.log.Warn("registry: not available after reconnect; retrying", "err", err)
 			s.registrar.BucketGone()
 		}
 	}
 	if s.kvbook != nil {
-		var err error
+		f := s.kvbook.Ensure
 		if fresh {
-			err = s.kvbook.Attach(ctx, nc)
-		} else {
-			err = s.kvbook.Ensure(ctx)
+			f = func(ctx context.Context) error { return s.kvbook.Attach(ctx, nc) }
 		}
-		if err != nil {
+		if err := check(f); err != nil {
 			s.log.Warn("call book: not available after reconnect", "err", err)
 		}
 	}
