@@ -41,7 +41,7 @@ type Registrar struct {
 // doubles up to registrarRetryMax.
 const (
 	registrarRetry    = 100 * time.Millisecond
-	registrarRetryMax = 2 * time.Second
+	registrarRetryMax = time.Second
 )
 
 // ensureWait bounds one attempt to find (or create) the bucket. A write that

@@ -40,8 +40,11 @@ const (
 	DestTone = "9197"
 )
 
-// registryBucket is XCtrl's default registry bucket.
-const registryBucket = "xrtc_registry"
+// XCtrl's default buckets: the registry and the call book.
+const (
+	registryBucket = "xrtc_registry"
+	callBookBucket = "xrtc_calls"
+)
 
 // Options describe a System.
 type Options struct {
@@ -480,6 +483,32 @@ func (n *Node) Originate(ctx context.Context, login, app string) error {
 		return fmt.Errorf("originate %s: %s", login, rest)
 	}
 	return nil
+}
+
+// LeadOn makes member i the leader of a stream's replicas (stepping the
+// leader down with member i preferred, until it is).
+func (s *System) LeadOn(ctx context.Context, stream string, i int) error {
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("nats%d", i)
+	req := []byte(`{"placement":{"preferred":"` + name + `"}}`)
+	for {
+		st, err := js.Stream(ctx, stream)
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = st.Info(ctx); err == nil && info.Cluster != nil && info.Cluster.Leader == name {
+				return nil
+			}
+			if err == nil {
+				_, err = s.nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req)
+			}
+		}
+		if !pause(ctx, 100*time.Millisecond) { // polling the leader: no event says it moved
+			return fmt.Errorf("chaos: %s not led by %s: %v", stream, name, err)
+		}
+	}
 }
 
 // Connect opens a new connection to the system's NATS, with its token.
