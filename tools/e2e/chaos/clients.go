@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -201,6 +202,24 @@ func (c *Caller) Relogin(ctx context.Context, url string) error {
 	c.cl, c.call = cl, back
 	c.mu.Unlock()
 	return back.WaitReceived(ctx, 10)
+}
+
+// Reload drops the caller's socket and logs in on url with the same sessid
+// (a page reload, tools/client's Reload): the node must re-offer the call,
+// which the XCtrl finds in the call book. It returns once audio flows on
+// the re-attached call.
+func (c *Caller) Reload(ctx context.Context, url string) error {
+	c.mu.Lock()
+	cl, call := c.cl, c.call
+	c.mu.Unlock()
+	before := call.Report().RTPPacketsReceived
+	if err := cl.Reload(ctx, url); err != nil {
+		return fmt.Errorf("%s: reload: %w", c.Login, err)
+	}
+	if !slices.Contains(cl.Reattached(), call.ID()) {
+		return fmt.Errorf("%s: reload: call %s not re-attached (reattached_sessions %v)", c.Login, call.ID(), cl.Reattached())
+	}
+	return call.WaitReceived(ctx, before+10)
 }
 
 // Close hangs the call up and closes every client of the caller.

@@ -62,8 +62,8 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{"xctrl-kill", "XCtrl SIGKILLed under calls; clients log in again on the other XCtrl (same sessid, verto.attach)", xctrlDown(true)},
 		{"xctrl-term", "XCtrl SIGTERMed (drain) under calls; clients log in again on the other XCtrl", xctrlDown(false)},
-		{"nats-restart-term", "the NATS server SIGTERMed and restarted under calls and idle sockets", natsRestart(false)},
-		{"nats-restart-kill", "the NATS server SIGKILLed and restarted under calls and idle sockets", natsRestart(true)},
+		{"nats-restart-term", "the NATS server SIGTERMed and restarted under calls and idle sockets (buckets on file storage)", natsRestart(false)},
+		{"nats-restart-kill", "the NATS server SIGKILLed and restarted under calls and idle sockets, buckets in memory (lost: XCtrl re-creates them)", natsRestart(true)},
 		{"nats-down", "NATS down for the outage, then back", natsDown},
 		{"node-kill", "one of two nodes SIGKILLed under calls; new calls to its destination", nodeKill},
 		{"sockets-no-login", "sockets that connect and never log in", socketsNoLogin},
@@ -294,6 +294,23 @@ func (r *run) callUsers(node *Node) {
 	r.note("calls to users %d/%d", ok, n)
 }
 
+// reload reloads the first call's page onto the other XCtrl: its node must
+// re-offer the call, found through the call book (which a NATS restart
+// must not lose either).
+func (r *run) reload() {
+	if len(r.callers) == 0 || len(r.sys.Ctrls) < 2 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.sc.Settle)
+	defer cancel()
+	c := r.callers[0]
+	if err := c.Reload(ctx, r.sys.Ctrls[1].WS); err != nil {
+		r.problem("%v", err)
+		return
+	}
+	r.note("a page reloaded onto the other XCtrl got its call back")
+}
+
 // idleOpen checks that the idle sockets are still open.
 func (r *run) idleOpen() {
 	open := 0
@@ -367,10 +384,16 @@ func xctrlDown(kill bool) func(r *run) {
 }
 
 // natsRestart: the only NATS server is stopped (SIGTERM) or killed and
-// started again on its port and store.
+// started again on its port and store. With kill the buckets are kept in
+// memory (--registry-memory): the restart loses them, as the issue found
+// it, and XCtrl must create them again and write its sockets back.
 func natsRestart(kill bool) func(r *run) {
 	return func(r *run) {
-		if !r.start(Options{Ctrls: 2, Nodes: 1}) || !r.calls(func(i int) (int, string) { return i % 2, DestEcho }) || !r.idleSockets() {
+		o := Options{Ctrls: 2, Nodes: 1}
+		if kill {
+			o.CtrlArgs = []string{"--registry-memory"}
+		}
+		if !r.start(o) || !r.calls(func(i int) (int, string) { return i % 2, DestEcho }) || !r.idleSockets() {
 			return
 		}
 		mark := marks(r.callers)
@@ -401,6 +424,7 @@ func (r *run) afterNATS(back time.Time, mark []uint64) {
 	r.recover(back, []int{0, 1}, DestEcho)
 	r.registry(back)
 	r.callUsers(r.sys.Nodes[0])
+	r.reload()
 	r.judge(r.callers, mark)
 	r.idleOpen()
 	r.healthy(r.sys.Ctrls...)
@@ -701,6 +725,7 @@ func overlongIDs(r *run) {
 		{"invite naming a 5,000-byte node", verto.MethodInvite, invite(ctrl.NewUUID(), long("n", 5000))},
 		{"bye naming a 5,000-byte node", verto.MethodBye, map[string]any{"sessid": sessid, "dialogParams": map[string]any{"callID": ctrl.NewUUID(), "node_uuid": long("n", 5000)}}},
 		{"subscribe to a 5,000-byte channel", verto.MethodSubscribe, map[string]any{"sessid": sessid, "eventChannel": []string{long("e", 5000)}}},
+		{"a chat verto.info that fails (no body)", verto.MethodInfo, map[string]any{"sessid": sessid, "msg": map[string]any{"to": "u1@" + Domain}}},
 	} {
 		m, err := s.request(ctx, c.method, c.params)
 		expect(c.what, m, err)
@@ -805,12 +830,13 @@ func clusterMemberKill(r *run) {
 	mark := marks(r.callers)
 	victim := r.sys.NATS[0]
 	var (
-		t0      time.Time
-		failed  atomic.Int64
-		mu      sync.Mutex
-		logins  []*Idle
-		killed  = make(chan struct{})
-		started atomic.Int64
+		t0         time.Time
+		failed     atomic.Int64
+		mu         sync.Mutex
+		logins     []*Idle
+		loginTimes []time.Duration
+		killed     = make(chan struct{})
+		started    atomic.Int64
 	)
 	recovered := make(chan struct{})
 	go func() {
@@ -832,7 +858,12 @@ func clusterMemberKill(r *run) {
 		login := r.sys.User()
 		lctx, cancel := context.WithTimeout(ctx, r.sc.Attempt)
 		defer cancel()
+		t := time.Now()
 		cl, err := r.sys.dial(lctx, x.WS, login, "")
+		took := time.Since(t)
+		mu.Lock()
+		loginTimes = append(loginTimes, took)
+		mu.Unlock()
 		if err != nil {
 			failed.Add(1)
 			r.log.Warn("login failed", "login", login, "err", err)
@@ -848,10 +879,11 @@ func clusterMemberKill(r *run) {
 	if n := failed.Load(); n > 0 {
 		r.problem("%d of %d logins failed while the member died", n, r.sc.Logins)
 	}
-	r.note("logins during the member's death: %d/%d", int64(r.sc.Logins)-failed.Load(), r.sc.Logins)
+	r.note("logins during the member's death: %d/%d, each %s (login and verto.clientReady)", int64(r.sc.Logins)-failed.Load(), r.sc.Logins, spread(loginTimes))
 	<-recovered
 	r.registry(t0)
 	r.callUsers(r.sys.Nodes[1])
+	r.reload()
 	r.judge(r.callers, mark)
 	r.idleOpen()
 	r.healthy(r.sys.Ctrls...)
