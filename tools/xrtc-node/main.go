@@ -13,6 +13,8 @@
 //
 //	originate <tag> <dial string> [echo|tone|silence]
 //	    -> originate <tag> ok <call uuid> | originate <tag> error <why>
+//	call <tag> <call uuid>
+//	    -> call <tag> <the call as JSON: state, sessid, ctrl_uuid, rtp_in ...> | call <tag> none
 //
 // (a call to a WebRTC user, answered or failed as FreeSWITCH's originate
 // would). SIGTERM or SIGINT stops it cleanly: its calls end with
@@ -22,6 +24,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -183,6 +186,18 @@ func command(ctx context.Context, node *testhost.Node, line string, limit time.D
 			return
 		}
 		out.printf("originate %s ok %s", f[1], ch.UUID())
+	case "call":
+		if len(f) < 3 {
+			out.printf("call ? error usage: call <tag> <call uuid>")
+			return
+		}
+		ci, ok := node.Endpoint.Call(f[2])
+		if !ok {
+			out.printf("call %s none", f[1])
+			return
+		}
+		b, _ := json.Marshal(ci)
+		out.printf("call %s %s", f[1], b)
 	default:
 		out.printf("%s ? error unknown command", f[0])
 	}

@@ -99,6 +99,13 @@ func (c *Caller) Lost() int64 {
 	return c.call.Report().RTPPacketsLost
 }
 
+// ID is the call's id.
+func (c *Caller) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.call.ID()
+}
+
 // Node is the node of the call.
 func (c *Caller) Node() string {
 	c.mu.Lock()

@@ -29,14 +29,16 @@ type Scale struct {
 	// Attempt bounds one new call while recovery is measured; Settle bounds
 	// the wait for calls to show audio, for the registry to be complete.
 	Attempt, Settle time.Duration
-	// DeadNodeCalls waits for the calls of a killed node to end (XCtrl
-	// declares the node dead after 10 s of no responders).
-	DeadNodeCalls bool
+	// WaitEnds waits for the calls that must end to end: those of a killed
+	// node (XCtrl declares it dead after 10 s of no responders) and one
+	// whose client never comes back after its XCtrl was killed (the node's
+	// detach-timeout, here 10 s).
+	WaitEnds bool
 }
 
 // Full is the scale of the chaos suite (tools/xrtc-chaos).
 var Full = Scale{Calls: 20, Idle: 200, Sockets: 2000, Flood: 20, Logins: 200, UserCalls: 4, Outage: 60 * time.Second,
-	Media: 100, Attempt: 5 * time.Second, Settle: 30 * time.Second, DeadNodeCalls: true}
+	Media: 100, Attempt: 5 * time.Second, Settle: 30 * time.Second, WaitEnds: true}
 
 // Small is the scale of the end-to-end tests (go test ./tools/e2e).
 var Small = Scale{Calls: 4, Idle: 20, Sockets: 200, Flood: 4, Logins: 20, UserCalls: 2, Outage: 6 * time.Second,
@@ -330,8 +332,28 @@ func (r *run) idleOpen() {
 // sessid and takes its call back.
 func xctrlDown(kill bool) func(r *run) {
 	return func(r *run) {
-		if !r.start(Options{Ctrls: 2, Nodes: 1}) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
+		o := Options{Ctrls: 2, Nodes: 1}
+		detach := 10 * time.Second
+		if kill && !r.sc.WaitEnds {
+			// Only the detach is awaited: the node's XCtrl watch made quick.
+			o.NodeArgs = []string{"--ctrl-probe", "500ms", "--ctrl-dead", "2s"}
+		}
+		o.NodeArgs = append(o.NodeArgs, "--detach-timeout", detach.String())
+		if !r.start(o) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
 			return
+		}
+		var abandoned *Caller
+		if kill {
+			// One more call whose client never comes back: the node must
+			// see its XCtrl gone and start the detach timer, not wait for
+			// media-timeout.
+			c, err := r.sys.Call(r.ctx, 0, DestEcho)
+			if err != nil {
+				r.problem("setup: %v", err)
+				return
+			}
+			abandoned = c
+			defer c.Close()
 		}
 		mark := marks(r.callers)
 		other := r.sys.Ctrls[1].WS
@@ -380,7 +402,34 @@ func xctrlDown(kill bool) func(r *run) {
 		r.note("%d/%d calls re-attached on the other XCtrl (verto.attach), audio back %s after the fault", len(back), len(r.callers), spread(back))
 		r.judge(r.callers, mark)
 		r.healthy(r.sys.Ctrls[1])
+		if abandoned != nil {
+			r.abandoned(abandoned, t0, detach)
+		}
 	}
+}
+
+// abandoned follows a call whose client never came back after its XCtrl
+// was killed: the node detaches it once the XCtrl has no responders, and
+// (WaitEnds) ends it after its detach-timeout.
+func (r *run) abandoned(c *Caller, t0 time.Time, detach time.Duration) {
+	node, id := r.sys.Nodes[0], c.ID()
+	ctx, cancel := context.WithTimeout(r.ctx, r.sc.Settle+detach)
+	defer cancel()
+	if err := node.WaitCallState(ctx, id, "detached"); err != nil {
+		r.problem("a call whose client never came back: %v", err)
+		return
+	}
+	detached := time.Since(t0)
+	if !r.sc.WaitEnds {
+		r.note("a call whose client never came back: detached by its node %.1f s after the kill", detached.Seconds())
+		return
+	}
+	if err := node.WaitCallState(ctx, id, ""); err != nil {
+		r.problem("a call whose client never came back: %v", err)
+		return
+	}
+	r.note("a call whose client never came back: detached by its node %.1f s after the kill, ended %.1f s after (detach-timeout %v)",
+		detached.Seconds(), time.Since(t0).Seconds(), detach)
 }
 
 // natsRestart: the only NATS server is stopped (SIGTERM) or killed and
@@ -512,7 +561,7 @@ func nodeKill(r *run) {
 	r.recover(t0, []int{0, 1}, DestEcho)
 	r.judge(onLive, mark)
 	r.healthy(r.sys.Ctrls...)
-	if !r.sc.DeadNodeCalls {
+	if !r.sc.WaitEnds {
 		r.note("%d call(s) were on the killed node", len(onDead))
 		return
 	}

@@ -516,6 +516,44 @@ func (s *System) Connect() (*nats.Conn, error) {
 	return nats.Connect(s.NATSURL(), nats.Token(s.token), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 }
 
+// CallState asks node for the state of a call ("" when it has none).
+func (n *Node) CallState(ctx context.Context, uuid string) (string, error) {
+	tag := strconv.FormatInt(n.seq.Add(1), 10)
+	if err := n.Send("call " + tag + " " + uuid); err != nil {
+		return "", err
+	}
+	prefix := "call " + tag + " "
+	line, err := n.WaitLine(ctx, func(l string) bool { return strings.HasPrefix(l, prefix) })
+	if err != nil {
+		return "", err
+	}
+	rest := strings.TrimPrefix(line, prefix)
+	if rest == "none" {
+		return "", nil
+	}
+	var ci struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(rest), &ci); err != nil {
+		return "", fmt.Errorf("call %s: %s", uuid, rest)
+	}
+	return ci.State, nil
+}
+
+// WaitCallState polls node (a process: no event crosses) until the call's
+// state is want ("" for gone).
+func (n *Node) WaitCallState(ctx context.Context, uuid, want string) error {
+	for {
+		st, err := n.CallState(ctx, uuid)
+		if err == nil && st == want {
+			return nil
+		}
+		if !pause(ctx, 100*time.Millisecond) {
+			return fmt.Errorf("call %s on %s: state %q, want %q: %v", uuid, n.UUID, st, want, ctx.Err())
+		}
+	}
+}
+
 // Registry reads the registry bucket: the sockets every instance
 // registered, by sessid. It never creates the bucket.
 func (s *System) Registry(ctx context.Context) (map[string]ctrl.RegEntry, error) {
