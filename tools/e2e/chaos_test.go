@@ -76,8 +76,23 @@ func TestChaos(t *testing.T) {
 			if r.Recover > recoverBound {
 				t.Errorf("new calls served again %v after the fault, want under %v (aim: %v)", r.Recover, recoverBound, chaos.Aim)
 			}
+			if t.Failed() {
+				logTails(t, r.Logs)
+			}
 			checkLeaks(t, base)
 		})
+	}
+}
+
+// logTails prints the end of each process's log.
+func logTails(t *testing.T, files []string) {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		t.Logf("--- %s (last %d lines)\n%s", f, min(len(lines), 40), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
 

@@ -3,7 +3,6 @@ package chaos
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -243,6 +242,3 @@ func (p *Proc) LogContains(s string) int {
 	}
 	return strings.Count(string(b), s)
 }
-
-// ErrNotRunning is returned for a process that is down.
-var ErrNotRunning = errors.New("chaos: process not running")

@@ -32,6 +32,8 @@ type Result struct {
 	// a component off the bus, a setup failure.
 	Problems []string      `json:"problems,omitempty"`
 	Took     time.Duration `json:"took_ns"`
+	// Logs are the processes' log files (in Env.Dir).
+	Logs []string `json:"logs,omitempty"`
 }
 
 // OK reports whether the scenario met every aim but the 2 s bound on

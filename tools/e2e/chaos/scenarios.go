@@ -100,6 +100,7 @@ func (sc Scenario) Run(ctx context.Context, env Env) (res Result) {
 			}
 			CloseIdle(r.idle)
 			r.sys.Close()
+			r.res.Logs = r.sys.Logs()
 		}
 		r.res.Took = time.Since(start)
 		res = *r.res

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -374,7 +373,7 @@ func (s *System) startNode(ctx context.Context, uuid string) error {
 	return err
 }
 
-// Health is one /healthz answer: the status code and the body.
+// healthz is one /healthz answer: the status code and the body.
 func (c *Ctrl) healthz(ctx context.Context) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Health, nil)
 	if err != nil {
@@ -422,30 +421,6 @@ func liveNodes(body string) int {
 		if v, ok := strings.CutPrefix(f, "nodes="); ok {
 			n, _ := strconv.Atoi(v)
 			return n
-		}
-	}
-	return -1
-}
-
-// Metric reads one value of /metrics (the first line that starts with
-// name, labels included); -1 when absent.
-func (c *Ctrl) Metric(ctx context.Context, name string) float64 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Metrics, nil)
-	if err != nil {
-		return -1
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err == nil {
-				return v
-			}
 		}
 	}
 	return -1
