@@ -138,10 +138,7 @@ func TestRegistryReadsAfterAMemberRejoins(t *testing.T) {
 			}
 		}
 	}
-	if err := victim.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	if err := victim.WaitReady(ctx); err != nil {
+	if err := victim.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Read every user for a while after the member is back: the window in

@@ -454,11 +454,7 @@ func natsRestart(kill bool) func(r *run) {
 		} else if err := ns.Term(10 * time.Second); err != nil {
 			r.problem("nats stop: %v", err)
 		}
-		if err := ns.Restart(); err != nil {
-			r.problem("nats restart: %v", err)
-			return
-		}
-		if err := ns.WaitReady(r.ctx); err != nil {
+		if err := ns.Restart(r.ctx); err != nil {
 			r.problem("nats restart: %v", err)
 			return
 		}
@@ -469,16 +465,23 @@ func natsRestart(kill bool) func(r *run) {
 }
 
 // afterNATS measures what a NATS outage left: new calls from when NATS
-// was back, the registry, calls to users, the calls and the sockets.
+// was back, then what survives.
 func (r *run) afterNATS(back time.Time, mark []uint64) {
 	r.recover(back, []int{0, 1}, DestEcho)
-	r.registry(back)
-	r.callUsers(r.sys.Nodes[0])
+	r.survivors(back, r.sys.Nodes[0], mark)
+	r.onTheBus()
+}
+
+// survivors checks what must survive a NATS fault: the registry (timed
+// from since), calls from node to users, a page reload finding its call,
+// the calls' audio, the idle sockets, every XCtrl's health.
+func (r *run) survivors(since time.Time, node *Node, mark []uint64) {
+	r.registry(since)
+	r.callUsers(node)
 	r.reload()
 	r.judge(r.callers, mark)
 	r.idleOpen()
 	r.healthy(r.sys.Ctrls...)
-	r.onTheBus()
 }
 
 // natsDown: NATS stays down for Scale.Outage. Nothing may end meanwhile:
@@ -519,11 +522,7 @@ func natsDown(r *run) {
 	if during != len(r.callers) {
 		r.problem("%d call(s) without audio or ended during the outage", len(r.callers)-during)
 	}
-	if err := ns.Restart(); err != nil {
-		r.problem("nats restart: %v", err)
-		return
-	}
-	if err := ns.WaitReady(r.ctx); err != nil {
+	if err := ns.Restart(r.ctx); err != nil {
 		r.problem("nats restart: %v", err)
 		return
 	}
@@ -931,21 +930,12 @@ func clusterMemberKill(r *run) {
 	}
 	r.note("logins during the member's death: %d/%d, each %s (login and verto.clientReady)", int64(r.sc.Logins)-failed.Load(), r.sc.Logins, spread(loginTimes))
 	<-recovered
-	r.registry(t0)
-	r.callUsers(r.sys.Nodes[1])
-	r.reload()
-	r.judge(r.callers, mark)
-	r.idleOpen()
-	r.healthy(r.sys.Ctrls...)
+	r.survivors(t0, r.sys.Nodes[1], mark)
 	// The member comes back and rejoins.
 	t1 := time.Now()
-	if err := victim.Restart(); err != nil {
-		r.problem("member restart: %v", err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.sc.Settle)
 	defer cancel()
-	if err := victim.WaitReady(ctx); err != nil {
+	if err := victim.Restart(ctx); err != nil {
 		r.problem("member restart: %v", err)
 		return
 	}

@@ -257,6 +257,15 @@ func (s *System) startNATS(ctx context.Context) error {
 	return nil
 }
 
+// Restart starts the server again (on its port, with its store) and waits
+// until it accepts clients.
+func (ns *NATSServer) Restart(ctx context.Context) error {
+	if err := ns.Proc.Restart(); err != nil {
+		return err
+	}
+	return ns.WaitReady(ctx)
+}
+
 // WaitReady waits for the server's ready line (after a start or restart).
 func (ns *NATSServer) WaitReady(ctx context.Context) error {
 	_, err := ns.WaitLine(ctx, func(l string) bool { return strings.HasPrefix(l, "xrtc-natsd ready") })
