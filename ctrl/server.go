@@ -327,6 +327,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.announce()
 	if s.nbus != nil {
 		s.nbus.OnUp(s.busUp)
+		// Off the bus, the registry may lose this instance's sockets (a
+		// restarted server): /healthz says so until they are written
+		// again, from the moment the connection drops, not only from
+		// when busUp gets to it after the reconnect.
+		s.nbus.OnDown(s.registrar.Republish)
 	}
 	if err := s.listen(); err != nil {
 		return err
