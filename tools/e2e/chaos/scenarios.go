@@ -120,7 +120,7 @@ type run struct {
 	callers []*Caller
 	idle    []*Idle
 
-	mu sync.Mutex // res.Notes and res.Problems: scenarios measure in parallel
+	mu sync.Mutex // res.Notes and res.Problems: a scenario measures several things at once
 }
 
 func (r *run) note(format string, args ...any) {
