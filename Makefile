@@ -4,12 +4,14 @@ BIN      ?= bin
 PKGS     := ./...
 FUZZTIME ?= 10s
 
-.PHONY: help build test vet fuzz-smoke bench demo clean module install-module test-freeswitch bench-media
+.PHONY: help build test vet fuzz-smoke fuzz-long bench demo clean module install-module test-freeswitch bench-media chaos
 
 help:
 	@echo "build       every command into ./$(BIN)"
 	@echo "test        go vet and go test -race over everything"
 	@echo "fuzz-smoke  every fuzz target for $(FUZZTIME) each"
+	@echo "fuzz-long   every fuzz target for 10 minutes each (not part of test)"
+	@echo "chaos       the chaos suite at full scale (tools/xrtc-chaos; CHAOS_FLAGS e.g. --scenarios node-kill)"
 	@echo "bench       the benchmarks"
 	@echo "bench-media 200 concurrent calls with DTLS-SRTP media (xrtc-demo --bench)"
 	@echo "bench-vs-modverto  the same Verto load on XCtrl and (when installed) mod_verto: logins/s, RSS/socket, ping"
@@ -40,8 +42,23 @@ fuzz-smoke:
 	  done; \
 	done
 
+# Every fuzz target for 10 minutes each: the fuzz-smoke loop, longer.
+fuzz-long:
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=10m
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The chaos suite (tools/xrtc-chaos) at full scale: NATS, XCtrl and nodes as
+# processes killed and stopped for real, 20 calls with real media, 200 idle
+# sockets, 2,000 sockets that never log in, NATS down 60 s, a 3-server
+# cluster. Prints what survived; exit 1 when a call was lost. Not part of
+# test (about 5 minutes).
+CHAOS_FLAGS ?=
+chaos:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./ctrl/cmd/xctrl ./tools/xrtc-natsd ./tools/xrtc-node ./tools/xrtc-chaos
+	$(BIN)/xrtc-chaos $(CHAOS_FLAGS)
 
 clean:
 	rm -rf $(BIN)

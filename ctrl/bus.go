@@ -69,6 +69,7 @@ type natsBus struct {
 	subs    map[*busSub]struct{}
 	bySub   map[*nats.Subscription]*busSub
 	onUp    []func(nc *nats.Conn, fresh bool)
+	onDown  []func()
 	redials atomic.Int64
 
 	closing  atomic.Bool
@@ -110,6 +111,7 @@ func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, e
 			b.offSince.CompareAndSwap(0, time.Now().UnixNano())
 			b.wasOff.Store(true)
 			log.Warn("nats disconnected; calls keep their media, reconnecting", "err", err)
+			b.down()
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.offSince.Store(0)
@@ -137,8 +139,27 @@ func (b *natsBus) closedForGood(nc *nats.Conn) {
 	b.offSince.CompareAndSwap(0, time.Now().UnixNano())
 	b.wasOff.Store(true)
 	b.log.Error("nats connection closed for good; dialing a new one", "err", nc.LastError())
+	b.down()
 	b.wg.Add(1)
 	go b.redial(nc)
+}
+
+// OnDown registers f, called each time the bus loses its server, before
+// anything is sent again: what the server held may be gone when it is
+// back. f runs on nats.go's callback goroutine and must not block.
+func (b *natsBus) OnDown(f func()) {
+	b.mu.Lock()
+	b.onDown = append(b.onDown, f)
+	b.mu.Unlock()
+}
+
+func (b *natsBus) down() {
+	b.mu.RLock()
+	fs := slices.Clone(b.onDown)
+	b.mu.RUnlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 // OnUp registers f, called (on its own goroutine) each time the bus is back:

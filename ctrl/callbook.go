@@ -71,10 +71,10 @@ func (k *KVCallBook) Delete(ctx context.Context, sessid, node string) error {
 }
 
 func (k *KVCallBook) Nodes(ctx context.Context, sessid string) ([]string, error) {
-	entries, err := k.b.watchValues(ctx, EncodeKey(sessid)+".*")
-	out := make([]string, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, string(e.Value()))
+	values, err := k.b.values(ctx, EncodeKey(sessid)+".*")
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		out = append(out, string(v))
 	}
 	sort.Strings(out)
 	return out, err

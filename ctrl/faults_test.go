@@ -315,6 +315,7 @@ func TestLoginReachesOnlyTheNodesOfItsCalls(t *testing.T) {
 	}
 	home.Answer("kept")
 	c.ExpectCall(verto.MethodAnswer, "kept")
+	e.WaitBooked(c.Sessid, home.UUID())
 	// The page reloads onto the other instance with the same sessid.
 	c.Close()
 	again := e.DialSessid(y, c.Sessid)

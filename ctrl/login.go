@@ -113,7 +113,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		inUse()
 		return
 	}
-	owner, found, err := srv.reg.Owner(ctx, sessid)
+	octx, ocancel := context.WithTimeout(ctx, jetStreamWait)
+	owner, found, err := srv.reg.Owner(octx, sessid)
+	ocancel()
 	if err != nil {
 		log.Error("registry owner lookup", "err", err)
 	}
@@ -140,7 +142,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		prev.waitGone(2 * time.Second)
 	}
 	lease := &Lease{Entry: RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login}}
-	if err := srv.registrar.Add(ctx, lease, registerWait); err != nil {
+	if err := srv.registrar.Add(ctx, lease, jetStreamWait); err != nil {
 		log.Warn("registry write did not land yet; retrying in the background", "err", err)
 	}
 	s.mu.Lock()
@@ -157,7 +159,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 // slower).
 func (srv *Server) loginNodes(ctx context.Context, sessid string) []string {
 	now := time.Now()
-	bctx, cancel := context.WithTimeout(ctx, srv.cfg.Timers.LoginWait)
+	bctx, cancel := context.WithTimeout(ctx, min(jetStreamWait, srv.cfg.Timers.LoginWait))
 	defer cancel()
 	booked, err := srv.book.Nodes(bctx, sessid)
 	if err != nil {
@@ -173,9 +175,15 @@ func (srv *Server) loginNodes(ctx context.Context, sessid string) []string {
 	return out
 }
 
-// registerWait bounds how long a login waits for its registry write; a write
-// that takes longer (a JetStream leader election) goes on in the background.
-const registerWait = time.Second
+// jetStreamWait bounds each wait of a login on JetStream: the lookup of the
+// sessid's previous owner, the registry write, the call book. They answer in
+// milliseconds, but while a NATS cluster elects a new leader for a bucket
+// (a member died: seconds) they hang, and a login must not hang with them.
+// Past the bound the login goes on without the answer: the previous owner
+// is not punted (the nodes re-offer the calls here anyway), the write is
+// retried in the background, and every live node is asked instead of the
+// call book's.
+const jetStreamWait = 500 * time.Millisecond
 
 // checkLoginIdents bounds the sessid and login of a login request.
 func checkLoginIdents(p *verto.LoginParams) *verto.Error {

@@ -83,6 +83,7 @@ func TestReloadOntoAnotherInstanceReattaches(t *testing.T) {
 	c.Reply(c.Invite("kept", "9196", nil))
 	c.Ack(c.ExpectCall(verto.MethodAnswer, "kept"))
 	sessid := c.Sessid
+	e.WaitBooked(sessid, "n1")
 
 	// The page reloads: the socket closes, the new page lands on y.
 	c.Close()
@@ -118,6 +119,7 @@ func TestReloadWithoutCloseOnAnotherInstance(t *testing.T) {
 	c := e.Login(x, "1001")
 	c.Reply(c.Invite("moved", "9196", nil))
 	c.ExpectCall(verto.MethodAnswer, "moved")
+	e.WaitBooked(c.Sessid, "n1")
 	again := e.DialSessid(y, c.Sessid)
 	_, ready := again.Login("1001@"+ctrltest.Domain, ctrltest.Password, nil)
 	c.Expect(verto.MethodPunt)

@@ -101,6 +101,7 @@ func TestShutdownDrains(t *testing.T) {
 	c := e.Login(x, "1000")
 	c.Reply(c.Invite("survivor", "9196", nil))
 	c.ExpectCall(verto.MethodAnswer, "survivor")
+	e.WaitBooked(c.Sessid, "n1")
 	ctx, cancel := context.WithTimeout(e.Ctx, 5*time.Second)
 	defer cancel()
 	if err := x.Shutdown(ctx); err != nil {

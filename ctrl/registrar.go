@@ -41,8 +41,15 @@ type Registrar struct {
 // doubles up to registrarRetryMax.
 const (
 	registrarRetry    = 100 * time.Millisecond
-	registrarRetryMax = 2 * time.Second
+	registrarRetryMax = time.Second
 )
+
+// ensureWait bounds one attempt to find (or create) the bucket. A write that
+// got "no response from stream" may mean a missing bucket, or a bucket whose
+// replicas are electing a leader (a NATS cluster member died): then the
+// lookup hangs until the election ends, seconds later. Short attempts,
+// retried with the backoff, write the leases again soon after it ends.
+const ensureWait = time.Second
 
 // NewRegistrar returns a registrar on reg; Run makes it work.
 func NewRegistrar(reg Registry, ensure func(context.Context) error, refresh, ttl time.Duration, log *slog.Logger) *Registrar {
@@ -230,7 +237,7 @@ func syncLoop(ctx context.Context, period time.Duration, kick <-chan struct{}, t
 // whether everything landed.
 func (r *Registrar) sync(ctx context.Context) bool {
 	if r.missing.Load() && r.ensure != nil {
-		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ectx, cancel := context.WithTimeout(ctx, ensureWait)
 		err := r.ensure(ectx)
 		cancel()
 		if err != nil {

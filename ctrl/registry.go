@@ -218,7 +218,7 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 		cfg.Storage = jetstream.MemoryStorage
 	}
 	kv, err = js.CreateKeyValue(ctx, cfg)
-	if err != nil && cfg.Storage == jetstream.FileStorage && !errors.Is(err, jetstream.ErrBucketExists) {
+	if err != nil && cfg.Storage == jetstream.FileStorage && noFileStorage(err) {
 		b.opts.Log.Warn("no file storage for the bucket, using memory", "bucket", b.opts.Bucket, "err", err)
 		cfg.Storage = jetstream.MemoryStorage
 		kv, err = js.CreateKeyValue(ctx, cfg)
@@ -253,28 +253,73 @@ func (b *kvBucket) handles() (jetstream.JetStream, jetstream.KeyValue) {
 	return b.js, b.kv
 }
 
-// watchValues returns the current values of the keys matching pattern: the
-// server sends what it has and an end marker, so an empty answer comes at
-// once.
-func (b *kvBucket) watchValues(ctx context.Context, pattern string) ([]jetstream.KeyValueEntry, error) {
-	_, kv := b.handles()
-	w, err := kv.Watch(ctx, pattern, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
+// values returns the current values of the keys matching pattern (deleted
+// keys left out). They are read with the stream's message-get API
+// ($JS.API.STREAM.MSG.GET, next_by_subj: one message a request), which in a
+// cluster only the stream's leader answers. A KV watch would not do: its
+// ordered consumer is placed on any replica, also on one that restarted and
+// is still catching up, which answers without the keys written while it
+// was down (found by the chaos suite: after a killed NATS member came back,
+// one lookup in eight missed sockets for two seconds, and calls to those
+// users failed USER_NOT_REGISTERED). No consumer is created either, so a
+// lookup costs no proposal in the cluster's meta group.
+func (b *kvBucket) values(ctx context.Context, pattern string) ([][]byte, error) {
+	js, _ := b.handles()
+	prefix := js.Options().APIPrefix // set by NewWithAPIPrefix only
+	if prefix == "" {
+		prefix = jetstream.DefaultAPIPrefix
 	}
-	defer w.Stop()
-	var out []jetstream.KeyValueEntry
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
-			}
-			out = append(out, e)
-		case <-ctx.Done():
-			return out, ctx.Err()
+	subject := prefix + "STREAM.MSG.GET.KV_" + b.opts.Bucket
+	filter := "$KV." + b.opts.Bucket + "." + pattern
+	var out [][]byte
+	for seq := uint64(0); ; {
+		req, _ := json.Marshal(struct {
+			Seq     uint64 `json:"seq,omitempty"`
+			NextFor string `json:"next_by_subj"`
+		}{seq, filter})
+		msg, err := js.Conn().RequestWithContext(ctx, subject, req)
+		if err != nil {
+			return out, err
+		}
+		var resp struct {
+			Error   *jetstream.APIError `json:"error"`
+			Message *struct {
+				Seq    uint64 `json:"seq"`
+				Header []byte `json:"hdrs"`
+				Data   []byte `json:"data"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, err)
+		}
+		switch {
+		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+			return out, nil // past the last match
+		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
+			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, jetstream.ErrBucketNotFound)
+		case resp.Error != nil:
+			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, resp.Error)
+		case resp.Message == nil:
+			return out, fmt.Errorf("ctrl: bucket %s: empty answer", b.opts.Bucket)
+		}
+		if !kvDeleted(resp.Message.Header) {
+			out = append(out, resp.Message.Data)
+		}
+		seq = resp.Message.Seq + 1
+	}
+}
+
+// kvDeleted reports whether a stored message's headers mark a deleted key
+// (KV-Operation: DEL or PURGE).
+func kvDeleted(hdr []byte) bool {
+	for _, line := range strings.Split(string(hdr), "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "KV-Operation") {
+			v = strings.TrimSpace(v)
+			return v == "DEL" || v == "PURGE"
 		}
 	}
+	return false
 }
 
 // BucketMissing reports whether err says the bucket (its stream) is gone:
@@ -412,15 +457,14 @@ func isWrongSequence(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || strings.Contains(err.Error(), "wrong last sequence")
 }
 
-// Lookup watches u.<login>.* for the current values only: the server sends
-// what it has and an end marker, so a user without sockets is answered at
-// once.
+// Lookup reads the current values of u.<login>.* from the stream's leader;
+// a user without sockets is answered at once.
 func (r *KVRegistry) Lookup(ctx context.Context, login string) ([]RegEntry, error) {
-	entries, err := r.b.watchValues(ctx, userPrefix(login)+"*")
+	values, err := r.b.values(ctx, userPrefix(login)+"*")
 	var out []RegEntry
-	for _, e := range entries {
+	for _, v := range values {
 		var re RegEntry
-		if json.Unmarshal(e.Value(), &re) == nil && re.CtrlUUID != "" {
+		if json.Unmarshal(v, &re) == nil && re.CtrlUUID != "" {
 			out = append(out, re)
 		}
 	}
@@ -487,4 +531,22 @@ func (m *MemRegistry) Lookup(_ context.Context, login string) ([]RegEntry, error
 		}
 	}
 	return out, nil
+}
+
+// noFileStorage reports whether a create failed because JetStream has no
+// (or not enough) file storage: only then does a bucket go to memory. Any
+// other failure (a cluster that cannot place the replicas yet) is an error
+// the caller retries: a bucket silently kept in memory would be lost with
+// the servers.
+func noFileStorage(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case 10023, // insufficient resources
+		10047: // storage resources exceeded
+		return true
+	}
+	return false
 }

@@ -2,10 +2,12 @@ package ctrl
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"xccrtc/ctrl/natsd"
 )
@@ -121,5 +123,23 @@ func TestRegistry(t *testing.T) {
 				t.Fatalf("lookup after delete: %+v", got)
 			}
 		})
+	}
+}
+
+func TestNoFileStorageOnlyForStorageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&jetstream.APIError{ErrorCode: 10023, Description: "insufficient resources"}, true},
+		{&jetstream.APIError{ErrorCode: 10047, Description: "storage resources exceeded"}, true},
+		{&jetstream.APIError{ErrorCode: 10005, Description: "no suitable peers for placement"}, false},
+		{fmt.Errorf("wrapped: %w", &jetstream.APIError{ErrorCode: 10023}), true},
+		{context.DeadlineExceeded, false},
+		{jetstream.ErrBucketExists, false},
+	} {
+		if got := noFileStorage(tc.err); got != tc.want {
+			t.Errorf("noFileStorage(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

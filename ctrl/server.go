@@ -323,6 +323,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.announce()
 	if s.nbus != nil {
 		s.nbus.OnUp(s.busUp)
+		// Off the bus, the registry may lose this instance's sockets (a
+		// restarted server): /healthz says so until they are written
+		// again, from the moment the connection drops, not only from
+		// when busUp gets to it after the reconnect.
+		s.nbus.OnDown(s.registrar.Republish)
 	}
 	if !s.cfg.NoPoller {
 		// Without epoll (not Linux) every socket gets a reader goroutine.
@@ -381,16 +386,21 @@ func (s *Server) announce() {
 // is checked (created again if it is gone) and every live socket written
 // again at once; the nodes hear this instance again.
 func (s *Server) busUp(nc *nats.Conn, fresh bool) {
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
+	// Each bucket check is bounded on its own: while a cluster elects a
+	// bucket's leader the check hangs, and the registrar retries anyway.
+	check := func(f func(context.Context) error) error {
+		ctx, cancel := context.WithTimeout(s.ctx, 2*ensureWait)
+		defer cancel()
+		return f(ctx)
+	}
 	if s.kvreg != nil {
-		if err := s.kvreg.b.reopen(ctx, nc, fresh); err != nil {
+		if err := check(func(ctx context.Context) error { return s.kvreg.b.reopen(ctx, nc, fresh) }); err != nil {
 			s.log.Warn("registry: not available after reconnect; retrying", "err", err)
 			s.registrar.BucketGone()
 		}
 	}
 	if s.kvbook != nil {
-		if err := s.kvbook.b.reopen(ctx, nc, fresh); err != nil {
+		if err := check(func(ctx context.Context) error { return s.kvbook.b.reopen(ctx, nc, fresh) }); err != nil {
 			s.log.Warn("call book: not available after reconnect", "err", err)
 		}
 	}

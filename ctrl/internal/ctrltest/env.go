@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/fakenode"
 	"xccrtc/ctrl/natsd"
@@ -301,4 +304,34 @@ func filterStacks(b []byte) []byte {
 		out.WriteString("\n\n")
 	}
 	return out.Bytes()
+}
+
+// WaitBooked waits until the call book in the env's NATS says that sessid
+// has calls on node. XCtrl writes it in the background once a call is
+// established; a test that reloads a page onto another instance at once
+// must wait for it, as a page reload seconds later never notices.
+func (e *Env) WaitBooked(sessid, node string) {
+	e.T.Helper()
+	nc, err := nats.Connect(e.NATS.ClientURL())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	key := ctrl.EncodeKey(sessid) + "." + ctrl.EncodeKey(node)
+	for {
+		if kv, err := js.KeyValue(e.Ctx, e.Config().Defaults().CallBookBucket); err == nil {
+			if _, err := kv.Get(e.Ctx, key); err == nil {
+				return
+			}
+		}
+		select {
+		case <-e.Ctx.Done():
+			e.T.Fatalf("the call book never said %s has calls on %s", sessid, node)
+		case <-time.After(10 * time.Millisecond): // polling a bucket: no event to wait on
+		}
+	}
 }
