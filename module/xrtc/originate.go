@@ -99,9 +99,13 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 			}
 		}
 	}
+	dest, user := route.Login, route.User
+	if route.Sessid != "" {
+		dest, user = socketTarget(route, req.Vars)
+	}
 	caller := req.Caller
-	caller.DestinationNumber = route.User
-	caller.CalleeIDNumber = firstNonEmpty(caller.CalleeIDNumber, req.Vars["origination_callee_id_number"], route.User)
+	caller.DestinationNumber = firstNonEmpty(route.User, dest)
+	caller.CalleeIDNumber = firstNonEmpty(caller.CalleeIDNumber, req.Vars["origination_callee_id_number"], user)
 	caller.CalleeIDName = firstNonEmpty(caller.CalleeIDName, req.Vars["origination_callee_id_name"])
 	caller.CallerIDName = firstNonEmpty(caller.CallerIDName, req.Vars["origination_caller_id_name"])
 	caller.CallerIDNumber = firstNonEmpty(caller.CallerIDNumber, req.Vars["origination_caller_id_number"])
@@ -112,9 +116,11 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	for k, v := range req.Vars {
 		vars[k] = v
 	}
-	vars["verto_orig_dest"] = route.Login
-	if vars["origination_callee_id_number"] == "" {
-		vars["origination_callee_id_number"] = route.User
+	if login := socketLogin(route, req.Vars); login != "" {
+		vars["verto_orig_dest"] = login
+	}
+	if vars["origination_callee_id_number"] == "" && user != "" {
+		vars["origination_callee_id_number"] = user
 	}
 	vars["verto_profile_name"] = prof.Name
 	vars["xrtc_node_uuid"] = e.nodeUUID
@@ -124,13 +130,13 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	}
 	c := &Call{
 		id: uuid, dir: Outbound, profile: prof, created: e.clock.Now(), state: StateNew,
-		dest: route.Login, caller: caller, route: route,
+		dest: dest, caller: caller, route: route,
 	}
 	if !e.register(c) {
 		return nil, causeErr(verto.CauseChannelUnacceptable, "call %s exists (or the endpoint stopped)", uuid)
 	}
 	ch, err = e.host.NewOutboundCall(OutboundSpec{
-		UUID: uuid, Name: "xrtc/" + route.Login, Profile: prof, Route: route, Caller: caller, Vars: vars,
+		UUID: uuid, Name: "xrtc/" + dest, Profile: prof, Route: route, Caller: caller, Vars: vars,
 	})
 	if err != nil {
 		c.mu.Lock()
@@ -142,7 +148,7 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	c.mu.Lock()
 	c.ch = ch
 	c.mu.Unlock()
-	e.log.Info("xrtc: calling user", "call_id", uuid, "login", route.Login, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
+	e.log.Info("xrtc: calling user", "call_id", uuid, "login", dest, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
 	if h, ok := e.host.(OfferOnInit); ok && h.OfferOnInit() {
 		c.mu.Lock()
 		c.init = &outboundInit{ring: ring, vars: vars}
@@ -247,8 +253,9 @@ func (e *Endpoint) sendInvite(c *Call, sdp string, ring time.Duration, vars map[
 		CalleeIDNumber:   caller.CalleeIDNumber,
 		DisplayDirection: Outbound.String(),
 		NodeUUID:         e.nodeUUID,
-		Login:            route.Login,
+		Login:            socketLogin(route, vars),
 		CtrlUUID:         route.CtrlUUID,
+		Sessid:           route.Sessid, // xrtc/u:<sessid>: that socket only
 	}
 	var headers map[string]string
 	for k, v := range vars {
