@@ -146,6 +146,12 @@ func (e *Endpoint) jsapi(r *request, runner APIRunner, obj *verto.Object, u *ver
 		e.respond(r, nil, verto.ErrPermission) // mod_verto's answer when the JSON API gives nothing
 		return
 	}
+	if len(out) > 0 && out[0] == '{' {
+		// Every result of a node names it (the bus contract).
+		if edited, err := verto.EditParams(out, func(o *verto.Object) { o.Set(verto.KeyNodeUUID, e.nodeUUID) }); err == nil {
+			out = edited
+		}
+	}
 	e.respond(r, json.RawMessage(out), nil)
 }
 

@@ -272,9 +272,16 @@ func (e *Endpoint) sendInvite(c *Call, sdp string, ring time.Duration, vars map[
 			headers[k] = v
 		}
 	}
-	var params any = p
+	if p.Variables == nil {
+		p.Variables = map[string]string{}
+	}
+	// mod_verto's invite always has variables, {} when there is none.
+	var params any = struct {
+		*verto.ServerCallParams
+		Variables map[string]string `json:"variables"`
+	}{p, p.Variables}
 	if len(headers) > 0 {
-		b, _ := json.Marshal(p)
+		b, _ := json.Marshal(params)
 		raw, err := verto.EditParams(b, func(o *verto.Object) {
 			for k, v := range headers {
 				o.Set(k, v)

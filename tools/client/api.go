@@ -34,3 +34,15 @@ func (c *Client) JSAPI(ctx context.Context, command string, data any) (json.RawM
 	}
 	return r.Result, nil
 }
+
+// SendChat sends a chat message outside any call (verto.info msg) with
+// extra msg fields (a switch copies from_* and to_* ones into its MESSAGE
+// event).
+func (c *Client) SendChat(ctx context.Context, to, body string, fields map[string]string) error {
+	msg := map[string]any{"to": to, "body": body}
+	for k, v := range fields {
+		msg[k] = v
+	}
+	_, err := c.request(ctx, verto.MethodInfo, map[string]any{"sessid": c.sessid, "msg": msg}, 0)
+	return err
+}

@@ -35,6 +35,10 @@ type Options struct {
 	AutoAnswer bool
 	// Quiet keeps the node from recording what it receives (benchmarks).
 	Quiet bool
+	// Refuse are channel families (the part before the first dot) the
+	// node refuses to subscribe, as xrtc refuses FSevent channels while
+	// enable-fs-events is off.
+	Refuse []string
 }
 
 // Call is a call the node holds.
@@ -436,7 +440,8 @@ func (n *Node) subscribe(m *nats.Msg, msg *verto.Message, sessid, ctrl string, c
 	var res verto.SubscribeResult
 	n.mu.Lock()
 	for _, ch := range chans {
-		if isConference(ch) && !n.granted[sessid][ch] {
+		family, _, _ := strings.Cut(ch, ".")
+		if isConference(ch) && !n.granted[sessid][ch] || slices.Contains(n.opts.Refuse, family) {
 			res.UnauthorizedChannels = append(res.UnauthorizedChannels, ch)
 			continue
 		}
