@@ -238,8 +238,9 @@ func (srv *Server) onStatus(bm *BusMsg) {
 		if srv.nodes.Answered(n.UUID) {
 			srv.goLoop(func() { srv.reconcile(n.UUID) })
 		}
-		if srv.nodes.Update(n, time.Now()) {
+		if srv.nodes.Update(n, time.Now()) || msg.Method == verto.MethodNodeRegister {
 			srv.log.Info("node up", "node_uuid", n.UUID, "name", n.Name, "sessions", n.Sessions)
+			srv.goLoop(func() { srv.replaySubscriptions(n.UUID) }) // subscriptions.go
 		}
 	case verto.MethodNodeUnregister:
 		if srv.nodes.Remove(n.UUID) {
