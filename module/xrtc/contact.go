@@ -37,19 +37,9 @@ func (e *Endpoint) Contacts(ctx context.Context, target string) ([]verto.Contact
 	if d.Sessid != "" || len(d.Params) > 0 {
 		return nil, nil, causeErr(verto.CauseInvalidNumberFormat, "%q: a contact is looked up by user, not by socket or parameters", target)
 	}
-	cfg := e.config()
-	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
-		p, ok := cfg.Profiles[name]
-		if !ok {
-			return verto.ProfileInfo{}, false
-		}
-		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
-	}, e.subjects, e.host.Status().DefaultDomain)
-	switch {
-	case errors.Is(err, verto.ErrUnknownProfile):
-		return nil, nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
-	case err != nil:
-		return nil, nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	route, err := e.resolve(e.config(), d)
+	if err != nil {
+		return nil, nil, err
 	}
 	socks, err := e.contacts(ctx, route.Subject, route.Login)
 	return socks, route, err

@@ -72,18 +72,9 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 		d.Vars = append(d.Vars, verto.KV{Key: k, Value: req.Vars[k]})
 	}
 	cfg := e.config()
-	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
-		p, ok := cfg.Profiles[name]
-		if !ok {
-			return verto.ProfileInfo{}, false
-		}
-		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
-	}, e.subjects, e.host.Status().DefaultDomain)
-	switch {
-	case errors.Is(err, verto.ErrUnknownProfile):
-		return nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
-	case err != nil:
-		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	route, err := e.resolve(cfg, d)
+	if err != nil {
+		return nil, err
 	}
 	prof := cfg.Profiles[route.Profile]
 	uuid := firstNonEmpty(req.UUID, req.Vars["origination_uuid"])
@@ -161,6 +152,26 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 		return nil, causeErr(verto.CauseSystemShutdown, "endpoint stopped")
 	}
 	return ch, nil
+}
+
+// resolve resolves a dial string with the configuration's profiles: the
+// error is a CauseError (unknown profile: CHANNEL_UNACCEPTABLE, anything
+// else INVALID_NUMBER_FORMAT).
+func (e *Endpoint) resolve(cfg *Config, d *verto.DialString) (*verto.Route, error) {
+	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
+		p, ok := cfg.Profiles[name]
+		if !ok {
+			return verto.ProfileInfo{}, false
+		}
+		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
+	}, e.subjects, e.host.Status().DefaultDomain)
+	switch {
+	case errors.Is(err, verto.ErrUnknownProfile):
+		return nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
+	case err != nil:
+		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	}
+	return route, nil
 }
 
 // inviteUser makes the offer and sends verto.invite, on the call's queue:

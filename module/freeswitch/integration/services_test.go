@@ -418,6 +418,25 @@ func (s *svc) testContactLegs(t *testing.T) {
 		}
 		return c.Report().HangupCause
 	}
+	// answer answers c and returns the UUID the originate (res) reports.
+	answer := func(c *client.Call, res <-chan string, what string) string {
+		t.Helper()
+		if err := c.Answer(ctx, client.CallOptions{Audio: client.Tone(700)}); err != nil {
+			t.Fatal(err)
+		}
+		out := <-res
+		if !strings.HasPrefix(out, "+OK") {
+			t.Fatalf("%s: originate: %s", what, out)
+		}
+		return strings.TrimSpace(strings.TrimPrefix(out, "+OK"))
+	}
+	// kill ends the call and waits until FreeSWITCH has no channel left.
+	kill := func(uuid string, c *client.Call) {
+		t.Helper()
+		f.mustCLI("uuid_kill " + uuid)
+		ended(c)
+		waitNoChannels(t, f)
+	}
 
 	// Simultaneous, as user/ dials: SIP contacts (none) and every device.
 	// (`expand` makes the originate API expand ${...} as the directory's
@@ -427,18 +446,11 @@ func (s *svc) testContactLegs(t *testing.T) {
 	if c1.ID() == c2.ID() {
 		t.Fatalf("one leg for two devices: %s", c1.ID())
 	}
-	if err := c2.Answer(ctx, client.CallOptions{Audio: client.Tone(700)}); err != nil {
-		t.Fatal(err)
-	}
-	out := <-res
-	if !strings.HasPrefix(out, "+OK") {
-		t.Fatalf("originate: %s", out)
-	}
+	uuid := answer(c2, res, "simultaneous")
 	if cause := ended(c1); cause != "LOSE_RACE" {
 		t.Errorf("the other device ended %s, want LOSE_RACE", cause)
 	}
-	f.mustCLI("uuid_kill " + strings.TrimSpace(strings.TrimPrefix(out, "+OK")))
-	ended(c2)
+	kill(uuid, c2)
 	cdrs := map[string]string{}
 	for len(cdrs) < 2 {
 		ev := es.next(t, 10*time.Second, func(ev map[string]string) bool { return strings.HasPrefix(ev["Channel-Name"], "xrtc/u:") })
@@ -447,7 +459,6 @@ func (s *svc) testContactLegs(t *testing.T) {
 	if cdrs[c1.ID()] != "xrtc/u:"+p1.Sessid()+" LOSE_RACE" || cdrs[c2.ID()] != "xrtc/u:"+p2.Sessid()+" NORMAL_CLEARING" {
 		t.Errorf("one CDR per device: %v", cdrs)
 	}
-	waitNoChannels(t, f)
 
 	// leg_timeout per device: the first device gives up after 2 s, the
 	// second rings on and answers.
@@ -460,15 +471,7 @@ func (s *svc) testContactLegs(t *testing.T) {
 	if d := time.Since(start); d > 6*time.Second {
 		t.Errorf("leg_timeout=2 took %v", d)
 	}
-	if err := c2.Answer(ctx, client.CallOptions{Audio: client.Tone(700)}); err != nil {
-		t.Fatal(err)
-	}
-	if out = <-res; !strings.HasPrefix(out, "+OK") {
-		t.Fatalf("originate after one leg_timeout: %s", out)
-	}
-	f.mustCLI("uuid_kill " + strings.TrimSpace(strings.TrimPrefix(out, "+OK")))
-	ended(c2)
-	waitNoChannels(t, f)
+	kill(answer(c2, res, "leg_timeout"), c2)
 
 	// One after the other: the first times out, the second answers.
 	res = originate(f, "{ignore_early_media=true,originate_continue_on_timeout=true}[leg_timeout=2]xrtc/u:"+p1.Sessid()+"|xrtc/u:"+p2.Sessid(), "&echo")
@@ -477,15 +480,7 @@ func (s *svc) testContactLegs(t *testing.T) {
 		t.Errorf("sequential: the first device ended %s", cause)
 	}
 	c2 = incoming(p2)
-	if err := c2.Answer(ctx, client.CallOptions{Audio: client.Tone(700)}); err != nil {
-		t.Fatal(err)
-	}
-	if out = <-res; !strings.HasPrefix(out, "+OK") {
-		t.Fatalf("sequential originate: %s", out)
-	}
-	f.mustCLI("uuid_kill " + strings.TrimSpace(strings.TrimPrefix(out, "+OK")))
-	ended(c2)
-	waitNoChannels(t, f)
+	kill(answer(c2, res, "sequential"), c2)
 
 	// group_confirm: both answer; the device that presses 1 gets the call.
 	res = originate(f, "{ignore_early_media=true,group_confirm_key=1,group_confirm_file=silence_stream://20000}"+contact, "&echo", "expand")
@@ -501,7 +496,8 @@ func (s *svc) testContactLegs(t *testing.T) {
 	if err := c2.SendDTMF(ctx, "1"); err != nil {
 		t.Fatal(err)
 	}
-	if out = <-res; !strings.HasPrefix(out, "+OK") {
+	out := <-res
+	if !strings.HasPrefix(out, "+OK") {
 		t.Fatalf("group_confirm originate: %s", out)
 	}
 	if cause := ended(c1); cause != "LOSE_RACE" {
@@ -510,9 +506,7 @@ func (s *svc) testContactLegs(t *testing.T) {
 	if uuid := strings.TrimSpace(strings.TrimPrefix(out, "+OK")); uuid != c2.ID() {
 		t.Errorf("group_confirm: the call is %s, the confirming device's %s", uuid, c2.ID())
 	}
-	f.mustCLI("uuid_kill " + c2.ID())
-	ended(c2)
-	waitNoChannels(t, f)
+	kill(c2.ID(), c2)
 }
 
 // ---- item 8: presence and FSevent channels ----
@@ -550,13 +544,7 @@ func (s *svc) testPresence(t *testing.T) {
 		t.Fatal(err)
 	}
 	caller := s.xrtcClient(t, s.x1, "1000")
-	call, err := caller.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(500)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := call.WaitAnswered(ctx); err != nil {
-		t.Fatal(err)
-	}
+	call := vertoCall(t, ctx, caller.Client, "9196", client.CallOptions{Audio: client.Tone(500)})
 	active := presenceState(t, w, ch, "ACTIVE")
 	if d := active["data"].(map[string]any); d["channelUUID"] != call.ID() || d["channelPresenceID"] != "1000@"+testDomain || d["callerIDNumber"] != "1000" {
 		t.Errorf("presence %v", active)
@@ -583,13 +571,7 @@ func (s *svc) testPresence(t *testing.T) {
 			t.Fatal(err)
 		}
 		vc := s.vertoClient(t, "1000")
-		vcall, err := vc.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(500)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := vcall.WaitAnswered(ctx); err != nil {
-			t.Fatal(err)
-		}
+		vcall := vertoCall(t, ctx, vc.Client, "9196", client.CallOptions{Audio: client.Tone(500)})
 		vactive := presenceState(t, vw, vch, "ACTIVE")
 		sameKeys(t, "presence verto.event", vactive, active)
 		sameKeys(t, "presence data", vactive["data"].(map[string]any), active["data"].(map[string]any))
@@ -600,13 +582,7 @@ func (s *svc) testPresence(t *testing.T) {
 	// enable-presence off: nothing.
 	s.reconfigure(t, strings.Replace(servicesConf(false)(s.f.nats.ClientURL()), `name="enable-presence" value="true"`, `name="enable-presence" value="false"`, 1))
 	defer s.reconfigure(t, servicesConf(false)(s.f.nats.ClientURL()))
-	call, err = caller.Call(ctx, "9196", client.CallOptions{Audio: client.Tone(500)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := call.WaitAnswered(ctx); err != nil {
-		t.Fatal(err)
-	}
+	call = vertoCall(t, ctx, caller.Client, "9196", client.CallOptions{Audio: client.Tone(500)})
 	w.none(t, client.EventVerto, 2*time.Second, func(ev client.Event) bool { c, _ := presenceOf(t, ev); return c == ch })
 	_ = call.Hangup(ctx)
 	waitNoChannels(t, f)
