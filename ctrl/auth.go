@@ -45,68 +45,22 @@ func (id *Identity) EventChannelAllowed(ch string) bool {
 	return conf.PermAllows(id.AllowedEventChannels, ch)
 }
 
-// JSAPIAllowed is mod_verto's check of a jsapi request: its command must be
-// in jsonrpc-allowed-jsapi, and a jsapi "fsapi" command's data.cmd (and
-// data.arg) must pass FSAPIAllowed.
+// APIPermissions are the identity's jsonrpc-allowed-jsapi / -fsapi, as
+// XCtrl checks them and asserts them to the node that runs the command.
+func (id *Identity) APIPermissions() *verto.APIPermissions {
+	return &verto.APIPermissions{AllowedJSAPI: id.AllowedJSAPI, AllowedFSAPI: id.AllowedFSAPI}
+}
+
+// JSAPIAllowed is mod_verto's check of a jsapi request
+// (verto.APIPermissions.JSAPIAllowed).
 func (id *Identity) JSAPIAllowed(params *verto.Object) bool {
-	if id.AllowedJSAPI == nil || !params.Has("command") {
-		return true
-	}
-	command := params.String("command")
-	if !conf.PermAllows(id.AllowedJSAPI, command) {
-		return false
-	}
-	if command == "fsapi" && id.AllowedFSAPI != nil {
-		var data struct {
-			Cmd *string `json:"cmd"`
-			Arg *string `json:"arg"`
-		}
-		if params.Get("data", &data) && data.Cmd != nil {
-			arg := ""
-			if data.Arg != nil {
-				arg = *data.Arg
-			}
-			return id.FSAPIAllowed(*data.Cmd, arg)
-		}
-	}
-	return true
+	return id.APIPermissions().JSAPIAllowed(params)
 }
 
-// sneakyCommands run the API command in their argument (mod_verto's
-// auth_api_command): that one must be allowed too.
-var sneakyCommands = []string{"bgapi", "sched_api", "eval", "expand", "xml_wrap"}
-
-// FSAPIAllowed is mod_verto's auth_api_command: cmd must be in
-// jsonrpc-allowed-fsapi, and when it runs another command (bgapi, expand
-// ...) so must the first word of arg, and so on down the chain.
+// FSAPIAllowed is mod_verto's auth_api_command
+// (verto.APIPermissions.FSAPIAllowed).
 func (id *Identity) FSAPIAllowed(cmd, arg string) bool {
-	if id.AllowedFSAPI == nil {
-		return true
-	}
-	words := append([]string{cmd}, strings.Split(arg, " ")...)
-	for i, w := range words {
-		if !fsapiListed(id.AllowedFSAPI, w) {
-			return false
-		}
-		sneaky := false
-		for _, s := range sneakyCommands {
-			sneaky = sneaky || strings.EqualFold(s, w)
-		}
-		if !sneaky || i+1 >= len(words) || (i == 0 && arg == "") {
-			return true
-		}
-	}
-	return true
-}
-
-// fsapiListed: an fsapi command is matched by name only (no dot prefix).
-func fsapiListed(list []string, cmd string) bool {
-	for _, a := range list {
-		if strings.EqualFold(a, cmd) {
-			return true
-		}
-	}
-	return false
+	return id.APIPermissions().FSAPIAllowed(cmd, arg)
 }
 
 // Display is what XCtrl stamps as fromDisplay: caller-id-name, else the

@@ -77,9 +77,13 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	srv.fanout(targets, srv.cfg.Timers.LoginWait, func(replies []*verto.Message) {
+		// An owned channel is its node's to refuse; a channel nobody owns
+		// (presence, FSevent) is refused when every node that answered
+		// refuses it (e.g. FSevent where enable-fs-events is off).
 		refused := map[string]bool{}
+		answered, unowned := 0, map[string]int{}
 		for i, rep := range replies {
-			if rep == nil || targets[i].node == "" {
+			if rep == nil {
 				continue
 			}
 			var sr verto.SubscribeResult
@@ -88,7 +92,19 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 			} else if rep.Error != nil {
 				rep.Error.Field("unauthorizedChannels", &sr.UnauthorizedChannels)
 			}
+			if targets[i].node == "" {
+				answered++
+			}
 			for _, ch := range sr.UnauthorizedChannels {
+				if targets[i].node != "" {
+					refused[ch] = true
+				} else {
+					unowned[ch]++
+				}
+			}
+		}
+		for ch, n := range unowned {
+			if n == answered {
 				refused[ch] = true
 			}
 		}

@@ -34,6 +34,9 @@ func (srv *Server) onCtrl(bm *BusMsg) {
 	case verto.MethodXrtcAnswered:
 		srv.onAnswered(msg)
 		return
+	case verto.MethodXrtcContact:
+		srv.goRing(func(ctx context.Context) { srv.onContact(ctx, bm, msg) })
+		return
 	}
 	if !strings.HasPrefix(msg.Method, "verto.") {
 		srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.ErrMethodNotFound))
@@ -46,7 +49,8 @@ func (srv *Server) onCtrl(bm *BusMsg) {
 			return
 		}
 	}
-	if msg.Method == verto.MethodInvite && o.String(verto.KeySessid) == "" {
+	if msg.Method == verto.MethodInvite {
+		// A call to a user, or with a sessid to one socket (ring.go).
 		fwd := o.String(verto.KeyForwardedBy)
 		srv.goRing(func(ctx context.Context) { srv.ring(ctx, bm, msg, &o, fwd != "") })
 		return
@@ -54,13 +58,18 @@ func (srv *Server) onCtrl(bm *BusMsg) {
 	srv.deliver(bm, msg, &o)
 }
 
-// onRTC handles the queue subject of calls to WebRTC users.
+// onRTC handles the queue subject of calls to WebRTC users, and the
+// nodes' questions about users' sockets (xrtc.contact, contact.go).
 func (srv *Server) onRTC(bm *BusMsg) {
 	msg, err := verto.DecodeMessage(bm.Data, busLimits)
 	if err != nil {
 		if de, ok := err.(*verto.DecodeError); ok {
 			srv.replyBus(bm.Reply, verto.NewError(de.ID, de.RPC()))
 		}
+		return
+	}
+	if msg.Method == verto.MethodXrtcContact {
+		srv.goRing(func(ctx context.Context) { srv.onContact(ctx, bm, msg) })
 		return
 	}
 	if msg.Method != verto.MethodInvite {
@@ -232,8 +241,9 @@ func (srv *Server) onStatus(bm *BusMsg) {
 		if srv.nodes.Answered(n.UUID) {
 			srv.goLoop(func() { srv.reconcile(n.UUID) })
 		}
-		if srv.nodes.Update(n, time.Now()) {
+		if srv.nodes.Update(n, time.Now()) || msg.Method == verto.MethodNodeRegister {
 			srv.log.Info("node up", "node_uuid", n.UUID, "name", n.Name, "sessions", n.Sessions)
+			srv.goLoop(func() { srv.replaySubscriptions(n.UUID) }) // subscriptions.go
 		}
 	case verto.MethodNodeUnregister:
 		if srv.nodes.Remove(n.UUID) {

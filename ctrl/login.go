@@ -210,17 +210,21 @@ func identRPC(err error) *verto.Error {
 }
 
 // assertedUser is params.xrtc_user: the identity, plus the directory's
-// event channel permissions for the node (verto.EventPermissions): absent
-// for no restriction, [] for none allowed.
+// permissions the node applies (verto.EventPermissions,
+// verto.APIPermissions): absent for no restriction, [] for none allowed.
 func assertedUser(id *Identity) json.RawMessage {
-	var chans *[]string
-	if id.AllowedEventChannels != nil {
-		chans = &id.AllowedEventChannels
+	list := func(l []string) *[]string {
+		if l == nil {
+			return nil
+		}
+		return &l
 	}
 	b, _ := json.Marshal(struct {
 		verto.User
 		AllowedEventChannels *[]string `json:"allowed_event_channels,omitempty"`
-	}{id.User, chans})
+		AllowedJSAPI         *[]string `json:"allowed_jsapi,omitempty"`
+		AllowedFSAPI         *[]string `json:"allowed_fsapi,omitempty"`
+	}{id.User, list(id.AllowedEventChannels), list(id.AllowedJSAPI), list(id.AllowedFSAPI)})
 	return b
 }
 

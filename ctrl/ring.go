@@ -14,8 +14,13 @@ import (
 // ones, forward the invite to the instances holding the others, and answer
 // the node with a RingResult, or USER_NOT_REGISTERED at once when the user
 // has no socket anywhere. A forwarded invite (xrtc_forwarded_by) rings only
-// this instance's sockets.
+// this instance's sockets. An invite with a sessid calls that one socket
+// (ringSocket).
 func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *verto.Object, forwarded bool) {
+	if o.String(verto.KeySessid) != "" {
+		srv.ringSocket(ctx, bm, msg, o, forwarded) // xrtc/u:<sessid>: one socket
+		return
+	}
 	callID := o.String(verto.KeyCallID)
 	login := o.String("login")
 	node := o.String(verto.KeyNodeUUID)

@@ -30,6 +30,8 @@ var fsVars = map[string]string{"local_ip_v4": "127.0.0.1"}
 type assertedUser struct {
 	verto.User
 	AllowedEventChannels *[]string `json:"allowed_event_channels"`
+	AllowedJSAPI         *[]string `json:"allowed_jsapi"`
+	AllowedFSAPI         *[]string `json:"allowed_fsapi"`
 }
 
 // loginAndCall logs login in with the client's userVariables, places a call
@@ -107,6 +109,15 @@ func TestFSConfLogins(t *testing.T) {
 			}
 			if (u.AllowedEventChannels != nil) != tc.channelsRestrict || (u.AllowedEventChannels != nil && !slices.Equal(*u.AllowedEventChannels, tc.channels)) {
 				t.Errorf("allowed_event_channels %v", u.AllowedEventChannels)
+			}
+			// jsapi and fsapi lists, unset in this directory but for the
+			// support group's jsapi: [] (nothing), for the node to check.
+			jsapi := []string{}
+			if strings.HasPrefix(tc.login, "alice@") {
+				jsapi = []string{"fsv.status"}
+			}
+			if u.AllowedJSAPI == nil || !slices.Equal(*u.AllowedJSAPI, jsapi) || u.AllowedFSAPI == nil || len(*u.AllowedFSAPI) != 0 {
+				t.Errorf("allowed_jsapi %v, allowed_fsapi %v", u.AllowedJSAPI, u.AllowedFSAPI)
 			}
 		})
 	}

@@ -20,13 +20,26 @@ type KV struct {
 // DialString is a parsed xrtc dial string (PROTOCOL.md section 7):
 //
 //	[{var=value,...}]xrtc/[profile/]user[@domain][;key=value...]
+//	[{var=value,...}]xrtc/[profile/]u:<sessid>[;key=value...]
+//
+// The first form calls a user: XCtrl rings every socket of that user as one
+// leg. The second calls one client socket, whoever is logged in on it
+// (mod_verto's verto.rtc/u:<sessid>, what the xrtc_contact API returns, one
+// FreeSWITCH leg per device).
 type DialString struct {
 	Vars    []KV   // {a=b,...}: channel variables for this originate
 	Profile string // as written; "" when absent (see ProfileName)
 	User    string
 	Domain  string // "" when absent: the profile's or the switch's domain applies
-	Params  []KV   // ;k=v endpoint parameters
+	// Sessid is the socket of the per-socket form u:<sessid>; User and
+	// Domain are then empty.
+	Sessid string
+	Params []KV // ;k=v endpoint parameters
 }
+
+// SocketPrefix starts the per-socket form of a dial string's target:
+// xrtc/u:<sessid>.
+const SocketPrefix = "u:"
 
 // DialError says what is wrong with a dial string and where (a byte offset
 // into Input).
@@ -215,6 +228,16 @@ func (p *dialParser) target(d *DialString, end int) error {
 	if addr == "" {
 		return p.fail(base, "empty user")
 	}
+	if sessid, ok := strings.CutPrefix(addr, SocketPrefix); ok {
+		if sessid == "" {
+			return p.fail(base+len(SocketPrefix), "empty sessid after %q", SocketPrefix)
+		}
+		if bad := strings.IndexAny(sessid, badTargetChars+"/@"); bad >= 0 {
+			return p.fail(base+len(SocketPrefix)+bad, "unexpected %q in sessid", sessid[bad])
+		}
+		d.Sessid = sessid
+		return p.params(d, rest, params, end)
+	}
 	user, domain, hasAt := strings.Cut(addr, "@")
 	if user == "" {
 		return p.fail(base, "empty user")
@@ -231,6 +254,12 @@ func (p *dialParser) target(d *DialString, end int) error {
 		}
 	}
 	d.User, d.Domain = user, domain
+	return p.params(d, rest, params, end)
+}
+
+// params reads the ;k=v parameters of a target (rest is the whole target,
+// params what follows its first ';').
+func (p *dialParser) params(d *DialString, rest, params string, end int) error {
 	if params == "" && strings.HasSuffix(rest, ";") {
 		return p.fail(end, "empty parameter after ';'")
 	}
@@ -311,8 +340,12 @@ func (d *DialString) Subject(profileSubject string, s Subjects) string {
 	return profileSubject
 }
 
-// Login returns user@domain (or user without a domain).
+// Login returns user@domain (or user without a domain); "" for the
+// per-socket form.
 func (d *DialString) Login() string {
+	if d.Sessid != "" {
+		return ""
+	}
 	if d.Domain == "" {
 		return d.User
 	}
@@ -347,7 +380,11 @@ func (d *DialString) Target() string {
 		b.WriteString(d.Profile)
 		b.WriteByte('/')
 	}
-	b.WriteString(d.Login())
+	if d.Sessid != "" {
+		b.WriteString(SocketPrefix + d.Sessid)
+	} else {
+		b.WriteString(d.Login())
+	}
 	for _, kv := range d.Params {
 		b.WriteByte(';')
 		b.WriteString(kv.Key)
@@ -379,12 +416,14 @@ type ProfileInfo struct {
 	Domain      string // force-register-domain, or ""
 }
 
-// Route is a resolved dial string: where the verto.invite goes and for whom.
+// Route is a resolved dial string: where the verto.invite goes and for whom
+// (a user, or with Sessid one client socket).
 type Route struct {
 	Profile  string `json:"profile"`
-	User     string `json:"user"`
-	Domain   string `json:"domain"`
-	Login    string `json:"login"`
+	User     string `json:"user,omitempty"`
+	Domain   string `json:"domain,omitempty"`
+	Login    string `json:"login,omitempty"`
+	Sessid   string `json:"sessid,omitempty"`
 	CtrlUUID string `json:"ctrl_uuid,omitempty"`
 	CtrlFrom string `json:"ctrl_from,omitempty"`
 	Subject  string `json:"subject"`
@@ -399,6 +438,18 @@ func (d *DialString) Resolve(lookup func(name string) (ProfileInfo, bool), s Sub
 		return nil, fmt.Errorf("dial string %q: profile %q: %w", d.String(), name, ErrUnknownProfile)
 	}
 	r := &Route{Profile: name, User: d.User, Domain: d.Domain}
+	subject := prof.CtrlSubject
+	if subject == "" {
+		subject = s.CtrlRTC()
+	}
+	if d.Sessid != "" {
+		// One socket, whoever holds it: no user, no domain.
+		if err := CheckSessid(d.Sessid); err != nil {
+			return nil, fmt.Errorf("dial string %q: %w", truncated(d.String()), err)
+		}
+		r.User, r.Domain, r.Sessid = "", "", d.Sessid
+		return r.route(d, subject, s)
+	}
 	if r.Domain == "" {
 		r.Domain = prof.Domain
 	}
@@ -414,17 +465,18 @@ func (d *DialString) Resolve(lookup func(name string) (ProfileInfo, bool), s Sub
 	if err := CheckLogin(r.Login); err != nil {
 		return nil, fmt.Errorf("dial string %q: %w", truncated(d.String()), err)
 	}
-	subject := prof.CtrlSubject
-	if subject == "" {
-		subject = s.CtrlRTC()
-	}
+	return r.route(d, subject, s)
+}
+
+// route fills in the controller and the subject of the invite.
+func (r *Route) route(d *DialString, profileSubject string, s Subjects) (*Route, error) {
 	r.CtrlUUID, r.CtrlFrom = d.CtrlUUID()
 	if r.CtrlUUID != "" {
 		if err := CheckCtrlRef(r.CtrlUUID); err != nil {
 			return nil, fmt.Errorf("dial string %q: %s: %w", truncated(d.String()), r.CtrlFrom, err)
 		}
 	}
-	r.Subject = d.Subject(subject, s)
+	r.Subject = d.Subject(profileSubject, s)
 	if err := CheckSubject(r.Subject); err != nil {
 		return nil, fmt.Errorf("dial string %q: %w", truncated(d.String()), err)
 	}

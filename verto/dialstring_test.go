@@ -34,6 +34,12 @@ func TestParseDialString(t *testing.T) {
 			DialString{Vars: []KV{{"origination_caller_id_name", "Alice 'A' Smith"}}, User: "1000", Domain: "d"}, "", ""},
 		{"  xrtc/1000@d;a=1;b=2  ", DialString{User: "1000", Domain: "d", Params: []KV{{"a", "1"}, {"b", "2"}}}, "", ""},
 		{"xrtc/1000@d;ctrl_uuid=", DialString{User: "1000", Domain: "d", Params: []KV{{"ctrl_uuid", ""}}}, "", ""},
+		// The per-socket form: one client socket, mod_verto's verto.rtc/u:<sessid>.
+		{"xrtc/u:6d1f0c2e-1b7a-4c55-9a3e-2f0d8c1b9e77", DialString{Sessid: "6d1f0c2e-1b7a-4c55-9a3e-2f0d8c1b9e77"}, "", ""},
+		{"xrtc/webrtc/u:s1", DialString{Profile: "webrtc", Sessid: "s1"}, "", ""},
+		{"{leg_timeout=5}xrtc/u:s1;ctrl_uuid=c9",
+			DialString{Vars: []KV{{"leg_timeout", "5"}}, Sessid: "s1", Params: []KV{{"ctrl_uuid", "c9"}}}, "c9", CtrlFromParam},
+		{"xrtc/u1:x@d", DialString{User: "u1:x", Domain: "d"}, "", ""}, // not the prefix: a user
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -88,6 +94,12 @@ func TestParseDialStringErrors(t *testing.T) {
 		{"{a=b} xrtc/1000@d", 5, `expected "xrtc/"`},
 		{"xrtc/a/b/c@d", 8, `unexpected '/' in user`},
 		{"xrtc/1000@d,xrtc/1001@d", 11, `unexpected ',' in domain`},
+		{"xrtc/u:", 7, "empty sessid"},
+		{"xrtc/p/u:;a=b", 9, "empty sessid"},
+		{"xrtc/u:s1@d", 9, `unexpected '@' in sessid`},
+		{"xrtc/u:s 1", 8, `unexpected ' ' in sessid`},
+		{"xrtc/u:s1,s2", 9, `unexpected ',' in sessid`},
+		{"xrtc/u:s1;", 10, "empty parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -135,6 +147,8 @@ func TestResolve(t *testing.T) {
 		{"{xcc_ctrl_uuid=c1}xrtc/1000@d;ctrl_uuid=c3", "cn.xswitch.ctrl.c3", "1000@d", nil},
 		{"xrtc/nosuch/1000@d", "", "", ErrUnknownProfile},
 		{"xrtc/1000", "", "1000@global.example", nil},
+		{"xrtc/u:s1", "cn.xswitch.ctrl.rtc", "", nil},
+		{"xrtc/webrtc/u:s1;ctrl_uuid=c4", "cn.xswitch.ctrl.c4", "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -168,12 +182,24 @@ func TestResolve(t *testing.T) {
 	if _, err := d.Resolve(lookup, s, ""); !errors.Is(err, ErrNoDomain) {
 		t.Errorf("no domain: %v", err)
 	}
+	// The per-socket form needs no domain, and keeps none.
+	d, _ = ParseDialString("xrtc/webrtc/u:s1")
+	r, err := d.Resolve(lookup, s, "")
+	if err != nil || r.Sessid != "s1" || r.Domain != "" || r.User != "" || r.Profile != "webrtc" {
+		t.Errorf("per-socket route %+v, %v", r, err)
+	}
+	// A sessid is bounded as one from a browser is.
+	d = &DialString{Sessid: strings.Repeat("s", MaxSessidLen+1)}
+	if _, err := d.Resolve(lookup, s, ""); err == nil {
+		t.Error("an over-long sessid resolved")
+	}
 }
 
 func FuzzParseDialString(f *testing.F) {
 	for _, s := range []string{
 		"xrtc/1000@d", "xrtc/p/1000@d;ctrl_uuid=x", "{a=b,c='d,e'}xrtc/u@d",
 		"{a=\\,}xrtc/u", "{a='\\''}xrtc/p/u@d;k=v", "{", "xrtc/;", "{a=b}}xrtc/u",
+		"xrtc/u:s1", "xrtc/p/u:6d1f-0c2e;ctrl_uuid=c", "{leg_timeout=5}xrtc/u:s@1", "xrtc/u:",
 	} {
 		f.Add(s)
 	}

@@ -90,14 +90,7 @@ func xrtcGoOriginate(octx unsafe.Pointer, req *C.xrtc_orig_req_t) (cause C.int) 
 	if m == nil {
 		return C.int(verto.CauseChannelUnacceptable)
 	}
-	vars := make(map[string]string, int(req.vars.count))
-	if n := int(req.vars.count); n > 0 {
-		names := unsafe.Slice(req.vars.names, n)
-		values := unsafe.Slice(req.vars.values, n)
-		for i := range n {
-			vars[C.GoString(names[i])] = C.GoString(values[i])
-		}
-	}
+	vars := goVars(&req.vars)
 	uuid := C.GoString(req.uuid)
 	if uuid == "" {
 		uuid = newUUID()

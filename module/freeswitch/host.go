@@ -272,24 +272,6 @@ func (h *fsHost) Broadcast(channel string, event json.RawMessage) error {
 	return nil
 }
 
-// SendChat implements xrtc.Host (a MESSAGE event, proto verto).
-func (h *fsHost) SendChat(msg xrtc.Chat) error {
-	var m cmem
-	defer m.free()
-	in := 0
-	if msg.InDialog {
-		in = 1
-	}
-	c := C.xrtc_chat_t{
-		from: m.str(msg.From), to: m.str(msg.To), body: m.str(msg.Body), call_id: m.str(msg.CallID),
-		sessid: m.str(msg.Sessid), profile: m.str(msg.Profile), in_dialog: C.int(in),
-	}
-	if C.xrtc_send_chat(&c) != C.XRTC_OK {
-		return errors.New("INVALID MESSAGE to and body params required")
-	}
-	return nil
-}
-
 // Status implements xrtc.Host.
 func (h *fsHost) Status() xrtc.HostStatus {
 	var st C.xrtc_status_t

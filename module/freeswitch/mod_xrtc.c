@@ -18,6 +18,7 @@
 #include <switch.h>
 #include <switch_stun.h>
 #include "xrtc.hh"
+#include "services.hh"
 #include "_cgo_export.h"
 
 SWITCH_MODULE_LOAD_FUNCTION(mod_xrtc_load);
@@ -856,71 +857,17 @@ int xrtc_broadcast(const char *channel, const char *json)
 	return XRTC_OK;
 }
 
-/* verto.info msg: a MESSAGE event, as mod_verto's verto__info_func. */
-int xrtc_send_chat(const xrtc_chat_t *chat)
-{
-	switch_event_t *event;
-	const char *to = chat->to, *proto = "verto";
-	char *pproto = NULL, *p, *from_user = NULL, *from_host = NULL;
-
-	if (zstr(to) || zstr(chat->body)) {
-		return XRTC_FAIL;
-	}
-	if (strchr(to, '+')) {
-		pproto = strdup(to);
-		p = strchr(pproto, '+');
-		*p++ = '\0';
-		proto = pproto;
-		to = p;
-	}
-	if (switch_event_create(&event, SWITCH_EVENT_MESSAGE) != SWITCH_STATUS_SUCCESS) {
-		switch_safe_free(pproto);
-		return XRTC_FAIL;
-	}
-	if (!zstr(chat->from)) {
-		from_user = strdup(chat->from);
-		if ((from_host = strchr(from_user, '@'))) {
-			*from_host++ = '\0';
-		}
-	}
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "proto", "verto");
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "from", nz(chat->from));
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "from_user", nz(from_user));
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "from_host", nz(from_host));
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "to", to);
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "type", "text/plain");
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "from_full", nz(from_user));
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "verto_profile", nz(chat->profile));
-	switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "verto_jsock_uuid", nz(chat->sessid));
-	if (chat->in_dialog && !zstr(chat->call_id)) {
-		switch_event_add_header_string(event, SWITCH_STACK_BOTTOM, "call_id", chat->call_id);
-	}
-	switch_event_add_body(event, "%s", chat->body);
-
-	if (strcasecmp(proto, "verto")) {
-		switch_core_chat_send(proto, event);
-	}
-	if (chat->in_dialog && !zstr(chat->call_id)) {
-		switch_core_session_t *session;
-		if ((session = switch_core_session_locate(chat->call_id))) {
-			switch_core_session_queue_event(session, &event);
-			switch_core_session_rwunlock(session);
-		}
-	} else {
-		switch_core_chat_send("GLOBAL", event);
-	}
-	if (event) {
-		switch_event_destroy(&event);
-	}
-	switch_safe_free(pproto);
-	switch_safe_free(from_user);
-	return XRTC_OK;
-}
+/* xrtc_send_chat (verto.info msg): services.c */
 
 static void xrtc_event_channel_func(const char *event_channel, cJSON *json, const char *key, switch_event_channel_id_t id, void *user_data)
 {
 	char *text;
 
+	/* mod_verto's presence (loaded beside us): the endpoint makes its own
+	 * (services.c), our clients must not hear it twice */
+	if (key && strstr(key, "mod_verto") && event_channel && !strncasecmp(event_channel, "presence", 8)) {
+		return;
+	}
 	if (!json || !(text = cJSON_PrintUnformatted(json))) {
 		return;
 	}
@@ -1280,6 +1227,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_xrtc_load)
 	xrtc_globals.bound = 1;
 
 	SWITCH_ADD_API(api_interface, "xrtc", "xrtc endpoint (Verto over NATS)", xrtc_api_function, "status|calls|debug [0-7]|reload");
+	xrtc_services_load(*module_interface); /* chat interface, xrtc_contact, events */
 	switch_console_set_complete("add xrtc status");
 	switch_console_set_complete("add xrtc calls");
 	switch_console_set_complete("add xrtc debug");
@@ -1298,6 +1246,7 @@ SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_xrtc_shutdown)
 		xrtc_globals.bound = 0;
 	}
 	switch_console_set_complete("del xrtc");
+	xrtc_services_shutdown();
 	xrtcGoShutdown();
 	return SWITCH_STATUS_NOUNLOAD;
 }

@@ -118,6 +118,8 @@ typedef struct {
 	const char *sessid;
 	const char *profile;
 	int in_dialog;
+	const char *context;          /* the chat plan's context */
+	xrtc_vars_t headers;          /* the msg's from_* and to_* */
 } xrtc_chat_t;
 
 /* ---- implemented in mod_xrtc.c, called from Go ---- */

@@ -245,6 +245,7 @@ func (c *Channel) answerInbound(early bool) bool {
 			ev.ChannelProgress(c.uuid, sdp)
 		} else {
 			ev.ChannelAnswer(c.uuid, sdp)
+			c.callstate("ACTIVE") // switch.go
 		}
 	}
 	return true
@@ -408,6 +409,7 @@ func (c *Channel) MarkAnswered() error {
 	c.markAnsweredLocked()
 	c.mu.Unlock()
 	c.startApp()
+	c.callstate("ACTIVE") // switch.go
 	return nil
 }
 
@@ -438,6 +440,7 @@ func (c *Channel) Hangup(cause verto.Cause) {
 	if ev := c.h.events(); ev != nil {
 		ev.ChannelHangup(c.uuid, cause)
 	}
+	c.callstate("HANGUP") // switch.go
 }
 
 // QueueDTMF implements xrtc.Channel.

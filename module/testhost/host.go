@@ -223,11 +223,13 @@ func (h *Host) Chats() []xrtc.Chat {
 	return append([]xrtc.Chat(nil), h.chats...)
 }
 
-// SendChat implements xrtc.Host: the message is kept (Chats).
+// SendChat implements xrtc.Host: the message is kept (Chats) and goes
+// through the chat plan (switch.go).
 func (h *Host) SendChat(m xrtc.Chat) error {
 	h.mu.Lock()
 	h.chats = append(h.chats, m)
 	h.mu.Unlock()
+	h.chatPlan(m)
 	return nil
 }
 

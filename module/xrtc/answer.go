@@ -79,7 +79,7 @@ func (e *Endpoint) answerVars(p *verto.CallParams) map[string]string {
 	vars["callee_id_number"] = firstNonEmpty(p.CalleeIDNumber, p.DialogParams.CalleeIDNumber)
 	if u := p.XrtcUser; u != nil {
 		vars["verto_user"], vars["presence_id"], vars["verto_host"] = u.Login, u.Login, u.Domain
-		vars["chat_proto"] = "verto"
+		vars["chat_proto"] = ChatProto
 	}
 	for k, v := range vars {
 		if v == "" {

@@ -186,6 +186,7 @@ func (e *Endpoint) Reload() error {
 	old := e.config()
 	e.cfg.Store(&cfg)
 	e.debug.Store(int32(cfg.Settings.Debug))
+	e.updateEventWants() // enable-presence, enable-fs-events
 	if changed := startOnlyChanges(old, &cfg); len(changed) > 0 {
 		e.log.Warn("xrtc: reload: these settings take effect at the next module load", "settings", strings.Join(changed, ","))
 	}

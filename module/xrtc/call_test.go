@@ -54,7 +54,7 @@ func TestInviteMediaAnswerClientBye(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"jsock_uuid_str": sessid, "event_channel_cookie": sessid, "verto_user": "1000@xswitch.cn",
-		"presence_id": "1000@xswitch.cn", "verto_host": "xswitch.cn", "chat_proto": "verto",
+		"presence_id": "1000@xswitch.cn", "verto_host": "xswitch.cn", "chat_proto": "xrtc", // the endpoint's chat interface
 		"verto_profile_name": "default", "xrtc_ctrl_uuid": ctrlUUID, "xrtc_node_uuid": nodeUUID,
 		"user_context": "users",
 	} {

@@ -26,7 +26,8 @@ type Config struct {
 // Settings are the node-wide settings.
 type Settings struct {
 	Debug          int
-	EnablePresence bool
+	EnablePresence bool          // presence.<id> event channels (presence.go)
+	EnableFSEvents bool          // FSevent.<event> event channels (presence.go)
 	DetachTimeout  time.Duration // detach-timeout-sec; 0 means DefaultDetachTimeout
 	NATSURLs       []string
 	NATSAuth       natsauth.Auth
@@ -104,6 +105,7 @@ func FromConf(c *conf.Config) Config {
 		Settings: Settings{
 			Debug:          s.Debug,
 			EnablePresence: s.EnablePresence,
+			EnableFSEvents: s.EnableFSEvents,
 			DetachTimeout:  s.DetachTimeout,
 			NATSURLs:       append([]string(nil), s.NATSURLs...),
 			NATSAuth:       s.NATSAuth,

@@ -14,6 +14,7 @@ func (e *Endpoint) detach(r *request, p *verto.ControlParams) {
 		e.runCall(c, "detach", func() { e.detachCall(c, p.CtrlUUID) })
 	}
 	e.ev.dropSocketOf(p.Sessid, p.CtrlUUID)
+	e.updateEventWants()
 	e.respond(r, nodeResult{NodeUUID: e.nodeUUID}, nil)
 }
 

@@ -99,6 +99,8 @@ func (e *Endpoint) dispatch(r *request) {
 		e.respond(r, m.Params, nil)
 	case verto.MethodXrtcLookupUser:
 		e.lookupUser(r)
+	case verto.MethodJSAPI, verto.MethodFSAPI:
+		e.runAPI(r) // api_exec.go
 	default:
 		e.respond(r, nil, verto.ErrMethodNotFound)
 	}

@@ -90,12 +90,14 @@ type Endpoint struct {
 	unsubs  []func()
 	beat    Timer
 	control serial // messages about no socket and no call
+	chatQ   serial // chat to users (chat.go), in the order sent
 
 	ev    events
 	ctrlw ctrlWatch
 
-	seq   atomic.Uint64
-	stats struct {
+	seq        atomic.Uint64
+	apiRunning atomic.Int64 // jsapi / fsapi commands running (api_exec.go)
+	stats      struct {
 		received, handled, badInput, replies, publishFailed, panics atomic.Int64
 		callsTotal, mediaTimeouts, ctrlsGone, badTransitions        atomic.Int64
 	}

@@ -38,6 +38,10 @@ type events struct {
 	sockets map[string]*socket
 	chans   map[string]map[*socket]*subscription
 	anon    *socket // queue for messages without a sessid
+	// subscriptions of the presence and FSevent families (presence.go)
+	presenceSubs, fsSubs int
+	wantsMu              sync.Mutex
+	wants                EventWants // what the host was last told (wantsMu)
 }
 
 func (ev *events) init() {
@@ -130,6 +134,7 @@ func (ev *events) subLocked(s *socket, ch string) bool {
 		s.subs = make(map[string]*subscription)
 	}
 	s.subs[ch] = sub
+	ev.countLocked(ch, 1)
 	m := ev.chans[ch]
 	if m == nil {
 		m = make(map[*socket]*subscription)
@@ -144,6 +149,7 @@ func (ev *events) unsubLocked(s *socket, ch string) bool {
 		return false
 	}
 	delete(s.subs, ch)
+	ev.countLocked(ch, -1)
 	if m := ev.chans[ch]; m != nil {
 		delete(m, s)
 		if len(m) == 0 {
@@ -232,7 +238,7 @@ func (e *Endpoint) subscribe(r *request, p *eventParams, s *socket) {
 	for _, ch := range p.EventChannel {
 		switch {
 		case ch == "":
-		case !s.allowedLocked(ch):
+		case !s.allowedLocked(ch) || !e.switchChannelAllowedLocked(s, ch):
 			res.UnauthorizedChannels = append(res.UnauthorizedChannels, ch)
 		case e.ev.subLocked(s, ch):
 			res.SubscribedChannels = append(res.SubscribedChannels, ch)
@@ -241,6 +247,7 @@ func (e *Endpoint) subscribe(r *request, p *eventParams, s *socket) {
 		}
 	}
 	e.ev.mu.Unlock()
+	e.subscribed(res.SubscribedChannels)
 	if len(res.SubscribedChannels) == 0 && len(res.AlreadySubscribedChannels) == 0 && len(res.UnauthorizedChannels) > 0 {
 		// mod_verto's error, with the code it lacks there.
 		e.respond(r, nil, (&verto.Error{Code: verto.CodeInvalidParams, Message: verto.MsgPermission}).
@@ -272,6 +279,7 @@ func (e *Endpoint) unsubscribe1(r *request, p *eventParams, s *socket) {
 	if s != e.ev.anon {
 		e.ev.forgetIfIdle(e, s.sessid)
 	}
+	e.updateEventWants()
 }
 
 func (e *Endpoint) broadcast(r *request, p *eventParams, s *socket, u *verto.User) {

@@ -36,6 +36,10 @@ func FuzzHandleMessage(f *testing.F) {
 		`{"jsonrpc":"2.0","method":"xrtc.detach","params":{"sessid":"s"}}`,
 		`{"jsonrpc":"2.0","id":8,"method":"verto.answer","params":{"sdp":"x","dialogParams":{"callID":"c1"},"echoParams":true}}`,
 		`{"jsonrpc":"2.0","id":"9","result":{"method":"verto.invite"}}`,
+		`{"jsonrpc":"2.0","id":"10","method":"fsapi","params":{"sessid":"s","cmd":"bgapi","arg":"status x","xrtc_user":{"login":"a@b","allowed_fsapi":["bgapi","status"]}}}`,
+		`{"jsonrpc":"2.0","id":"11","method":"jsapi","params":{"sessid":"s","command":"fsapi","data":{"cmd":"status"},"xrtc_user":{"login":"a@b","allowed_jsapi":["fsapi"]}}}`,
+		`{"jsonrpc":"2.0","id":"12","method":"verto.subscribe","params":{"sessid":"s","eventChannel":["presence.a@b","FSevent"]}}`,
+		`{"jsonrpc":"2.0","id":"13","method":"verto.info","params":{"sessid":"s","msg":{"to":"a@b","body":"b","from_x":"y","inDialog":true}}}`,
 		`[{"jsonrpc":"2.0"}]`, `{`, `null`, `"x"`, ``,
 	} {
 		f.Add([]byte(s))

@@ -52,7 +52,7 @@ type Host interface {
 	Broadcast(channel string, event json.RawMessage) error
 
 	// SendChat delivers a chat message (verto.info msg): a MESSAGE event with
-	// proto "verto" in FreeSWITCH.
+	// proto ChatProto in FreeSWITCH, run through the chat plan.
 	SendChat(msg Chat) error
 
 	// Status reports the switch's identity and load for node status messages
@@ -205,6 +205,12 @@ type Chat struct {
 	Sessid   string
 	Profile  string
 	InDialog bool
+	// Context is the sender's dialplan context (the chat plan's context):
+	// user_context, else verto-context, else the profile's.
+	Context string
+	// Headers are the msg's from_* and to_* fields, headers of the MESSAGE
+	// event as in mod_verto.
+	Headers map[string]string
 }
 
 // OfferOnInit is an optional Host interface, for a switch that is still

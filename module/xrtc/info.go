@@ -30,17 +30,7 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: msgInvalidChat})
 			return
 		}
-		chat := Chat{To: m.To, Body: m.Body, Sessid: p.Sessid, InDialog: m.InDialog}
-		if p.XrtcUser != nil {
-			chat.From = p.XrtcUser.Login
-		}
-		if prof != nil {
-			chat.Profile = prof.Name
-		}
-		if m.InDialog {
-			chat.CallID = callID
-		}
-		if err := e.host.SendChat(chat); err != nil {
+		if err := e.host.SendChat(e.clientChat(r, p, prof, callID)); err != nil {
 			e.respond(r, nil, sessionError(err.Error(), callID))
 			return
 		}

@@ -129,7 +129,7 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 	vars["verto_user"] = u.Login
 	vars["presence_id"] = u.Login
 	vars["verto_host"] = u.Domain
-	vars["chat_proto"] = "verto"
+	vars["chat_proto"] = ChatProto
 	vars["verto_profile_name"] = c.profile.Name
 	vars["xrtc_ctrl_uuid"] = p.CtrlUUID
 	vars["xrtc_node_uuid"] = e.nodeUUID

@@ -191,6 +191,7 @@ func (e *Endpoint) ctrlGone(ctrl string) {
 			e.ev.dropSocketOf(sid, ctrl)
 		}
 	}
+	e.updateEventWants()
 }
 
 // callsFor answers xrtc.calls: the calls held for an XCtrl's sockets.

@@ -72,18 +72,9 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 		d.Vars = append(d.Vars, verto.KV{Key: k, Value: req.Vars[k]})
 	}
 	cfg := e.config()
-	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
-		p, ok := cfg.Profiles[name]
-		if !ok {
-			return verto.ProfileInfo{}, false
-		}
-		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
-	}, e.subjects, e.host.Status().DefaultDomain)
-	switch {
-	case errors.Is(err, verto.ErrUnknownProfile):
-		return nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
-	case err != nil:
-		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	route, err := e.resolve(cfg, d)
+	if err != nil {
+		return nil, err
 	}
 	prof := cfg.Profiles[route.Profile]
 	uuid := firstNonEmpty(req.UUID, req.Vars["origination_uuid"])
@@ -99,9 +90,13 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 			}
 		}
 	}
+	dest, user := route.Login, route.User
+	if route.Sessid != "" {
+		dest, user = socketTarget(route, req.Vars)
+	}
 	caller := req.Caller
-	caller.DestinationNumber = route.User
-	caller.CalleeIDNumber = firstNonEmpty(caller.CalleeIDNumber, req.Vars["origination_callee_id_number"], route.User)
+	caller.DestinationNumber = firstNonEmpty(route.User, dest)
+	caller.CalleeIDNumber = firstNonEmpty(caller.CalleeIDNumber, req.Vars["origination_callee_id_number"], user)
 	caller.CalleeIDName = firstNonEmpty(caller.CalleeIDName, req.Vars["origination_callee_id_name"])
 	caller.CallerIDName = firstNonEmpty(caller.CallerIDName, req.Vars["origination_caller_id_name"])
 	caller.CallerIDNumber = firstNonEmpty(caller.CallerIDNumber, req.Vars["origination_caller_id_number"])
@@ -112,9 +107,11 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	for k, v := range req.Vars {
 		vars[k] = v
 	}
-	vars["verto_orig_dest"] = route.Login
-	if vars["origination_callee_id_number"] == "" {
-		vars["origination_callee_id_number"] = route.User
+	if login := socketLogin(route, req.Vars); login != "" {
+		vars["verto_orig_dest"] = login
+	}
+	if vars["origination_callee_id_number"] == "" && user != "" {
+		vars["origination_callee_id_number"] = user
 	}
 	vars["verto_profile_name"] = prof.Name
 	vars["xrtc_node_uuid"] = e.nodeUUID
@@ -124,13 +121,13 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	}
 	c := &Call{
 		id: uuid, dir: Outbound, profile: prof, created: e.clock.Now(), state: StateNew,
-		dest: route.Login, caller: caller, route: route,
+		dest: dest, caller: caller, route: route,
 	}
 	if !e.register(c) {
 		return nil, causeErr(verto.CauseChannelUnacceptable, "call %s exists (or the endpoint stopped)", uuid)
 	}
 	ch, err = e.host.NewOutboundCall(OutboundSpec{
-		UUID: uuid, Name: "xrtc/" + route.Login, Profile: prof, Route: route, Caller: caller, Vars: vars,
+		UUID: uuid, Name: "xrtc/" + dest, Profile: prof, Route: route, Caller: caller, Vars: vars,
 	})
 	if err != nil {
 		c.mu.Lock()
@@ -142,7 +139,7 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 	c.mu.Lock()
 	c.ch = ch
 	c.mu.Unlock()
-	e.log.Info("xrtc: calling user", "call_id", uuid, "login", route.Login, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
+	e.log.Info("xrtc: calling user", "call_id", uuid, "login", dest, "subject", route.Subject, "ctrl_from", route.CtrlFrom)
 	if h, ok := e.host.(OfferOnInit); ok && h.OfferOnInit() {
 		c.mu.Lock()
 		c.init = &outboundInit{ring: ring, vars: vars}
@@ -155,6 +152,26 @@ func (e *Endpoint) Originate(ctx context.Context, req OriginateRequest) (ch Chan
 		return nil, causeErr(verto.CauseSystemShutdown, "endpoint stopped")
 	}
 	return ch, nil
+}
+
+// resolve resolves a dial string with the configuration's profiles: the
+// error is a CauseError (unknown profile: CHANNEL_UNACCEPTABLE, anything
+// else INVALID_NUMBER_FORMAT).
+func (e *Endpoint) resolve(cfg *Config, d *verto.DialString) (*verto.Route, error) {
+	route, err := d.Resolve(func(name string) (verto.ProfileInfo, bool) {
+		p, ok := cfg.Profiles[name]
+		if !ok {
+			return verto.ProfileInfo{}, false
+		}
+		return verto.ProfileInfo{CtrlSubject: cfg.ctrlSubject(p), Domain: p.ForceRegisterDomain}, true
+	}, e.subjects, e.host.Status().DefaultDomain)
+	switch {
+	case errors.Is(err, verto.ErrUnknownProfile):
+		return nil, &CauseError{Cause: verto.CauseChannelUnacceptable, Err: err}
+	case err != nil:
+		return nil, &CauseError{Cause: verto.CauseInvalidNumberFormat, Err: err}
+	}
+	return route, nil
 }
 
 // inviteUser makes the offer and sends verto.invite, on the call's queue:
@@ -247,8 +264,9 @@ func (e *Endpoint) sendInvite(c *Call, sdp string, ring time.Duration, vars map[
 		CalleeIDNumber:   caller.CalleeIDNumber,
 		DisplayDirection: Outbound.String(),
 		NodeUUID:         e.nodeUUID,
-		Login:            route.Login,
+		Login:            socketLogin(route, vars),
 		CtrlUUID:         route.CtrlUUID,
+		Sessid:           route.Sessid, // xrtc/u:<sessid>: that socket only
 	}
 	var headers map[string]string
 	for k, v := range vars {
@@ -265,9 +283,16 @@ func (e *Endpoint) sendInvite(c *Call, sdp string, ring time.Duration, vars map[
 			headers[k] = v
 		}
 	}
-	var params any = p
+	if p.Variables == nil {
+		p.Variables = map[string]string{}
+	}
+	// mod_verto's invite always has variables, {} when there is none.
+	var params any = struct {
+		*verto.ServerCallParams
+		Variables map[string]string `json:"variables"`
+	}{p, p.Variables}
 	if len(headers) > 0 {
-		b, _ := json.Marshal(p)
+		b, _ := json.Marshal(params)
 		raw, err := verto.EditParams(b, func(o *verto.Object) {
 			for k, v := range headers {
 				o.Set(k, v)

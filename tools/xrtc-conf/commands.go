@@ -211,6 +211,7 @@ type dialJSON struct {
 	User     string            `json:"user"`
 	Domain   string            `json:"domain"`
 	Login    string            `json:"login"`
+	Sessid   string            `json:"sessid,omitempty"` // the per-socket form xrtc/u:<sessid>
 	CtrlUUID string            `json:"ctrl_uuid"`
 	CtrlFrom string            `json:"ctrl_uuid_from,omitempty"`
 	Vars     map[string]string `json:"vars"`
@@ -232,7 +233,7 @@ func setupDial(fs *flag.FlagSet, stdout, stderr io.Writer) func([]string) int {
 		if err != nil {
 			return fail(stderr, "dial", err)
 		}
-		out := dialJSON{Profile: d.ProfileName(), User: d.User, Domain: d.Domain, Vars: kvMap(d.Vars), Params: kvMap(d.Params)}
+		out := dialJSON{Profile: d.ProfileName(), User: d.User, Domain: d.Domain, Sessid: d.Sessid, Vars: kvMap(d.Vars), Params: kvMap(d.Params)}
 		out.CtrlUUID, out.CtrlFrom = d.CtrlUUID()
 		if out.Domain == "" {
 			out.Domain = *domain
@@ -255,9 +256,12 @@ func setupDial(fs *flag.FlagSet, stdout, stderr io.Writer) func([]string) int {
 			}
 			out.Domain, out.Subject = route.Domain, route.Subject
 		}
-		if out.Domain != "" {
+		switch {
+		case d.Sessid != "":
+			out.Domain = "" // one socket, whoever is logged in on it
+		case out.Domain != "":
 			out.Login = out.User + "@" + out.Domain
-		} else {
+		default:
 			out.Login = out.User
 		}
 		data, err := json.MarshalIndent(out, "", "  ")

@@ -107,6 +107,8 @@ func TestRun(t *testing.T) {
 		{name: "dial no default", args: []string{"dial", "--config", td + "invalid/missing-default.conf.xml", "xrtc/1000@d"}, code: 1,
 			stderr: []string{`profile "default"`}},
 		{name: "dial bad", args: []string{"dial", "sofia/1000"}, code: 1, stderr: []string{`expected "xrtc/"`}},
+		{name: "dial one socket", args: []string{"dial", "--config", td + "valid/full.conf.xml", "xrtc/u:6d1f-0c2e"}, code: 0,
+			stdout: []string{`"sessid": "6d1f-0c2e"`, `"login": ""`, `"domain": ""`, `"subject": "cn.xswitch.ctrl.rtc"`}},
 		{name: "dial no domain anywhere", args: []string{"dial", "--config", td + "valid/minimal.conf.xml", "xrtc/1000"}, code: 1, stderr: []string{"no domain"}},
 		{name: "dial domain flag", args: []string{"dial", "--config", td + "valid/minimal.conf.xml", "--domain", "d.cn", "xrtc/1000"}, code: 0,
 			stdout: []string{`"login": "1000@d.cn"`}},

@@ -35,6 +35,10 @@ type Options struct {
 	AutoAnswer bool
 	// Quiet keeps the node from recording what it receives (benchmarks).
 	Quiet bool
+	// Refuse are channel families (the part before the first dot) the
+	// node refuses to subscribe, as xrtc refuses FSevent channels while
+	// enable-fs-events is off.
+	Refuse []string
 }
 
 // Call is a call the node holds.
@@ -436,7 +440,8 @@ func (n *Node) subscribe(m *nats.Msg, msg *verto.Message, sessid, ctrl string, c
 	var res verto.SubscribeResult
 	n.mu.Lock()
 	for _, ch := range chans {
-		if isConference(ch) && !n.granted[sessid][ch] {
+		family, _, _ := strings.Cut(ch, ".")
+		if isConference(ch) && !n.granted[sessid][ch] || slices.Contains(n.opts.Refuse, family) {
 			res.UnauthorizedChannels = append(res.UnauthorizedChannels, ch)
 			continue
 		}
@@ -608,12 +613,19 @@ func (n *Node) xrtcDetach(sessid, ctrl string) {
 // Originate calls a WebRTC user: a verto.invite request to subject ("" is
 // the XCtrl queue subject cn.xswitch.ctrl.rtc). It returns XCtrl's reply.
 func (n *Node) Originate(ctx context.Context, subject, login, callID string) (*verto.Message, error) {
+	return n.ring(ctx, subject, verto.ServerCallParams{
+		CallID: callID, SDP: "v=0 offer", CallerIDName: "Node", CallerIDNumber: "9999", CalleeIDNumber: login,
+		DisplayDirection: "outbound", NodeUUID: n.opts.UUID, Login: login})
+}
+
+// ring sends the verto.invite of a call to a user or a socket and keeps the
+// call with the XCtrl instances that ring it.
+func (n *Node) ring(ctx context.Context, subject string, p verto.ServerCallParams) (*verto.Message, error) {
 	if subject == "" {
 		subject = n.subj.CtrlRTC()
 	}
-	req, err := verto.NewRequest(verto.StringID("o-"+callID), verto.MethodInvite, verto.ServerCallParams{
-		CallID: callID, SDP: "v=0 offer", CallerIDName: "Node", CallerIDNumber: "9999", CalleeIDNumber: login,
-		DisplayDirection: "outbound", NodeUUID: n.opts.UUID, Login: login})
+	callID, login := p.CallID, p.Login
+	req, err := verto.NewRequest(verto.StringID("o-"+callID), verto.MethodInvite, p)
 	if err != nil {
 		return nil, err
 	}

@@ -120,21 +120,36 @@ func (w tlog) Write(b []byte) (int, error) {
 // testDomain (password 1234).
 func startXCtrl(t *testing.T, f *fsEnv) *ctrl.Server {
 	t.Helper()
+	return startXCtrlWith(t, f, nil, nil)
+}
+
+// startXCtrlWith is startXCtrl with the users' directory params and
+// XCtrl's configuration changed.
+func startXCtrlWith(t *testing.T, f *fsEnv, params func(user int) map[string]string, config func(*ctrl.Config)) *ctrl.Server {
+	t.Helper()
 	users := ctrl.MapStore{}
 	for i := 1000; i < 1005; i++ {
 		// Directory variables as FreeSWITCH's stock users have them, the
 		// toll class narrowed: the login's userVariables must not widen it.
-		u := users.Add(fmt.Sprint(i), testDomain, "1234", nil)
+		var p map[string]string
+		if params != nil {
+			p = params(i)
+		}
+		u := users.Add(fmt.Sprint(i), testDomain, "1234", p)
 		u.Variables["toll_allow"] = "local"
 		u.Variables["accountcode"] = fmt.Sprint(i)
 		u.Variables["user_context"] = "default"
 	}
-	s, err := ctrl.New(ctrl.Config{
+	cfg := ctrl.Config{
 		WSListen:      "127.0.0.1:0",
 		NATSURLs:      []string{f.nats.ClientURL()},
 		DefaultDomain: testDomain,
 		Timers:        ctrl.Timers{NodeSweep: 200 * time.Millisecond},
-	}, ctrl.Deps{Users: users, Logger: testLogger(t, "xctrl")})
+	}
+	if config != nil {
+		config(&cfg)
+	}
+	s, err := ctrl.New(cfg, ctrl.Deps{Users: users, Logger: testLogger(t, "xctrl")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,10 +342,10 @@ func testClientEcho(t *testing.T, f *fsEnv, x *ctrl.Server) {
 
 // originate runs an fs_cli originate in the background; its output comes
 // on the channel when it returns (after the answer, or failing).
-func originate(f *fsEnv, dial, app string) <-chan string {
+func originate(f *fsEnv, dial, app string, prefix ...string) <-chan string {
 	out := make(chan string, 1)
 	go func() {
-		o, err := f.cli("originate " + dial + " " + app)
+		o, err := f.cli(strings.Join(append(prefix, "originate", dial, app), " "))
 		if err != nil {
 			o += " (" + err.Error() + ")"
 		}

@@ -27,6 +27,7 @@ type Host struct {
 	chats    chan xrtc.Chat
 	status   xrtc.HostStatus
 	failNew  error
+	sw       switchState // APIRunner, PresenceProber, EventFilter (switch.go)
 	// Silent channels record no events (benchmarks and fuzzing).
 	Silent bool
 	// LateOffer makes the host an xrtc.OfferOnInit host, as FreeSWITCH is:
