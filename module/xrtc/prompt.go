@@ -65,16 +65,26 @@ func (e *Endpoint) ChannelMediaParams(uuid string, params json.RawMessage) (err 
 }
 
 // indicateExtra sends a call message with the given params beside callID
-// to the call's client, if the call has one.
+// to the call's client, if the call has one. While the verto.invite that
+// creates a client's call is being answered it waits behind it, as
+// indicate does (FreeSWITCH starts a call's text thread, which writes at
+// once, before the invite's result).
 func (e *Endpoint) indicateExtra(uuid, method string, extra map[string]any) {
 	c := e.lookup(uuid)
 	if c == nil {
 		return
 	}
-	if st := c.getState(); st == StateHangup || st == StateNew {
+	send := func() {
+		if st := c.getState(); st == StateHangup || st == StateNew {
+			return
+		}
+		if err := e.toClientWith(c, method, &verto.ServerCallParams{}, extra); err != nil {
+			e.log.Warn("xrtc: "+method+" not sent", "call_id", uuid, "err", err)
+		}
+	}
+	if c.getState() == StateNew {
+		e.runCall(c, method, send)
 		return
 	}
-	if err := e.toClientWith(c, method, &verto.ServerCallParams{}, extra); err != nil {
-		e.log.Warn("xrtc: "+method+" not sent", "call_id", uuid, "err", err)
-	}
+	send()
 }

@@ -88,7 +88,7 @@ func (e *Endpoint) RecoverCall(rc RecoveredCall, ch Channel) (err error) {
 	if rc.CtrlUUID != "" && verto.CheckCtrlRef(rc.CtrlUUID) != nil {
 		rc.CtrlUUID = ""
 	}
-	prof, ok := e.config().Profiles[rc.Profile]
+	prof, ok := e.Profile(rc.Profile)
 	if !ok {
 		return fmt.Errorf("xrtc: recover: no profile %q", rc.Profile)
 	}
@@ -244,4 +244,11 @@ func (e *Endpoint) attachParams(c *Call, sdp string) (*verto.ServerCallParams, m
 	}
 	extra["variables"] = vars
 	return p, extra
+}
+
+// Profile returns the profile of that name in the configuration in force
+// (a switch that sets a recovered call's media up from it).
+func (e *Endpoint) Profile(name string) (*Profile, bool) {
+	p, ok := e.config().Profiles[name]
+	return p, ok
 }
