@@ -108,13 +108,13 @@ func (l *evlog) wait(t *testing.T, what string, d time.Duration, match func(clie
 	deadline := time.After(d)
 	for {
 		l.mu.Lock()
-		for _, e := range l.evs {
+		evs := append([]client.Event(nil), l.evs...)
+		l.mu.Unlock()
+		for _, e := range evs {
 			if match(e) {
-				l.mu.Unlock()
 				return e
 			}
 		}
-		l.mu.Unlock()
 		select {
 		case <-l.kick:
 		case <-deadline:
@@ -259,6 +259,17 @@ func sameFields(t *testing.T, what string, got map[string]json.RawMessage) {
 	t.Logf("%s fields: %v", what, vk)
 }
 
+// onBothSides runs scenario against each side and compares the params of
+// the message it returns.
+func onBothSides(t *testing.T, f *fsEnv, sides []side, what string, scenario func(t *testing.T, s side) json.RawMessage) {
+	got := map[string]json.RawMessage{}
+	for _, s := range sides {
+		t.Run(s.name, func(t *testing.T) { got[s.name] = scenario(t, s) })
+	}
+	sameFields(t, what, got)
+	waitNoChannels(t, f)
+}
+
 func getField(raw json.RawMessage, k string) string {
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
@@ -332,50 +343,40 @@ func TestMediaControls(t *testing.T) {
 // testPrompt: uuid_send_prompt (switch_ivr_send_prompt,
 // SWITCH_MESSAGE_INDICATE_PROMPT) reaches the client as verto.prompt.
 func testPrompt(t *testing.T, f *fsEnv, sides []side) {
-	got := map[string]json.RawMessage{}
-	for _, s := range sides {
-		t.Run(s.name, func(t *testing.T) {
-			ev := newEvlog()
-			call := callUp(t, s.dial(t, s.users[0], ev), "9196")
-			f.mustCLI("uuid_send_prompt " + call.ID() + " dtmf|Enter your PIN|^[0-9]{4}$")
-			e := ev.wait(t, "verto.prompt", 10*time.Second, vertoMsg(verto.MethodPrompt, call.ID()))
-			if getField(e.Params, "type") != "dtmf" || getField(e.Params, "text") != "Enter your PIN" || getField(e.Params, "regex") != "^[0-9]{4}$" {
-				t.Errorf("verto.prompt %s", e.Params)
-			}
-			got[s.name] = e.Params
-			hangup(t, call)
-		})
-	}
-	sameFields(t, "verto.prompt", got)
-	waitNoChannels(t, f)
+	onBothSides(t, f, sides, "verto.prompt", func(t *testing.T, s side) json.RawMessage {
+		ev := newEvlog()
+		call := callUp(t, s.dial(t, s.users[0], ev), "9196")
+		f.mustCLI("uuid_send_prompt " + call.ID() + " dtmf|Enter your PIN|^[0-9]{4}$")
+		e := ev.wait(t, "verto.prompt", 10*time.Second, vertoMsg(verto.MethodPrompt, call.ID()))
+		if getField(e.Params, "type") != "dtmf" || getField(e.Params, "text") != "Enter your PIN" || getField(e.Params, "regex") != "^[0-9]{4}$" {
+			t.Errorf("verto.prompt %s", e.Params)
+		}
+		hangup(t, call)
+		return e.Params
+	})
 }
 
 // testMediaParams: uuid_media_params (in the dialplan: it needs the
 // channel's session) reaches the client as verto.mediaParams.
 func testMediaParams(t *testing.T, f *fsEnv, sides []side) {
-	got := map[string]json.RawMessage{}
-	for _, s := range sides {
-		t.Run(s.name, func(t *testing.T) {
-			ev := newEvlog()
-			call := callUp(t, s.dial(t, s.users[0], ev), "9920")
-			e := ev.wait(t, "verto.mediaParams", 10*time.Second, vertoMsg(verto.MethodMediaParams, call.ID()))
-			var p struct {
-				MediaParams struct {
-					Video struct {
-						Width     map[string]float64 `json:"width"`
-						FrameRate map[string]float64 `json:"frameRate"`
-					} `json:"video"`
-				} `json:"mediaParams"`
-			}
-			if err := json.Unmarshal(e.Params, &p); err != nil || p.MediaParams.Video.Width["ideal"] != 640 {
-				t.Errorf("verto.mediaParams %s (%v)", e.Params, err)
-			}
-			got[s.name] = e.Params
-			hangup(t, call)
-		})
-	}
-	sameFields(t, "verto.mediaParams", got)
-	waitNoChannels(t, f)
+	onBothSides(t, f, sides, "verto.mediaParams", func(t *testing.T, s side) json.RawMessage {
+		ev := newEvlog()
+		call := callUp(t, s.dial(t, s.users[0], ev), "9920")
+		e := ev.wait(t, "verto.mediaParams", 10*time.Second, vertoMsg(verto.MethodMediaParams, call.ID()))
+		var p struct {
+			MediaParams struct {
+				Video struct {
+					Width     map[string]float64 `json:"width"`
+					FrameRate float64            `json:"frameRate"`
+				} `json:"video"`
+			} `json:"mediaParams"`
+		}
+		if err := json.Unmarshal(e.Params, &p); err != nil || p.MediaParams.Video.Width["ideal"] != 640 || p.MediaParams.Video.FrameRate != 15 {
+			t.Errorf("verto.mediaParams %s (%v)", e.Params, err)
+		}
+		hangup(t, call)
+		return e.Params
+	})
 }
 
 // testDisplay: uuid_display reaches the client as verto.display with every
@@ -415,34 +416,29 @@ func testDisplay(t *testing.T, f *fsEnv, sides []side) {
 // testReneg: uuid_media_reneg re-offers the call's media with verto.attach;
 // the client answers it on a new peer connection and the echo goes on.
 func testReneg(t *testing.T, f *fsEnv, sides []side) {
-	got := map[string]json.RawMessage{}
-	for _, s := range sides {
-		t.Run(s.name, func(t *testing.T) {
-			ev := newEvlog()
-			call := callUp(t, s.dial(t, s.users[0], ev), "9196")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := call.WaitRTT(ctx, 1); err != nil {
-				t.Fatalf("no echo: %v", err)
-			}
-			f.mustCLI("uuid_media_reneg " + call.ID())
-			e := ev.wait(t, "verto.attach", 15*time.Second, vertoMsg(verto.MethodAttach, call.ID()))
-			got[s.name] = e.Params
-			before := call.Report()
-			if err := call.WaitReceived(ctx, before.RTPPacketsReceived+50); err != nil {
-				t.Errorf("no audio after the re-offer: %v", err)
-			}
-			if err := call.WaitRTT(ctx, before.RTTSamples+1); err != nil {
-				t.Errorf("no echo after the re-offer: %v", err)
-			}
-			hangup(t, call)
-			if r := call.Report(); r.Reattached != 1 || r.HangupCause != "NORMAL_CLEARING" {
-				t.Errorf("report %+v", r)
-			}
-		})
-	}
-	sameFields(t, "verto.attach (re-offer)", got)
-	waitNoChannels(t, f)
+	onBothSides(t, f, sides, "verto.attach (re-offer)", func(t *testing.T, s side) json.RawMessage {
+		ev := newEvlog()
+		call := callUp(t, s.dial(t, s.users[0], ev), "9196")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := call.WaitRTT(ctx, 1); err != nil {
+			t.Fatalf("no echo: %v", err)
+		}
+		f.mustCLI("uuid_media_reneg " + call.ID())
+		e := ev.wait(t, "verto.attach", 15*time.Second, vertoMsg(verto.MethodAttach, call.ID()))
+		before := call.Report()
+		if err := call.WaitReceived(ctx, before.RTPPacketsReceived+50); err != nil {
+			t.Errorf("no audio after the re-offer: %v", err)
+		}
+		if err := call.WaitRTT(ctx, before.RTTSamples+1); err != nil {
+			t.Errorf("no echo after the re-offer: %v", err)
+		}
+		hangup(t, call)
+		if r := call.Report(); r.Reattached != 1 || r.HangupCause != "NORMAL_CLEARING" {
+			t.Errorf("report %+v", r)
+		}
+		return e.Params
+	})
 }
 
 // testHoldFromSwitch: the hold state the client is told is FreeSWITCH's
@@ -474,12 +470,13 @@ func testHoldFromSwitch(t *testing.T, f *fsEnv, sides []side) {
 			// FreeSWITCH holds the call (uuid_hold: music to the far end,
 			// SWITCH_MESSAGE_INDICATE_HOLD): no Verto message, and no
 			// CF_PROTO_HOLD, so toggleHold holds.
-			before := ev.count(func(e client.Event) bool { return e.CallID == id })
+			fromServer := func(e client.Event) bool { return e.CallID == id && e.Kind != client.EventHold }
+			before := ev.count(fromServer)
 			f.mustCLI("uuid_hold " + id)
 			if st, err := call.ToggleHold(ctx); err != nil || st != "held" {
 				t.Errorf("toggleHold after uuid_hold: %q %v", st, err)
 			}
-			if n := ev.count(func(e client.Event) bool { return e.CallID == id && e.Kind != client.EventHold }); n != before {
+			if n := ev.count(fromServer); n != before {
 				t.Errorf("uuid_hold sent the client %d messages", n-before)
 			}
 			f.mustCLI("uuid_hold off " + id)
@@ -574,39 +571,34 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 // echoed by 9196 (the echo application returns text too), and uuid_send_text
 // reaches the client as verto.info txt.
 func testText(t *testing.T, f *fsEnv, sides []side) {
-	got := map[string]json.RawMessage{}
-	for _, s := range sides {
-		t.Run(s.name, func(t *testing.T) {
-			ev := newEvlog()
-			call := callUp(t, s.dial(t, s.users[0], ev), "9196")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			texts := func() string {
-				var b strings.Builder
-				ev.mu.Lock()
-				defer ev.mu.Unlock()
-				for _, e := range ev.evs {
-					if e.CallID == call.ID() && e.Kind == client.EventInfo {
-						b.WriteString(e.Text)
-					}
-				}
-				return b.String()
-			}
-			for _, ch := range []string{"h", "e", "llo"} {
-				if err := call.SendText(ctx, ch); err != nil {
-					t.Fatalf("send text: %v", err)
+	onBothSides(t, f, sides, "verto.info txt", func(t *testing.T, s side) json.RawMessage {
+		ev := newEvlog()
+		call := callUp(t, s.dial(t, s.users[0], ev), "9196")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		texts := func() string {
+			var b strings.Builder
+			ev.mu.Lock()
+			defer ev.mu.Unlock()
+			for _, e := range ev.evs {
+				if e.CallID == call.ID() && e.Kind == client.EventInfo {
+					b.WriteString(e.Text)
 				}
 			}
-			e := ev.wait(t, "the echoed text", 10*time.Second, func(client.Event) bool { return strings.Contains(texts(), "hello") })
-			_ = e
-			f.mustCLI("uuid_send_text " + call.ID() + " from the switch")
-			got[s.name] = ev.wait(t, "uuid_send_text's text", 10*time.Second, func(e client.Event) bool {
-				return vertoMsg(verto.MethodInfo, call.ID())(e) && strings.Contains(e.Text, "from the switch")
-			}).Params
-			t.Logf("text received: %q", texts())
-			hangup(t, call)
+			return b.String()
+		}
+		for _, ch := range []string{"h", "e", "llo"} {
+			if err := call.SendText(ctx, ch); err != nil {
+				t.Fatalf("send text: %v", err)
+			}
+		}
+		ev.wait(t, "the echoed text", 10*time.Second, func(client.Event) bool { return strings.Contains(texts(), "hello") })
+		f.mustCLI("uuid_send_text " + call.ID() + " from the switch")
+		e := ev.wait(t, "uuid_send_text's text", 10*time.Second, func(e client.Event) bool {
+			return vertoMsg(verto.MethodInfo, call.ID())(e) && strings.Contains(e.Text, "from the switch")
 		})
-	}
-	sameFields(t, "verto.info txt", got)
-	waitNoChannels(t, f)
+		t.Logf("text received: %q", texts())
+		hangup(t, call)
+		return e.Params
+	})
 }
