@@ -59,11 +59,14 @@ const featureExtensions = `<include>
 </include>
 `
 
-// featuresConf is the tests' xcc-rtc.conf.xml with real-time text on.
+// featuresConf is the tests' xcc-rtc.conf.xml with real-time text on, and
+// a media-timeout that a re-negotiation's DTLS handshake on a loaded
+// machine does not run into (these tests are not about it).
 func featuresConf(natsURL string) string {
-	return strings.Replace(xrtcConf(natsURL), `<param name="force-register-domain"`,
+	c := strings.Replace(xrtcConf(natsURL), `<param name="force-register-domain"`,
 		`<param name="enable-text" value="true"/>
       <param name="force-register-domain"`, 1)
+	return strings.Replace(c, `name="media-timeout" value="4000"`, `name="media-timeout" value="20000"`, 1)
 }
 
 // enableVertoText turns mod_verto's enable-text on in the test's copy of
@@ -567,9 +570,11 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 	waitNoChannels(t, f)
 }
 
-// testText: real-time text (enable-text): the client's verto.info txt is
-// echoed by 9196 (the echo application returns text too), and uuid_send_text
-// reaches the client as verto.info txt.
+// testText: real-time text (enable-text): the client's verto.info txt
+// reaches the call's text thread and 9196 returns it (the echo application
+// echoes text too) as verto.info txt. (uuid_send_text cannot reach a WebRTC
+// client, on mod_verto as here: FreeSWITCH clears CF_HAS_TEXT when the SDP
+// has no text media, and switch_core_session_print then does nothing.)
 func testText(t *testing.T, f *fsEnv, sides []side) {
 	onBothSides(t, f, sides, "verto.info txt", func(t *testing.T, s side) json.RawMessage {
 		ev := newEvlog()
@@ -593,9 +598,8 @@ func testText(t *testing.T, f *fsEnv, sides []side) {
 			}
 		}
 		ev.wait(t, "the echoed text", 10*time.Second, func(client.Event) bool { return strings.Contains(texts(), "hello") })
-		f.mustCLI("uuid_send_text " + call.ID() + " from the switch")
-		e := ev.wait(t, "uuid_send_text's text", 10*time.Second, func(e client.Event) bool {
-			return vertoMsg(verto.MethodInfo, call.ID())(e) && strings.Contains(e.Text, "from the switch")
+		e := ev.wait(t, "verto.info txt", time.Second, func(e client.Event) bool {
+			return vertoMsg(verto.MethodInfo, call.ID())(e) && strings.Contains(e.Text, "llo")
 		})
 		t.Logf("text received: %q", texts())
 		hangup(t, call)
