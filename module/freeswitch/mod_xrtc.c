@@ -511,6 +511,10 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 			r = XRTC_FAIL;
 		}
 	} else if (reattach) {
+		/* a call recovered after a restart is CF_RECOVERING until the core's
+		 * on_init sends it to its recovered applications: left as it is */
+		int recovering = switch_channel_test_flag(tech_pvt->channel, CF_RECOVERING);
+
 		switch_core_media_clear_ice(session);
 		switch_channel_set_flag(tech_pvt->channel, CF_REINVITE);
 		switch_channel_set_flag(tech_pvt->channel, CF_RECOVERING);
@@ -520,7 +524,9 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 			r = XRTC_FAIL;
 		}
 		switch_channel_clear_flag(tech_pvt->channel, CF_REINVITE);
-		switch_channel_clear_flag(tech_pvt->channel, CF_RECOVERING);
+		if (!recovering) {
+			switch_channel_clear_flag(tech_pvt->channel, CF_RECOVERING);
+		}
 		if (r == XRTC_OK) {
 			tech_pvt->detached = 0;
 			switch_core_media_gen_key_frame(session);
