@@ -96,6 +96,9 @@ func TestRecovery(t *testing.T) {
 				if call.ID() != id || !call.Recovered() {
 					t.Fatalf("recovered call %s (recovered %v), want %s", call.ID(), call.Recovered(), id)
 				}
+				t.Logf("the client had ended the call (%s); verto.attach brought it back", calls[name].Report().HangupCause)
+			} else {
+				t.Logf("the client's call was re-attached")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
