@@ -72,7 +72,7 @@ func (srv *Server) onRTC(bm *BusMsg) {
 		srv.goRing(func(ctx context.Context) { srv.onContact(ctx, bm, msg) })
 		return
 	}
-	if msg.Method != verto.MethodInvite {
+	if msg.Method != verto.MethodInvite && msg.Method != verto.MethodAttach {
 		if msg.Kind() == verto.KindRequest {
 			srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.ErrMethodNotFound))
 		}
@@ -84,6 +84,11 @@ func (srv *Server) onRTC(bm *BusMsg) {
 			srv.replyBus(bm.Reply, verto.NewError(msg.ID, &verto.Error{Code: verto.CodeInvalidParams, Message: err.Error()}))
 			return
 		}
+	}
+	if msg.Method == verto.MethodAttach {
+		// a recovered call looks for its client (recovery.go)
+		srv.goRing(func(ctx context.Context) { srv.attachBySessid(ctx, bm, msg, &o) })
+		return
 	}
 	srv.goRing(func(ctx context.Context) { srv.ring(ctx, bm, msg, &o, false) })
 }
@@ -162,7 +167,7 @@ func (srv *Server) deliver(bm *BusMsg, msg *verto.Message, o *verto.Object) {
 		t.sendRequest(msg.Method, msg.Params)
 	}
 	if bm.Reply != "" {
-		res, _ := verto.NewResult(msg.ID, map[string]any{"code": 200, "message": verto.MsgSent})
+		res, _ := verto.NewResult(msg.ID, map[string]any{"code": 200, "message": verto.MsgSent, verto.KeyCtrlUUID: srv.uuid})
 		srv.replyBus(bm.Reply, res)
 	}
 }

@@ -104,6 +104,12 @@ func (r *Router) Hold(callID, node string, s *Session, st callState) {
 	if !ok {
 		c = &call{node: node}
 		r.calls[callID] = c
+	} else if c.node != node {
+		// The call lives on another node now (recovered by a node that
+		// restarted under a new node_uuid): its pairs move there.
+		for bs := range c.booked {
+			r.unbookLocked(c, bs, true)
+		}
 	}
 	c.node, c.state = node, st
 	r.addSock(c, callID, s)

@@ -58,11 +58,18 @@ func xrtcGoChannelHangup(uuid *C.char, cause C.int) {
 	}
 }
 
+// xrtcGoChannelDisplay: identity is the channel's (xrtc_identity_json),
+// read on the session thread.
+//
 //export xrtcGoChannelDisplay
-func xrtcGoChannelDisplay(uuid, name, number *C.char) {
+func xrtcGoChannelDisplay(uuid, name, number, identity *C.char) {
 	defer guard("ChannelDisplay")
 	if m := current(); m != nil {
-		m.ep.ChannelDisplay(C.GoString(uuid), C.GoString(name), C.GoString(number))
+		d := xrtc.Display{Name: C.GoString(name), Number: C.GoString(number)}
+		if id, err := parseIdentity(C.GoString(identity)); err == nil {
+			d.Identity = &id
+		}
+		m.ep.ChannelDisplayUpdate(C.GoString(uuid), d)
 	}
 }
 

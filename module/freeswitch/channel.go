@@ -142,11 +142,10 @@ func (c *fsChannel) Transfer(destination, dialplan, context string) error {
 	return c.with(func(u *C.char) C.int { return C.xrtc_transfer(u, d, dp, ctx) })
 }
 
-func (c *fsChannel) Replace(other xrtc.Channel) error {
-	if other == nil {
-		return xrtc.ErrChannelGone
-	}
-	co := C.CString(other.UUID())
+// Replace is mod_verto's attended transfer with any session FreeSWITCH
+// knows (xrtc_ext.c).
+func (c *fsChannel) Replace(otherUUID string) error {
+	co := C.CString(otherUUID)
 	defer C.free(unsafe.Pointer(co))
 	return c.with(func(u *C.char) C.int { return C.xrtc_replace(u, co) })
 }
@@ -161,8 +160,29 @@ func (c *fsChannel) QueueCommand(cmd json.RawMessage) error {
 	return c.with(func(u *C.char) C.int { return C.xrtc_queue_command(u, cc) })
 }
 
-// SendText: real-time text (enable-text) is not implemented in mod_xrtc.
-func (c *fsChannel) SendText(json.RawMessage) error { return xrtc.ErrNotSupported }
+// SendText gives the client's real-time text to the call's text thread
+// (enable-text; xrtc_ext.c): ErrNotSupported when the call has no text.
+func (c *fsChannel) SendText(txt json.RawMessage) error {
+	chars, err := xrtc.TextOf(txt)
+	if err != nil || chars == "" {
+		return err
+	}
+	cs := C.CString(chars)
+	defer C.free(unsafe.Pointer(cs))
+	return c.with(func(u *C.char) C.int { return C.xrtc_send_text(u, cs) })
+}
+
+// Identity implements xrtc.IdentityReader: the caller profile and
+// variables as mod_verto's set_call_params reads them.
+func (c *fsChannel) Identity() (xrtc.CallIdentity, error) {
+	cu := C.CString(c.uuid)
+	defer C.free(unsafe.Pointer(cu))
+	js := takeString(C.xrtc_identity(cu))
+	if js == "" {
+		return xrtc.CallIdentity{}, xrtc.ErrChannelGone
+	}
+	return parseIdentity(js)
+}
 
 func (c *fsChannel) SetVariables(vars map[string]string) {
 	if len(vars) == 0 {
@@ -182,5 +202,6 @@ func (c *fsChannel) MediaStats() xrtc.MediaStats {
 		RTPBytesIn:    uint64(st.rtp_bytes_in),
 		RTPPacketsOut: uint64(st.rtp_packets_out),
 		Bypass:        st.bypass != 0,
+		Held:          st.held != 0,
 	}
 }

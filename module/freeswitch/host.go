@@ -143,6 +143,7 @@ func (h *fsHost) media(m *cmem, p *xrtc.Profile) C.xrtc_media_opts_t {
 		local_network:         m.str(firstOf(p.LocalNetwork, "localnet.auto")),
 		cand_acl:              m.strs(p.CandidateACLs),
 		cand_acl_count:        C.int(len(p.CandidateACLs)),
+		enable_text:           cbool(p.EnableText),
 	}
 }
 

@@ -51,6 +51,7 @@ typedef struct xrtc_pvt_s {
 	int sent_media;  /* the local answer of a client's call exists */
 	int detached;    /* media stopped while the client is away */
 	int proxy;       /* bypass_media: SDP passed between the legs, no media here */
+	int recovering;  /* brought back by fsctl recover, set up by xrtc_recover_setup */
 } xrtc_pvt_t;
 
 /* The state of one outgoing_channel call, handed to Go and back. */
@@ -205,6 +206,8 @@ static switch_status_t set_media_options(xrtc_pvt_t *tech_pvt, const xrtc_media_
 	}
 
 	switch_channel_set_flag(tech_pvt->channel, CF_TRACKABLE);
+	/* fsctl recover hands the call back to mod_xrtc (xrtc_ext.c) */
+	switch_channel_set_variable(tech_pvt->channel, "secondary_recovery_module", modname);
 	switch_core_media_check_dtmf_type(session);
 	/* CC_BYPASS_MEDIA only where proxy mode can work: see xrtc_new_outbound */
 	switch_channel_set_cap(tech_pvt->channel, CC_JITTERBUFFER);
@@ -220,6 +223,9 @@ static switch_status_t set_media_options(xrtc_pvt_t *tech_pvt, const xrtc_media_
 	for (i = 0; i < m->cand_acl_count; i++) {
 		switch_core_media_add_ice_acl(session, SWITCH_MEDIA_TYPE_AUDIO, m->cand_acl[i]);
 		switch_core_media_add_ice_acl(session, SWITCH_MEDIA_TYPE_VIDEO, m->cand_acl[i]);
+	}
+	if (m->enable_text) {
+		xrtc_text_enable(session);
 	}
 	return SWITCH_STATUS_SUCCESS;
 }
@@ -421,7 +427,17 @@ int xrtc_offer(const char *uuid, char **sdp_out)
 		return XRTC_GONE;
 	}
 	switch_mutex_lock(tech_pvt->mutex);
-	if (!tech_pvt->media_up && switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE)) {
+	if (tech_pvt->recovering && !tech_pvt->media_up) {
+		/* a recovered call (fsctl recover): the core brought its media back;
+		 * a new offer on it, without new ports (mod_verto's verto_on_init
+		 * and verto_connect with CF_RECOVERING); the client's answer takes
+		 * the re-attach path */
+		switch_core_session_clear_crypto(session);
+		switch_channel_set_variable(tech_pvt->channel, "media_webrtc", "true");
+		switch_core_session_set_ice(session);
+		switch_core_media_gen_local_sdp(session, SDP_OFFER, NULL, 0, NULL, 0);
+		tech_pvt->media_up = 1;
+	} else if (!tech_pvt->media_up && switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE)) {
 		/* bypass_media: the other leg's SDP is the offer (mod_verto's
 		 * verto_connect: switch_core_media_absorb_sdp) */
 		switch_core_media_absorb_sdp(session);
@@ -496,6 +512,10 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 			r = XRTC_FAIL;
 		}
 	} else if (reattach) {
+		/* a call recovered after a restart is CF_RECOVERING until the core's
+		 * on_init sends it to its recovered applications: left as it is */
+		int recovering = switch_channel_test_flag(tech_pvt->channel, CF_RECOVERING);
+
 		switch_core_media_clear_ice(session);
 		switch_channel_set_flag(tech_pvt->channel, CF_REINVITE);
 		switch_channel_set_flag(tech_pvt->channel, CF_RECOVERING);
@@ -505,7 +525,9 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 			r = XRTC_FAIL;
 		}
 		switch_channel_clear_flag(tech_pvt->channel, CF_REINVITE);
-		switch_channel_clear_flag(tech_pvt->channel, CF_RECOVERING);
+		if (!recovering) {
+			switch_channel_clear_flag(tech_pvt->channel, CF_RECOVERING);
+		}
 		if (r == XRTC_OK) {
 			tech_pvt->detached = 0;
 			switch_core_media_gen_key_frame(session);
@@ -529,6 +551,18 @@ int xrtc_set_remote_answer(const char *uuid, const char *sdp)
 		switch_channel_set_variable(tech_pvt->channel, SWITCH_ENDPOINT_DISPOSITION_VARIABLE, "MEDIA ERROR");
 	}
 	switch_mutex_unlock(tech_pvt->mutex);
+	if (reattach && r == XRTC_OK) {
+		/* as mod_verto's verto__attach_func: the display the client had is
+		 * sent again, and the recovery data follows the socket */
+		switch_core_session_message_t msg = { 0 };
+
+		msg.from = __FILE__;
+		msg.message_id = SWITCH_MESSAGE_INDICATE_DISPLAY;
+		msg.string_array_arg[0] = switch_channel_get_variable(tech_pvt->channel, "last_sent_display_name");
+		msg.string_array_arg[1] = switch_channel_get_variable(tech_pvt->channel, "last_sent_display_number");
+		switch_core_session_receive_message(session, &msg);
+		switch_core_recovery_track(session);
+	}
 	switch_core_session_rwunlock(session);
 	return r;
 }
@@ -690,44 +724,6 @@ int xrtc_transfer(const char *uuid, const char *dest, const char *dialplan, cons
 	return r;
 }
 
-/* Attended transfer: this call's partner and the other call's partner are
- * bridged together and both xrtc channels leave (a reduced form of
- * mod_verto's attended_transfer). */
-int xrtc_replace(const char *uuid, const char *other_uuid)
-{
-	switch_core_session_t *a, *b, *pa = NULL, *pb = NULL;
-	xrtc_pvt_t *ta, *tb;
-	int r = XRTC_OK;
-
-	if (!(a = locate(uuid, &ta))) {
-		return XRTC_GONE;
-	}
-	if (!(b = locate(other_uuid, &tb))) {
-		switch_core_session_rwunlock(a);
-		return XRTC_GONE;
-	}
-	if (switch_core_session_get_partner(a, &pa) != SWITCH_STATUS_SUCCESS ||
-		switch_core_session_get_partner(b, &pb) != SWITCH_STATUS_SUCCESS) {
-		r = XRTC_NOT_BRIDGED;
-	} else {
-		const char *ua = switch_core_session_get_uuid(pa), *ub = switch_core_session_get_uuid(pb);
-		switch_channel_set_variable(ta->channel, "transfer_disposition", "replaced");
-		switch_channel_set_variable(tb->channel, "transfer_disposition", "bridge");
-		if (switch_ivr_uuid_bridge(ua, ub) != SWITCH_STATUS_SUCCESS) {
-			r = XRTC_FAIL;
-		}
-	}
-	if (pa) switch_core_session_rwunlock(pa);
-	if (pb) switch_core_session_rwunlock(pb);
-	if (r == XRTC_OK) {
-		switch_channel_hangup(ta->channel, SWITCH_CAUSE_ATTENDED_TRANSFER);
-		switch_channel_hangup(tb->channel, SWITCH_CAUSE_ATTENDED_TRANSFER);
-	}
-	switch_core_session_rwunlock(b);
-	switch_core_session_rwunlock(a);
-	return r;
-}
-
 int xrtc_refresh_video(const char *uuid)
 {
 	switch_core_session_t *session;
@@ -825,6 +821,7 @@ int xrtc_media_stats(const char *uuid, xrtc_stats_t *out)
 		return XRTC_GONE;
 	}
 	switch_mutex_lock(tech_pvt->mutex);
+	out->held = switch_channel_test_flag(tech_pvt->channel, CF_PROTO_HOLD) ? 1 : 0;
 	if (tech_pvt->proxy || switch_channel_test_flag(tech_pvt->channel, CF_PROXY_MODE)) {
 		out->bypass = 1;
 	} else if (xrtc_globals.stats_offset_ok && (rtp = switch_core_media_get_rtp_session(session, SWITCH_MEDIA_TYPE_AUDIO))) {
@@ -885,7 +882,21 @@ static void xrtc_event_channel_func(const char *event_channel, cJSON *json, cons
 static switch_status_t xrtc_on_init(switch_core_session_t *session)
 {
 	xrtc_pvt_t *tech_pvt = switch_core_session_get_private(session);
+	switch_channel_t *channel = switch_core_session_get_channel(session);
 
+	if (tech_pvt && switch_channel_test_flag(channel, CF_RECOVERING)) {
+		/* fsctl recover: the client gets a new offer (verto.attach); this
+		 * thread waits a while for its answer, as mod_verto's does */
+		if (!tech_pvt->recovering) {
+			/* the endpoint did not take it back (xrtc_ext.c) */
+			switch_channel_hangup(channel, SWITCH_CAUSE_DESTINATION_OUT_OF_ORDER);
+			return SWITCH_STATUS_SUCCESS;
+		}
+		xrtcGoChannelInit((char *) switch_core_session_get_uuid(session));
+		switch_channel_set_flag(channel, CF_VIDEO_BREAK);
+		switch_core_session_kill_channel(session, SWITCH_SIG_BREAK);
+		return SWITCH_STATUS_SUCCESS;
+	}
 	if (tech_pvt && !tech_pvt->inbound) {
 		xrtcGoChannelInit((char *) switch_core_session_get_uuid(session));
 	}
@@ -909,6 +920,7 @@ static switch_status_t xrtc_on_destroy(switch_core_session_t *session)
 	 * outgoing_channel) never reached on_hangup: the endpoint forgets it
 	 * here. For the others this repeats on_hangup, which is harmless. */
 	xrtcGoChannelHangup((char *) switch_core_session_get_uuid(session), (int) (cause ? cause : SWITCH_CAUSE_NORMAL_CLEARING));
+	xrtc_text_destroy(session);
 	switch_media_handle_destroy(session);
 	return SWITCH_STATUS_SUCCESS;
 }
@@ -1073,11 +1085,34 @@ static switch_status_t xrtc_receive_message(switch_core_session_t *session, swit
 		{
 			const char *name = msg->string_array_arg[0], *number = msg->string_array_arg[1];
 			if (!zstr(name) || !zstr(number)) {
+				char *identity;
+
+				/* as mod_verto: whoever eavesdrops on this call sees it too */
+				switch_ivr_eavesdrop_update_display(session, name, number);
 				switch_channel_set_variable(channel, "last_sent_display_name", name);
 				switch_channel_set_variable(channel, "last_sent_display_number", number);
-				xrtcGoChannelDisplay((char *) switch_core_session_get_uuid(session), (char *) nz(name), (char *) nz(number));
+				identity = xrtc_identity_json(channel);
+				xrtcGoChannelDisplay((char *) switch_core_session_get_uuid(session), (char *) nz(name), (char *) nz(number), identity);
+				free(identity);
 			}
 		}
+		break;
+	case SWITCH_MESSAGE_INDICATE_PROMPT:
+		/* switch_ivr_send_prompt (uuid_send_prompt): verto.prompt */
+		if (xrtcGoChannelPrompt((char *) switch_core_session_get_uuid(session), (char *) nz(msg->string_array_arg[0]),
+								(char *) nz(msg->string_array_arg[1]), (char *) nz(msg->string_array_arg[2])) != 0) {
+			status = SWITCH_STATUS_FALSE;
+		}
+		break;
+	case SWITCH_MESSAGE_INDICATE_MEDIA_PARAMS:
+		/* uuid_media_params, mod_conference: verto.mediaParams */
+		if (msg->string_arg && xrtcGoChannelMediaParams((char *) switch_core_session_get_uuid(session), (char *) msg->string_arg) != 0) {
+			status = SWITCH_STATUS_FALSE;
+		}
+		break;
+	case SWITCH_MESSAGE_INDICATE_MEDIA_RENEG:
+		/* uuid_media_reneg: a new offer through the re-attach path */
+		xrtcGoChannelMediaReneg((char *) switch_core_session_get_uuid(session));
 		break;
 	case SWITCH_MESSAGE_INDICATE_HOLD:
 	case SWITCH_MESSAGE_INDICATE_UNHOLD:
@@ -1088,6 +1123,33 @@ static switch_status_t xrtc_receive_message(switch_core_session_t *session, swit
 		break;
 	}
 	return status;
+}
+
+/* fsctl recover, for a session of this endpoint: the private data and the
+ * media handle (mod_rtc's rtc_recover_callback); the core then recovers its
+ * media and calls mod_xrtc's secondary callback (xrtc_ext.c). */
+static int xrtc_recover_callback(switch_core_session_t *session)
+{
+	switch_channel_t *channel = switch_core_session_get_channel(session);
+	xrtc_pvt_t *tech_pvt = attach_pvt(session, switch_channel_direction(channel) == SWITCH_CALL_DIRECTION_INBOUND);
+
+	return tech_pvt->smh ? 1 : 0;
+}
+
+/* The media settings of a recovered session, from its profile (called by
+ * Go from the secondary callback, before the session runs). */
+int xrtc_recover_setup(void *vsession, const xrtc_media_opts_t *m, int inbound)
+{
+	switch_core_session_t *session = (switch_core_session_t *) vsession;
+	xrtc_pvt_t *tech_pvt = switch_core_session_get_private(session);
+
+	if (!tech_pvt || !tech_pvt->smh || set_media_options(tech_pvt, m) != SWITCH_STATUS_SUCCESS) {
+		return XRTC_FAIL;
+	}
+	tech_pvt->inbound = inbound;
+	tech_pvt->sent_media = 1; /* answered before: no local answer to make */
+	tech_pvt->recovering = 1;
+	return XRTC_OK;
 }
 
 static switch_jb_t *xrtc_get_jb(switch_core_session_t *session, switch_media_type_t type)
@@ -1213,6 +1275,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_xrtc_load)
 	xrtc_globals.endpoint->interface_name = XRTC_EP_NAME;
 	xrtc_globals.endpoint->io_routines = &xrtc_io_routines;
 	xrtc_globals.endpoint->state_handler = &xrtc_state_handlers;
+	xrtc_globals.endpoint->recover_callback = xrtc_recover_callback;
 
 	switch_snprintf(path, sizeof(path), "%s%sautoload_configs%s%s", SWITCH_GLOBAL_dirs.conf_dir, SWITCH_PATH_SEPARATOR,
 					SWITCH_PATH_SEPARATOR, XRTC_CONF_NAME);
@@ -1232,6 +1295,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_xrtc_load)
 	switch_console_set_complete("add xrtc calls");
 	switch_console_set_complete("add xrtc debug");
 	switch_console_set_complete("add xrtc reload");
+	xrtc_ext_load(*module_interface, modname);
 
 	return SWITCH_STATUS_SUCCESS;
 }
@@ -1247,6 +1311,7 @@ SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_xrtc_shutdown)
 	}
 	switch_console_set_complete("del xrtc");
 	xrtc_services_shutdown();
+	xrtc_ext_shutdown(modname);
 	xrtcGoShutdown();
 	return SWITCH_STATUS_NOUNLOAD;
 }

@@ -52,6 +52,7 @@ typedef struct {
 	const char *local_network;
 	const char **cand_acl;
 	int cand_acl_count;
+	int enable_text;              /* real-time text (xrtc_ext.c) */
 } xrtc_media_opts_t;
 
 /* A caller profile. */
@@ -107,6 +108,7 @@ typedef struct {
 	uint64_t rtp_packets_out;
 	int has_rtp;
 	int bypass;                   /* proxy mode: the media does not pass here */
+	int held;                     /* CF_PROTO_HOLD */
 } xrtc_stats_t;
 
 /* A chat message (verto.info msg). */
@@ -151,5 +153,32 @@ int xrtc_media_stats(const char *uuid, xrtc_stats_t *out);
 
 int xrtc_broadcast(const char *channel, const char *json);
 int xrtc_send_chat(const xrtc_chat_t *chat);
+
+/* A call FreeSWITCH recovered (fsctl recover), from its channel. */
+typedef struct {
+	const char *uuid;
+	const char *profile;          /* verto_profile_name */
+	const char *sessid;           /* jsock_uuid_str */
+	const char *ctrl_uuid;        /* xrtc_ctrl_uuid */
+	const char *login;            /* verto_user */
+	int outbound;                 /* a call to a user */
+	const char *caller_id_name;
+	const char *caller_id_number;
+	const char *callee_id_name;
+	const char *callee_id_number;
+	const char *destination_number;
+} xrtc_recovered_t;
+
+/* mod_xrtc.c: the media of a recovered session, from its profile */
+int xrtc_recover_setup(void *session, const xrtc_media_opts_t *m, int inbound);
+
+/* xrtc_ext.c (sessions and channels cross as void *) */
+char *xrtc_identity(const char *uuid);        /* malloc'd JSON or NULL */
+char *xrtc_identity_json(void *channel);      /* malloc'd JSON */
+int xrtc_text_enable(void *session);
+void xrtc_text_destroy(void *session);
+int xrtc_send_text(const char *uuid, const char *chars);
+void xrtc_ext_load(void *module_interface, const char *modname);
+void xrtc_ext_shutdown(const char *modname);
 
 #endif

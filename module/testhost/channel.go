@@ -454,19 +454,20 @@ func (c *Channel) QueueDTMF(d string) error {
 	return nil
 }
 
-// Hold implements xrtc.Channel: nothing is sent while held.
+// Hold implements xrtc.Channel: nothing is sent while held. As
+// FreeSWITCH, only an answered channel goes on hold.
 func (c *Channel) Hold(on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.held = on
+	c.held = on && c.answered
 	return nil
 }
 
 // Transfer implements xrtc.Channel: test host calls are never bridged.
 func (c *Channel) Transfer(dest, dialplan, context string) error { return xrtc.ErrNotBridged }
 
-// Replace implements xrtc.Channel.
-func (c *Channel) Replace(other xrtc.Channel) error { return xrtc.ErrNotSupported }
+// Replace implements xrtc.Channel: the test host bridges nothing.
+func (c *Channel) Replace(otherUUID string) error { return xrtc.ErrNotSupported }
 
 // RefreshVideo implements xrtc.Channel (audio only: nothing to do).
 func (c *Channel) RefreshVideo() error { return nil }
@@ -489,7 +490,7 @@ func (c *Channel) SetVariables(vars map[string]string) {
 // MediaStats implements xrtc.Channel: RTP media packets read from the
 // remote track. STUN (ICE), DTLS and RTCP never reach that reader.
 func (c *Channel) MediaStats() xrtc.MediaStats {
-	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load(), RTPBytesIn: c.bytesIn.Load(), RTPPacketsOut: c.rtpOut.Load()}
+	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load(), RTPBytesIn: c.bytesIn.Load(), RTPPacketsOut: c.rtpOut.Load(), Held: c.Held()}
 }
 
 // WaitAnswered waits until the channel is answered (nil), hangs up (a

@@ -9,12 +9,14 @@ import "xccrtc/verto"
 func (e *Endpoint) attach(r *request, p *verto.CallParams, c *Call) {
 	c.mu.Lock()
 	state, ch, wanted := c.state, c.ch, c.attachWanted
+	// a recovered call's offer may be answered before XCtrl's SENT is in
+	recovering := c.rec != nil && c.rec.sdp != ""
 	c.mu.Unlock()
 	switch {
 	case state == StateHangup || ch == nil:
 		e.respond(r, nil, callNotExist(c.id))
 		return
-	case !state.Answered() || !wanted:
+	case !state.Answered() || !wanted && !recovering:
 		e.respond(r, nil, sessionError(msgNotAnsweredAttach, c.id))
 		return
 	case p.SDP == "":
@@ -47,6 +49,7 @@ func (e *Endpoint) attach(r *request, p *verto.CallParams, c *Call) {
 		c.ctrlUUID = p.CtrlUUID
 	}
 	c.quiet = false
+	recoveredAttachedLocked(c)
 	c.mu.Unlock()
 	e.log.Info("xrtc: call re-attached", "call_id", c.id, "sessid", p.Sessid, "ctrl_uuid", p.CtrlUUID)
 	e.startMediaWatch(c)

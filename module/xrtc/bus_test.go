@@ -101,6 +101,9 @@ func TestEndpointConnectsWithATokenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := peer.Flush(); err != nil { // the subscription is in before the node announces itself
+		t.Fatal(err)
+	}
 	if err := ep.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,7 @@ type Call struct {
 	cause        verto.Cause
 	route        *verto.Route
 	init         *outboundInit // a call to a user waiting for ChannelInit (OfferOnInit)
+	rec          *recovery     // a call the switch recovered, until its client answers (recovery.go)
 	ringCtrls    []string
 	answeredAt   time.Time
 	ringTimer    Timer
@@ -243,6 +244,13 @@ func (e *Endpoint) sendBye(c *Call, cause verto.Cause) {
 // socket's XCtrl (with sessid), or before a call to a user is answered, every
 // XCtrl that rings it (without sessid).
 func (e *Endpoint) toClient(c *Call, method string, p *verto.ServerCallParams) error {
+	return e.toClientWith(c, method, p, nil)
+}
+
+// toClientWith is toClient with more top-level params than
+// ServerCallParams has (verto.prompt's text, verto.display's verto_h_*
+// headers ...); extra may be nil.
+func (e *Endpoint) toClientWith(c *Call, method string, p *verto.ServerCallParams, extra map[string]any) error {
 	c.mu.Lock()
 	p.CallID = c.id
 	p.NodeUUID = e.nodeUUID
@@ -262,9 +270,17 @@ func (e *Endpoint) toClient(c *Call, method string, p *verto.ServerCallParams) e
 	if len(subjects) == 0 {
 		return fmt.Errorf("xrtc: call %s has no client to tell", c.id)
 	}
+	var params any = p
+	if len(extra) > 0 {
+		raw, err := withFields(p, extra)
+		if err != nil {
+			return err
+		}
+		params = raw
+	}
 	var first error
 	for _, s := range subjects {
-		if err := e.publish(s, method, p, true); err != nil && first == nil {
+		if err := e.publish(s, method, params, true); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -11,7 +11,11 @@
 //
 //	ChannelProgress / ChannelAnswer   early media and answer of a client's call -> verto.media / verto.answer
 //	ChannelHangup                     any hang-up -> verto.bye with cause and causeCode
-//	ChannelDisplay                    verto.display
+//	ChannelDisplay(Update)            verto.display with the call's identity
+//	ChannelPrompt / ChannelMediaParams verto.prompt / verto.mediaParams
+//	ChannelMediaReneg                 a new offer with verto.attach (uuid_media_reneg)
+//	ChannelText                       real-time text -> verto.info txt (enable-text)
+//	RecoverCall / ChannelInit         a call the switch recovered after a restart, re-offered with verto.attach
 //	DeliverEvent                      the switch's event-channel bus (liveArray, chat, moderator, presence)
 //	Originate                         outgoing_channel for "xrtc/..." dial strings (calls to WebRTC users)
 //	API                               the fs_cli command `xrtc status|calls|debug|reload`

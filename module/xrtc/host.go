@@ -93,15 +93,18 @@ type Channel interface {
 	// QueueDTMF queues digits received from the client (verto.info dtmf) to
 	// the channel, as if the remote party pressed them.
 	QueueDTMF(digits string) error
-	// Hold puts the call on hold (true) or takes it off (false).
+	// Hold puts the call on hold (true) or takes it off (false); the
+	// switch's resulting state is MediaStats().Held.
 	Hold(on bool) error
 	// Transfer sends the channel's bridged partner to destination in the
 	// dialplan and context ("" = the channel's own). ErrNotBridged when
 	// there is no partner.
 	Transfer(destination, dialplan, context string) error
-	// Replace is an attended transfer: this call's partner and other's
-	// partner are connected and both of these channels leave.
-	Replace(other Channel) error
+	// Replace is an attended transfer with any session the switch knows
+	// (otherUUID, not only an xrtc call): this call's partner and the other
+	// session's partner are connected (mod_verto's attended_transfer).
+	// ErrChannelGone: no such session; ErrNotBridged: neither is bridged.
+	Replace(otherUUID string) error
 	// RefreshVideo asks for a key frame (verto.modify videoRefresh).
 	RefreshVideo() error
 	// QueueCommand queues a client command (verto.info command) to the
@@ -179,6 +182,9 @@ type MediaStats struct {
 	// bypass_media, proxy mode: the two endpoints exchange it directly).
 	// There is nothing to count, and the media watch stays off.
 	Bypass bool
+	// Held: the call is on hold in the switch (FreeSWITCH CF_PROTO_HOLD):
+	// the truth verto.modify's holdState and the media watch read (hold.go).
+	Held bool
 }
 
 // HostStatus is the switch's identity and load.

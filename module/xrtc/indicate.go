@@ -90,21 +90,3 @@ func (e *Endpoint) ChannelHangup(uuid string, cause verto.Cause) {
 		}
 	})
 }
-
-// ChannelDisplay reports a new remote party display (verto.display).
-// (FreeSWITCH: SWITCH_MESSAGE_INDICATE_DISPLAY.)
-func (e *Endpoint) ChannelDisplay(uuid, name, number string) {
-	e.safely("ChannelDisplay", func() {
-		c := e.lookup(uuid)
-		if c == nil {
-			return
-		}
-		if st := c.getState(); st == StateHangup || st == StateNew {
-			return
-		}
-		p := &verto.ServerCallParams{DisplayName: name, DisplayNumber: number}
-		if err := e.toClient(c, verto.MethodDisplay, p); err != nil {
-			e.log.Warn("xrtc: verto.display not sent", "call_id", c.id, "err", err)
-		}
-	})
-}

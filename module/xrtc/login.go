@@ -137,16 +137,9 @@ func (e *Endpoint) reattach(c *Call, p *verto.ControlParams) bool {
 	if c.detachTimer == nil {
 		e.armDetachTimerLocked(c)
 	}
-	params := &verto.ServerCallParams{
-		SDP:              sdp,
-		CallerIDName:     c.caller.CallerIDName,
-		CallerIDNumber:   c.caller.CallerIDNumber,
-		CalleeIDName:     c.caller.CalleeIDName,
-		CalleeIDNumber:   c.caller.CalleeIDNumber,
-		DisplayDirection: c.dir.String(),
-	}
 	c.mu.Unlock()
-	if err := e.toClient(c, verto.MethodAttach, params); err != nil {
+	params, extra := e.attachParams(c, sdp)
+	if err := e.toClientWith(c, verto.MethodAttach, params, extra); err != nil {
 		e.log.Warn("xrtc: verto.attach not sent", "call_id", c.id, "err", err)
 		return false
 	}

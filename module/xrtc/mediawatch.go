@@ -14,8 +14,9 @@ import (
 // RTCP never move, while a muted browser (which sends silence) keeps moving
 // it.
 //
-// It runs while the call is early, active or held; on hold the hold timeout
-// applies (media-hold-timeout, else HoldMultiplier x media-timeout); a
+// It runs while the call is early, active or held; on hold (the switch's
+// hold state, read at every sample) the hold timeout applies
+// (media-hold-timeout, else HoldMultiplier x media-timeout); a
 // detached call has no media watch (its detach timer runs instead). The
 // counter is sampled every quarter of the timeout, so the hang-up comes
 // between 1 and 1.25 timeouts after the last media packet. A call whose media
@@ -66,6 +67,11 @@ func (e *Endpoint) startMediaWatch(c *Call) {
 	default:
 		return
 	}
+	e.noteHoldLocked(c, st.Held)
+	limit = c.mediaLimitLocked()
+	if limit <= 0 {
+		return
+	}
 	c.watch.last = n
 	c.watch.lastChange = e.clock.Now()
 	e.scheduleMediaCheckLocked(c, limit/4)
@@ -103,6 +109,11 @@ func (e *Endpoint) checkMedia(c *Call, gen uint64) {
 		return
 	}
 	now := e.clock.Now()
+	if e.noteHoldLocked(c, st.Held) {
+		// held or unheld in the switch: the count restarts under the
+		// timeout now in force
+		c.watch.lastChange = now
+	}
 	if n != c.watch.last {
 		c.watch.last = n
 		c.watch.lastChange = now

@@ -15,37 +15,17 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 		return
 	}
 	c.mu.Lock()
-	state, ch, held := c.state, c.ch, c.held
+	state, ch := c.state, c.ch
 	c.mu.Unlock()
 	if state == StateHangup || ch == nil {
 		e.respond(r, nil, callNotExist(c.id))
 		return
 	}
 	res := modifyResult{ModifyResult: verto.ModifyResult{CallID: c.id, Action: p.Action}, NodeUUID: e.nodeUUID}
-	fail := func(msg string) { e.respond(r, nil, sessionError(msg, c.id)) }
+	fail := func(msg string) { e.respond(r, nil, sessionError(msg, c.id).With("action", p.Action)) }
 	switch p.Action {
 	case verto.ActionHold, verto.ActionUnhold, verto.ActionToggleHold:
-		if state != StateActive && state != StateHeld {
-			fail(msgNotAnswered)
-			return
-		}
-		want := p.Action == verto.ActionHold || (p.Action == verto.ActionToggleHold && !held)
-		if want != held {
-			if err := ch.Hold(want); err != nil {
-				fail(err.Error())
-				return
-			}
-			c.mu.Lock()
-			c.held = want
-			if want {
-				e.moveLocked(c, StateHeld)
-			} else {
-				e.moveLocked(c, StateActive)
-			}
-			c.mu.Unlock()
-			e.startMediaWatch(c)
-		}
-		held = want
+		e.hold(c, ch, p.Action, state)
 	case verto.ActionTransfer:
 		if p.Destination == "" {
 			fail(msgDestMissing)
@@ -61,22 +41,10 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 		}
 		res.Message = "CALL TRANSFERRED"
 	case verto.ActionReplace:
-		other := e.lookup(p.ReplaceCallID)
-		var och Channel
-		if other != nil && other != c {
-			other.mu.Lock()
-			och = other.ch
-			other.mu.Unlock()
-		}
-		if och == nil {
-			fail(msgInvalidLeg)
+		if msg := e.replace(c, ch, p.ReplaceCallID); msg != "" {
+			fail(msg)
 			return
 		}
-		if err := ch.Replace(och); err != nil {
-			fail(msgTransferFailed)
-			return
-		}
-		res.Message = "CALL REPLACED"
 	case verto.ActionVideoRefresh:
 		_ = ch.RefreshVideo()
 	case verto.ActionUpdateMedia:
@@ -95,8 +63,10 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 		}
 		res.SDP = ans
 	}
+	// As mod_verto: whatever the action, the hold state the switch has
+	// now (CF_PROTO_HOLD).
 	res.HoldState = verto.HoldStateActive
-	if held {
+	if e.readHold(c, ch) {
 		res.HoldState = verto.HoldStateHeld
 	}
 	e.respond(r, withEcho(res, p, r.msg.Params), nil)

@@ -204,7 +204,12 @@ func (e *Endpoint) ChannelInit(uuid string) {
 		c.mu.Lock()
 		init := c.init
 		c.init = nil
+		recovered := c.rec != nil && c.rec.sdp == ""
 		c.mu.Unlock()
+		if recovered {
+			e.recoverInit(c)
+			return
+		}
 		if init == nil {
 			return
 		}

@@ -545,11 +545,7 @@ func (call *Call) handleServer(method string, p *verto.ServerCallParams, raw jso
 		call.mu.Unlock()
 		call.c.emit(EventDisplay, call.id, fmt.Sprintf("%s <%s>", p.DisplayName, p.DisplayNumber), raw)
 	case verto.MethodInfo:
-		text := ""
-		if p.Msg != nil {
-			text = p.Msg.From + ": " + p.Msg.Body
-		}
-		call.c.emit(EventInfo, call.id, text, raw)
+		call.c.emit(EventInfo, call.id, infoText(p, raw), raw)
 	default:
 		call.c.emit(EventVerto, call.id, method, raw)
 	}
@@ -727,7 +723,8 @@ func (call *Call) waitAttached(ctx context.Context) error {
 // connection, as verto.js does: after a reload or a reconnect, and when the
 // server re-offers the media of a live call (FreeSWITCH's media
 // renegotiation).
-func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
+// raw is the verto.attach's params (EventAttached carries them).
+func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams, raw json.RawMessage) {
 	call.setNode(p.NodeUUID)
 	call.mu.Lock()
 	if call.ended {
@@ -780,7 +777,7 @@ func (call *Call) reattach(conn *wsConn, p *verto.ServerCallParams) {
 	}
 	call.changed.notify()
 	call.mu.Unlock()
-	call.c.emit(EventAttached, call.id, "re-attached", nil)
+	call.c.emit(EventAttached, call.id, "re-attached", raw)
 }
 
 // Why a call waits for verto.attach.

@@ -411,9 +411,9 @@ func (c *Client) handleCall(conn *wsConn, m *verto.Message, p *verto.ServerCallP
 	case m.Method == verto.MethodInvite && call == nil:
 		c.newIncoming(p, m.Params)
 	case m.Method == verto.MethodAttach && call != nil:
-		c.goBG(func() { call.reattach(conn, p) })
+		c.goBG(func() { call.reattach(conn, p, m.Params) })
 	case m.Method == verto.MethodAttach:
-		c.goBG(func() { c.recover(conn, p) })
+		c.goBG(func() { c.recover(conn, p, m.Params) })
 	case call == nil:
 		c.log.Info("verto: message for an unknown call ignored", "method", m.Method, "call_id", p.CallID)
 	default:
@@ -453,7 +453,7 @@ func (c *Client) newIncoming(p *verto.ServerCallParams, raw json.RawMessage) {
 // recover answers verto.attach for a call this client does not know (a new
 // process with an old sessid), as verto.js does after a page reload. The
 // call is delivered on Incoming, already up.
-func (c *Client) recover(conn *wsConn, p *verto.ServerCallParams) {
+func (c *Client) recover(conn *wsConn, p *verto.ServerCallParams, raw json.RawMessage) {
 	call := c.newCall(DirectionInbound, p.CallID, p.CalleeIDNumber, CallOptions{})
 	call.nodeUUID = p.NodeUUID
 	call.remoteName, call.remoteNumber = p.CallerIDName, p.CallerIDNumber
@@ -461,7 +461,7 @@ func (c *Client) recover(conn *wsConn, p *verto.ServerCallParams) {
 	if !c.addCall(call) {
 		return
 	}
-	call.reattach(conn, p)
+	call.reattach(conn, p, raw)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {

@@ -491,7 +491,7 @@ func (m *media) gather(ctx context.Context, pc *webrtc.PeerConnection, d webrtc.
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	return pc.LocalDescription().SDP, nil
+	return withDefaultAddress(pc.LocalDescription().SDP), nil
 }
 
 // setAnswer applies the far end's answer (verto.media or verto.answer) to

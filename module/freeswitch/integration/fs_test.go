@@ -33,6 +33,7 @@ type fsEnv struct {
 	dir    string // this run's folders
 	port   int    // event socket port (fs_cli -P)
 	pid    int
+	args   []string // the command that starts it (restart runs it again)
 	nats   *natsd.Server
 	nc     *nats.Conn
 }
@@ -169,28 +170,41 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string, opts ..
 
 	// -nc backgrounds FreeSWITCH; -np keeps it (and the Go runtime inside
 	// it) off real-time priority.
-	logf, err := os.Create(filepath.Join(f.dir, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
 	var o fsOption
 	for _, x := range opts {
 		o.wrap = append(o.wrap, x.wrap...)
 		o.autoPriority = o.autoPriority || x.autoPriority
+		if x.editConf != nil {
+			x.editConf(t, conf)
+		}
 	}
 	args := []string{filepath.Join(prefix, "bin", "freeswitch"), "-nc", "-nonat", "-nonatmap"}
 	if !o.autoPriority {
 		args = append(args, "-np")
 	}
-	args = append(o.wrap, append(args, "-conf", conf, "-log", filepath.Join(f.dir, "log"), "-db", filepath.Join(f.dir, "db"),
+	f.args = append(o.wrap, append(args, "-conf", conf, "-log", filepath.Join(f.dir, "log"), "-db", filepath.Join(f.dir, "db"),
 		"-run", filepath.Join(f.dir, "run"), "-temp", filepath.Join(f.dir, "temp"))...)
-	cmd := exec.Command(args[0], args[1:]...)
+	t.Cleanup(f.stop)
+	f.launch()
+	return f
+}
+
+// launch starts FreeSWITCH (f.args) and waits until it is up.
+func (f *fsEnv) launch() {
+	t := f.t
+	logf, err := os.OpenFile(filepath.Join(f.dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	// a FreeSWITCH killed before (restart) left its pid file
+	_ = os.Remove(filepath.Join(f.dir, "run", "freeswitch.pid"))
+	cmd := exec.Command(f.args[0], f.args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("start FreeSWITCH: %v", err)
 	}
-	t.Cleanup(f.stop)
+	f.pid = 0
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if f.pid == 0 {
@@ -207,13 +221,15 @@ func startFreeSWITCH(t *testing.T, xrtcConf func(natsURL string) string, opts ..
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return f
 }
 
 // fsOption changes how startFreeSWITCH starts FreeSWITCH.
 type fsOption struct {
 	wrap         []string // command prefix, e.g. chrt -r 89
 	autoPriority bool     // no -np: FreeSWITCH sets its own (real-time) priority
+	// editConf changes the copy of the configuration before the start
+	// (the installation's stays as it is).
+	editConf func(t *testing.T, confDir string)
 }
 
 // cli runs one fs_cli command.

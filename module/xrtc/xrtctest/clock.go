@@ -19,6 +19,7 @@ type Clock struct {
 	now    time.Time
 	seq    int
 	timers []*timer
+	armed  map[time.Duration][]chan struct{} // Armed
 }
 
 type timer struct {
@@ -48,7 +49,25 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) xrtc.Timer {
 	c.seq++
 	t := &timer{c: c, when: c.now.Add(d), seq: c.seq, f: f}
 	c.timers = append(c.timers, t)
+	for _, ch := range c.armed[d] {
+		close(ch)
+	}
+	delete(c.armed, d)
 	return t
+}
+
+// Armed returns a channel closed when the next timer of duration d is armed
+// (a test waits for the endpoint to schedule something before it advances
+// the clock past it).
+func (c *Clock) Armed(d time.Duration) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan struct{})
+	if c.armed == nil {
+		c.armed = map[time.Duration][]chan struct{}{}
+	}
+	c.armed[d] = append(c.armed[d], ch)
+	return ch
 }
 
 // Stop implements xrtc.Timer.

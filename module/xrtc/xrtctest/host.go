@@ -22,6 +22,7 @@ import (
 type Host struct {
 	mu       sync.Mutex
 	channels map[string]*Channel
+	sessions map[string]bool // other sessions of the switch (AddSession)
 	created  chan *Channel
 	bcasts   chan Broadcast
 	chats    chan xrtc.Chat
@@ -54,6 +55,17 @@ func NewHost() *Host {
 		chats:    make(chan xrtc.Chat, 1024),
 		status:   xrtc.HostStatus{CoreUUID: "core-uuid", Hostname: "fake", Version: "fake-1", DefaultDomain: "xswitch.cn", SessionsMax: 1000},
 	}
+}
+
+// AddSession makes the host know a session that is not an xrtc channel (a
+// SIP call, say), for Replace.
+func (h *Host) AddSession(uuid string) {
+	h.mu.Lock()
+	if h.sessions == nil {
+		h.sessions = map[string]bool{}
+	}
+	h.sessions[uuid] = true
+	h.mu.Unlock()
 }
 
 // FailNew makes NewInboundCall and NewOutboundCall fail with err (nil: succeed).
@@ -110,6 +122,13 @@ func (h *Host) add(c *Channel) (xrtc.Channel, error) {
 		}
 	}
 	return c, nil
+}
+
+// Recovered makes the channel of a call the switch brought back after a
+// restart, for Endpoint.RecoverCall.
+func (h *Host) Recovered(uuid string) *Channel {
+	ch, _ := h.add(&Channel{uuid: uuid})
+	return ch.(*Channel)
 }
 
 // Broadcast implements xrtc.Host.
@@ -196,6 +215,7 @@ type Channel struct {
 	rtpIn  atomic.Uint64
 	reads  atomic.Int64 // MediaStats calls
 	bypass atomic.Bool
+	held   atomic.Bool
 	events chan string
 
 	mu       sync.Mutex
@@ -303,8 +323,17 @@ func (c *Channel) Hangup(cause verto.Cause) {
 // QueueDTMF implements xrtc.Channel.
 func (c *Channel) QueueDTMF(d string) error { c.record("dtmf:" + d); return nil }
 
-// Hold implements xrtc.Channel.
-func (c *Channel) Hold(on bool) error { c.record(fmt.Sprintf("hold:%v", on)); return nil }
+// Hold implements xrtc.Channel: the switch's hold state (MediaStats.Held)
+// follows.
+func (c *Channel) Hold(on bool) error {
+	c.held.Store(on)
+	c.record(fmt.Sprintf("hold:%v", on))
+	return nil
+}
+
+// SetHeld changes the switch's hold state behind the endpoint's back (a hold
+// the switch made on its own).
+func (c *Channel) SetHeld(on bool) { c.held.Store(on) }
 
 // SetBridged says whether the channel has a bridged partner (Transfer).
 func (c *Channel) SetBridged(b bool) {
@@ -325,9 +354,17 @@ func (c *Channel) Transfer(dest, dialplan, context string) error {
 	return nil
 }
 
-// Replace implements xrtc.Channel.
-func (c *Channel) Replace(other xrtc.Channel) error {
-	c.record("replace:" + other.UUID())
+// Replace implements xrtc.Channel: other may be any session the host
+// knows, one of its channels or one added with AddSession.
+func (c *Channel) Replace(other string) error {
+	c.host.mu.Lock()
+	_, known := c.host.channels[other]
+	known = known || c.host.sessions[other]
+	c.host.mu.Unlock()
+	if !known {
+		return xrtc.ErrChannelGone
+	}
+	c.record("replace:" + other)
 	return nil
 }
 
@@ -369,7 +406,7 @@ func (c *Channel) Var(k string) string {
 // MediaStats implements xrtc.Channel.
 func (c *Channel) MediaStats() xrtc.MediaStats {
 	c.reads.Add(1)
-	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load(), Bypass: c.bypass.Load()}
+	return xrtc.MediaStats{RTPPacketsIn: c.rtpIn.Load(), Bypass: c.bypass.Load(), Held: c.held.Load()}
 }
 
 // SetBypass says the channel's media bypasses the switch (MediaStats.Bypass).

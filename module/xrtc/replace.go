@@ -1,0 +1,37 @@
+package xrtc
+
+import (
+	"errors"
+
+	"xccrtc/verto"
+)
+
+// verto.modify replace: an attended transfer with any session the switch
+// knows (mod_verto's verto__modify_func locates replaceCallID with
+// switch_core_session_locate), not only an xrtc call of this node: a SIP
+// call, a mod_verto call, a call of another client.
+
+// msgReplaceMissing is mod_verto's answer to replace without replaceCallID.
+const msgReplaceMissing = "replaceCallID missing"
+
+// replace carries out verto.modify replace and returns the error message
+// for the client ("" when it worked).
+func (e *Endpoint) replace(c *Call, ch Channel, other string) string {
+	if other == "" {
+		return msgReplaceMissing
+	}
+	if other == c.id || verto.CheckCallID(other) != nil {
+		return msgInvalidLeg
+	}
+	err := ch.Replace(other)
+	switch {
+	case err == nil:
+		e.log.Info("xrtc: attended transfer", "call_id", c.id, "replaces", other)
+		return ""
+	case errors.Is(err, ErrChannelGone):
+		return msgInvalidLeg
+	default:
+		e.log.Info("xrtc: attended transfer failed", "call_id", c.id, "replaces", other, "err", err)
+		return msgTransferFailed
+	}
+}
