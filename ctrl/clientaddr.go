@@ -46,21 +46,28 @@ func (ps proxies) trusts(a netip.Addr) bool {
 
 // clientAddr returns the client's IP address and port as XCtrl believes
 // them: the socket's peer; or, when the peer is a trusted proxy, the
-// address it forwarded: the right-most address of X-Forwarded-For that is
-// not a trusted proxy itself (the left-most when all are), else X-Real-IP.
-// The port of a forwarded client is not known (0).
+// address it forwarded (see forwarded).
 func (ps proxies) clientAddr(r *http.Request) (string, int) {
 	host, portStr, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr, 0
 	}
 	port, _ := strconv.Atoi(portStr)
+	return ps.forwarded(host, port, r.Header.Values("X-Forwarded-For"), r.Header.Get("X-Real-IP"))
+}
+
+// forwarded returns the client's address behind peer host:port: the peer
+// itself unless it is a trusted proxy; else the right-most address of the
+// X-Forwarded-For values xff that is not a trusted proxy itself (the
+// left-most when all are), else X-Real-IP realIP. The port of a forwarded
+// client is not known (0).
+func (ps proxies) forwarded(host string, port int, xff []string, realIP string) (string, int) {
 	peer, err := netip.ParseAddr(host)
 	if err != nil || len(ps) == 0 || !ps.trusts(peer) {
 		return host, port
 	}
 	var hops []netip.Addr
-	for _, h := range r.Header.Values("X-Forwarded-For") {
+	for _, h := range xff {
 		for _, part := range strings.Split(h, ",") {
 			a, err := parseHop(part)
 			if err != nil {
@@ -75,7 +82,7 @@ func (ps proxies) clientAddr(r *http.Request) (string, int) {
 			return hops[i].String(), 0
 		}
 	}
-	if a, err := parseHop(r.Header.Get("X-Real-IP")); err == nil {
+	if a, err := parseHop(realIP); err == nil {
 		return a.String(), 0
 	}
 	return host, port

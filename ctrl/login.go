@@ -113,24 +113,38 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		inUse()
 		return
 	}
-	octx, ocancel := context.WithTimeout(ctx, jetStreamWait)
-	owner, found, err := srv.reg.Owner(octx, sessid)
-	ocancel()
+	// The call book is read while the registry is written: a login waits
+	// for one JetStream round trip, not three.
+	booked := make(chan []string, 1)
+	go func() { booked <- srv.loginNodes(ctx, sessid) }()
+	lease := &Lease{Entry: RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login}}
+	owner, held, err := srv.registrar.Claim(ctx, lease, jetStreamWait)
 	if err != nil {
-		log.Error("registry owner lookup", "err", err)
+		log.Warn("registry write did not land yet; retrying in the background", "err", err)
 	}
-	if found && owner.CtrlUUID != srv.uuid {
-		if owner.Login != login {
-			inUse()
-			return
-		}
+	if held && owner.Login != login {
+		<-booked
+		inUse()
+		return
+	}
+	if held && owner.CtrlUUID != srv.uuid {
 		srv.sendPunt(owner.CtrlUUID, sessid, login)
 	}
 
 	user := assertedUser(id)
 	s.mu.Lock()
-	s.sessid, s.ident, s.userRaw = sessid, id, user
+	// A socket that closed meanwhile has been forgotten (finish): it gets
+	// no identity, and its lease goes.
+	gone := s.finished.Load()
+	if !gone {
+		s.sessid, s.ident, s.userRaw, s.lease = sessid, id, user, lease
+	}
 	s.mu.Unlock()
+	if gone {
+		<-booked
+		srv.registrar.Remove(context.Background(), lease)
+		return
+	}
 	if prev := srv.sessions.Bind(s, sessid, login); prev != nil {
 		// Same user, same sessid, this instance: punt the old socket and
 		// detach its calls now, before xrtc.login re-attaches them here.
@@ -141,17 +155,10 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		// xrtc.detach, or the node would detach what it re-attaches.
 		prev.waitGone(2 * time.Second)
 	}
-	lease := &Lease{Entry: RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login}}
-	if err := srv.registrar.Add(ctx, lease, jetStreamWait); err != nil {
-		log.Warn("registry write did not land yet; retrying in the background", "err", err)
-	}
-	s.mu.Lock()
-	s.lease = lease
-	s.mu.Unlock()
 	srv.metrics.login(LoginOK)
 	log.Info("logged in", "via", id.Via)
 	r.result(loginResult(sessid, id))
-	srv.clientReady(ctx, s, sessid, user)
+	srv.clientReady(s, sessid, user, <-booked)
 }
 
 // loginNodes are the live nodes holding calls of sessid, from the call
@@ -260,12 +267,11 @@ func (s *Session) punt() {
 	s.closeAfterFlush(websocket.CloseNormalClosure, "punted")
 }
 
-// clientReady asks the nodes that hold calls of the sessid (the call book
-// says which) to re-attach them (xrtc.login), waits for them (at most
+// clientReady asks the nodes that hold calls of the sessid (nodes: the
+// call book says which) to re-attach them (xrtc.login), waits for them (at most
 // Timers.LoginWait) and sends verto.clientReady with the calls they
 // re-attached. A sessid with no call reaches no node.
-func (srv *Server) clientReady(ctx context.Context, s *Session, sessid string, user json.RawMessage) {
-	nodes := srv.loginNodes(ctx, sessid)
+func (srv *Server) clientReady(s *Session, sessid string, user json.RawMessage, nodes []string) {
 	send := func(reattached []string) {
 		if reattached == nil {
 			reattached = []string{}

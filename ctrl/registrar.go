@@ -93,6 +93,55 @@ func (r *Registrar) Add(ctx context.Context, l *Lease, wait time.Duration) error
 	return nil
 }
 
+// claimer is a Registry that registers a new socket and reads the
+// previous holder of its sessid in one go (KVRegistry.Claim).
+type claimer interface {
+	Claim(ctx context.Context, l *Lease) (prev RegEntry, held bool, err error)
+}
+
+// Claim writes a new socket's lease and says who held its sessid before:
+// held with the previous holder's entry (another login's: the lease is not
+// kept, and the caller refuses the login). Each wait on the registry lasts
+// at most wait; a write that did not land by then stays queued and is
+// written as soon as the registry takes it (the previous holder is then
+// unknown: held is false).
+func (r *Registrar) Claim(ctx context.Context, l *Lease, wait time.Duration) (prev RegEntry, held bool, err error) {
+	if c, ok := r.reg.(claimer); ok {
+		r.mu.Lock()
+		r.live[l] = struct{}{}
+		r.mu.Unlock()
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		prev, held, err = c.Claim(wctx, l)
+		cancel()
+		switch {
+		case err != nil:
+			r.noteErr(err)
+			r.markDirty(l)
+			return RegEntry{}, false, err
+		case held && prev.Login != l.Entry.Login:
+			r.Forget(l)
+		default:
+			r.healthy.Store(true)
+		}
+		return prev, held, nil
+	}
+	// Any other registry: the holder first, then the write.
+	octx, cancel := context.WithTimeout(ctx, wait)
+	prev, held, err = r.reg.Owner(octx, l.Entry.Sessid)
+	cancel()
+	if err != nil {
+		r.log.Error("registry owner lookup", "sessid", l.Entry.Sessid, "err", err)
+		prev, held = RegEntry{}, false
+	}
+	if held && prev.Login != l.Entry.Login {
+		return prev, held, nil
+	}
+	if werr := r.Add(ctx, l, wait); werr != nil {
+		err = werr
+	}
+	return prev, held, err
+}
+
 // Forget stops keeping a lease without deleting its keys (another socket
 // took its sessid over and wrote them).
 func (r *Registrar) Forget(l *Lease) {

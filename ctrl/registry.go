@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,9 @@ type kvBucket struct {
 	mu sync.RWMutex
 	js jetstream.JetStream
 	kv jetstream.KeyValue
+	// direct: reads go to JetStream's direct get API (the bucket has one
+	// replica, its leader: see values).
+	direct atomic.Bool
 }
 
 func openBucket(ctx context.Context, nc *nats.Conn, o KVOptions) (*kvBucket, error) {
@@ -201,6 +205,13 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 		b.mu.Lock()
 		b.kv = kv
 		b.mu.Unlock()
+		b.direct.Store(false)
+		if st, err := kv.Status(ctx); err == nil {
+			if kst, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+				cfg := kst.StreamInfo().Config
+				b.direct.Store(cfg.Replicas <= 1 && cfg.AllowDirect)
+			}
+		}
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -234,6 +245,7 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 	b.mu.Lock()
 	b.kv = kv
 	b.mu.Unlock()
+	b.direct.Store(cfg.Replicas <= 1) // CreateKeyValue allows direct gets
 	return nil
 }
 
@@ -254,22 +266,33 @@ func (b *kvBucket) handles() (jetstream.JetStream, jetstream.KeyValue) {
 }
 
 // values returns the current values of the keys matching pattern (deleted
-// keys left out). They are read with the stream's message-get API
-// ($JS.API.STREAM.MSG.GET, next_by_subj: one message a request), which in a
-// cluster only the stream's leader answers. A KV watch would not do: its
-// ordered consumer is placed on any replica, also on one that restarted and
-// is still catching up, which answers without the keys written while it
-// was down (found by the chaos suite: after a killed NATS member came back,
-// one lookup in eight missed sockets for two seconds, and calls to those
-// users failed USER_NOT_REGISTERED). No consumer is created either, so a
-// lookup costs no proposal in the cluster's meta group.
+// keys left out), one message a request, from the bucket's leader. In a
+// cluster they are read with the stream's message-get API
+// ($JS.API.STREAM.MSG.GET, next_by_subj), which only the stream's leader
+// answers. A KV watch would not do: its ordered consumer is placed on any
+// replica, also on one that restarted and is still catching up, which
+// answers without the keys written while it was down (found by the chaos
+// suite: after a killed NATS member came back, one lookup in eight missed
+// sockets for two seconds, and calls to those users failed
+// USER_NOT_REGISTERED). Direct gets would not do either: any replica 90%
+// caught up answers them. No consumer is created, so a lookup costs no
+// proposal in the cluster's meta group.
+//
+// A bucket with one replica has no other copy than its leader: it is read
+// with the direct get API ($JS.API.DIRECT.GET, the same next_by_subj
+// request), which answers with the stored message itself instead of a JSON
+// document (a third of the cost; a login reads the call book this way).
 func (b *kvBucket) values(ctx context.Context, pattern string) ([][]byte, error) {
 	js, _ := b.handles()
 	prefix := js.Options().APIPrefix // set by NewWithAPIPrefix only
 	if prefix == "" {
 		prefix = jetstream.DefaultAPIPrefix
 	}
+	direct := b.direct.Load()
 	subject := prefix + "STREAM.MSG.GET.KV_" + b.opts.Bucket
+	if direct {
+		subject = prefix + "DIRECT.GET.KV_" + b.opts.Bucket
+	}
 	filter := "$KV." + b.opts.Bucket + "." + pattern
 	var out [][]byte
 	for seq := uint64(0); ; {
@@ -281,32 +304,79 @@ func (b *kvBucket) values(ctx context.Context, pattern string) ([][]byte, error)
 		if err != nil {
 			return out, err
 		}
-		var resp struct {
-			Error   *jetstream.APIError `json:"error"`
-			Message *struct {
-				Seq    uint64 `json:"seq"`
-				Header []byte `json:"hdrs"`
-				Data   []byte `json:"data"`
-			} `json:"message"`
-		}
-		if err := json.Unmarshal(msg.Data, &resp); err != nil {
-			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, err)
+		var m storedMsg
+		if direct {
+			err = m.fromDirect(msg)
+		} else {
+			err = m.fromMsgGet(msg)
 		}
 		switch {
-		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-			return out, nil // past the last match
-		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
-			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, jetstream.ErrBucketNotFound)
-		case resp.Error != nil:
-			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, resp.Error)
-		case resp.Message == nil:
-			return out, fmt.Errorf("ctrl: bucket %s: empty answer", b.opts.Bucket)
+		case errors.Is(err, errPastLast):
+			return out, nil
+		case err != nil:
+			return out, fmt.Errorf("ctrl: bucket %s: %w", b.opts.Bucket, err)
 		}
-		if !kvDeleted(resp.Message.Header) {
-			out = append(out, resp.Message.Data)
+		if !m.deleted {
+			out = append(out, m.data)
 		}
-		seq = resp.Message.Seq + 1
+		seq = m.seq + 1
 	}
+}
+
+// errPastLast: no message matches past the sequence asked for.
+var errPastLast = errors.New("no more messages")
+
+// storedMsg is a message read from a stream.
+type storedMsg struct {
+	seq     uint64
+	data    []byte
+	deleted bool // a KV delete or purge marker
+}
+
+// fromMsgGet reads a $JS.API.STREAM.MSG.GET answer.
+func (m *storedMsg) fromMsgGet(msg *nats.Msg) error {
+	var resp struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Seq    uint64 `json:"seq"`
+			Header []byte `json:"hdrs"`
+			Data   []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return err
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return errPastLast
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
+		return jetstream.ErrBucketNotFound
+	case resp.Error != nil:
+		return resp.Error
+	case resp.Message == nil:
+		return errors.New("empty answer")
+	}
+	m.seq, m.data, m.deleted = resp.Message.Seq, resp.Message.Data, kvDeleted(resp.Message.Header)
+	return nil
+}
+
+// fromDirect reads a $JS.API.DIRECT.GET answer: the message with its
+// headers, or a status.
+func (m *storedMsg) fromDirect(msg *nats.Msg) error {
+	switch st := msg.Header.Get("Status"); st {
+	case "":
+	case "404":
+		return errPastLast
+	default:
+		return fmt.Errorf("direct get: %s %s", st, msg.Header.Get("Description"))
+	}
+	seq, err := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return fmt.Errorf("direct get: sequence %q", msg.Header.Get(jetstream.SequenceHeader))
+	}
+	op := msg.Header.Get("KV-Operation")
+	m.seq, m.data, m.deleted = seq, msg.Data, op == "DEL" || op == "PURGE"
+	return nil
 }
 
 // kvDeleted reports whether a stored message's headers mark a deleted key
@@ -400,11 +470,7 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, er
 		puts = puts[:0]
 	}
 	for _, l := range leases {
-		sv, _ := json.Marshal(struct {
-			CtrlUUID string `json:"ctrl_uuid"`
-			Login    string `json:"login"`
-		}{l.Entry.CtrlUUID, l.Entry.Login})
-		uv, _ := json.Marshal(l.Entry)
+		sv, uv := l.values()
 		a1, err := js.PublishAsync(r.subject(sessKey(l.Entry.Sessid)), sv)
 		if err != nil {
 			fail(l, err)
@@ -429,6 +495,97 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, er
 }
 
 func (r *KVRegistry) subject(key string) string { return "$KV." + r.b.opts.Bucket + "." + key }
+
+// values are the lease's s.<sessid> and u.<login>.<sessid> values.
+func (l *Lease) values() (sv, uv []byte) {
+	sv, _ = json.Marshal(struct {
+		CtrlUUID string `json:"ctrl_uuid"`
+		Login    string `json:"login"`
+	}{l.Entry.CtrlUUID, l.Entry.Login})
+	uv, _ = json.Marshal(l.Entry)
+	return sv, uv
+}
+
+// Claim registers a new socket's lease and says which socket held its
+// sessid (held, prev). When another login holds it, the lease is not
+// registered (nothing of it stays written): the caller refuses the login.
+//
+// One round trip in the common case: s.<sessid> is created only if it has
+// never been written (or was removed by the TTL), and u.<login>.<sessid> is
+// written with it. Only when the create fails is the holder read (and
+// s.<sessid> written over when it is the same login, or a deleted key).
+func (r *KVRegistry) Claim(ctx context.Context, l *Lease) (prev RegEntry, held bool, err error) {
+	js, kv := r.handles()
+	sv, uv := l.values()
+	sKey := sessKey(l.Entry.Sessid)
+	create := &nats.Msg{Subject: r.subject(sKey), Data: sv,
+		Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}}}
+	a1, err := js.PublishMsgAsync(create)
+	if err != nil {
+		return prev, false, err
+	}
+	a2, err := js.PublishAsync(r.subject(userKey(l.Entry.Login, l.Entry.Sessid)), uv)
+	if err != nil {
+		return prev, false, err
+	}
+	created, err1 := awaitAck(ctx, a1)
+	if err := func() error {
+		ack, err := awaitAck(ctx, a2)
+		if err == nil {
+			l.revU.Store(ack)
+		}
+		return err
+	}(); err != nil {
+		return prev, false, err
+	}
+	switch {
+	case err1 == nil:
+		l.revS.Store(created)
+		return prev, false, nil
+	case !isWrongSequence(err1):
+		return prev, false, err1
+	}
+	// Written before: read who holds it.
+	e, err := kv.Get(ctx, sKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		// Deleted (its socket closed): free.
+	case err != nil:
+		return prev, false, err
+	default:
+		if err := json.Unmarshal(e.Value(), &prev); err != nil {
+			return prev, false, fmt.Errorf("ctrl: registry entry %s: %w", e.Key(), err)
+		}
+		prev.Sessid, held = l.Entry.Sessid, true
+		if prev.Login != l.Entry.Login {
+			// Not ours to take: take back the user key written with it.
+			if rev := l.revU.Swap(0); rev != 0 {
+				if err := kv.Delete(ctx, userKey(l.Entry.Login, l.Entry.Sessid), jetstream.LastRevision(rev)); err != nil && !isWrongSequence(err) {
+					return prev, true, err
+				}
+			}
+			return prev, true, nil
+		}
+	}
+	rev, err := kv.Put(ctx, sKey, sv)
+	if err != nil {
+		return prev, held, err
+	}
+	l.revS.Store(rev)
+	return prev, held, nil
+}
+
+// awaitAck waits for a publish's acknowledgement and returns its sequence.
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (uint64, error) {
+	select {
+	case ack := <-f.Ok():
+		return ack.Sequence, nil
+	case err := <-f.Err():
+		return 0, err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
 
 func (r *KVRegistry) Unregister(ctx context.Context, l *Lease) error {
 	_, kv := r.handles()

@@ -3,6 +3,7 @@ package ctrl
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -140,6 +141,113 @@ func TestNoFileStorageOnlyForStorageErrors(t *testing.T) {
 	} {
 		if got := noFileStorage(tc.err); got != tc.want {
 			t.Errorf("noFileStorage(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// Claim takes a sessid that is free (never written, or deleted), takes it
+// over from the same login and says from whom, and leaves it to another
+// login, writing nothing: through KVRegistry.Claim and through the
+// holder-then-write path of any other registry.
+func TestRegistrarClaim(t *testing.T) {
+	for name, r := range testRegistries(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rr := NewRegistrar(r, nil, time.Minute, time.Minute, slog.New(slog.DiscardHandler))
+			claim := func(ctrl, sessid, login string) (*Lease, RegEntry, bool) {
+				t.Helper()
+				l := &Lease{Entry: RegEntry{CtrlUUID: ctrl, Sessid: sessid, Login: login}}
+				prev, held, err := rr.Claim(ctx, l, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l, prev, held
+			}
+			sockets := func(login string) []RegEntry {
+				t.Helper()
+				got, err := r.Lookup(ctx, login)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			a, _, held := claim("c1", "claim-1", "alice@d")
+			if held {
+				t.Fatal("a new sessid was held")
+			}
+			if e, ok, _ := r.Owner(ctx, "claim-1"); !ok || e.CtrlUUID != "c1" {
+				t.Fatalf("owner after the claim: %+v %v", e, ok)
+			}
+			// The same user comes back through c2: c1 is named.
+			b, prev, held := claim("c2", "claim-1", "alice@d")
+			if !held || prev.CtrlUUID != "c1" || prev.Login != "alice@d" {
+				t.Fatalf("take-over: held %v prev %+v", held, prev)
+			}
+			if got := sockets("alice@d"); len(got) != 1 || got[0].CtrlUUID != "c2" {
+				t.Fatalf("alice after the take-over: %+v", got)
+			}
+			// c1's socket closes: it removes nothing of c2's.
+			rr.Remove(ctx, a)
+			if e, ok, _ := r.Owner(ctx, "claim-1"); !ok || e.CtrlUUID != "c2" {
+				t.Fatalf("owner after the stale remove: %+v %v", e, ok)
+			}
+			// Another user with that sessid: refused, nothing written.
+			_, prev, held = claim("c3", "claim-1", "mallory@d")
+			if !held || prev.Login != "alice@d" || prev.CtrlUUID != "c2" {
+				t.Fatalf("another login: held %v prev %+v", held, prev)
+			}
+			if got := sockets("mallory@d"); len(got) != 0 {
+				t.Fatalf("the refused login is registered: %+v", got)
+			}
+			if e, ok, _ := r.Owner(ctx, "claim-1"); !ok || e.CtrlUUID != "c2" || e.Login != "alice@d" {
+				t.Fatalf("owner after the refused login: %+v %v", e, ok)
+			}
+			if n := rr.Live(); n != 1 {
+				t.Fatalf("the registrar keeps %d leases, want 1 (the refused one is not kept)", n)
+			}
+			// Deleted: free again.
+			rr.Remove(ctx, b)
+			if _, _, held := claim("c3", "claim-1", "mallory@d"); held {
+				t.Fatal("a deleted sessid was held")
+			}
+			if got := sockets("mallory@d"); len(got) != 1 || got[0].CtrlUUID != "c3" {
+				t.Fatalf("mallory: %+v", got)
+			}
+		})
+	}
+}
+
+// A bucket is read the same through the direct get API (one replica) and
+// through the leader's message-get API (replicas): the current values of
+// the matching keys, deleted ones left out, an empty answer for none.
+func TestBucketReads(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := testRegistries(t)["kv"].(*KVRegistry)
+	if !r.b.direct.Load() {
+		t.Fatal("a bucket with one replica is not read with direct gets")
+	}
+	for i := range 5 {
+		if _, err := r.Register(ctx, RegEntry{CtrlUUID: "c1", Sessid: fmt.Sprintf("r%d", i), Login: "bob@d"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, err := r.Register(ctx, RegEntry{CtrlUUID: "c1", Sessid: "r-gone", Login: "bob@d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unregister(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, direct := range []bool{true, false} {
+		r.b.direct.Store(direct)
+		got, err := r.Lookup(ctx, "bob@d")
+		if err != nil || len(got) != 5 {
+			t.Errorf("direct=%v: %d sockets (%v), want 5", direct, len(got), err)
+		}
+		if got, err := r.Lookup(ctx, "nobody@d"); err != nil || len(got) != 0 {
+			t.Errorf("direct=%v: nobody has %+v %v", direct, got, err)
 		}
 	}
 }

@@ -79,11 +79,14 @@ type Server struct {
 	metrics  *Metrics
 	byAddr   *Throttle
 	byUser   *Throttle
-	upgrader ws.HTTPUpgrader
-	poller   *poller // nil: a reader goroutine per socket
+	upgrader ws.HTTPUpgrader // wss://
+	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
+	wsUpgrader ws.Upgrader
+	poller     *poller // nil: a reader goroutine per socket
 
 	wsAddr, wssAddr, metricsAddr string
 	https                        []*http.Server
+	wsLns                        []net.Listener // accepted by acceptWS
 	subs                         []Subscription
 
 	ctx    context.Context
@@ -486,6 +489,11 @@ func (s *Server) listen() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.serveHealth)
 	mux.HandleFunc("/", s.serveWS)
+	httpServe := func(ln net.Listener, h http.Handler) {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: headTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		s.https = append(s.https, hs)
+		go func() { _ = hs.Serve(ln) }()
+	}
 	serve := func(addr string, tlsCfg *tls.Config, h http.Handler) (string, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -494,16 +502,26 @@ func (s *Server) listen() error {
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-		s.https = append(s.https, hs)
-		go func() { _ = hs.Serve(ln) }()
+		httpServe(ln, h)
 		return ln.Addr().String(), nil
 	}
 	var err error
 	if s.cfg.WSListen != "" {
-		if s.wsAddr, err = serve(s.cfg.WSListen, nil, mux); err != nil {
-			return err
+		ln, err := net.Listen("tcp", s.cfg.WSListen)
+		if err != nil {
+			return fmt.Errorf("ctrl: listen %s: %w", s.cfg.WSListen, err)
 		}
+		s.wsUpgrader.OnBeforeUpgrade = func() (ws.HandshakeHeader, error) {
+			if s.draining.Load() {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable), ws.RejectionReason("draining"))
+			}
+			return nil, nil
+		}
+		other := newConnQueue(ln.Addr())
+		httpServe(other, mux)
+		s.wsLns = append(s.wsLns, ln)
+		s.wsAddr = ln.Addr().String()
+		go s.acceptWS(ln, other)
 	}
 	if s.cfg.WSSListen != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
@@ -574,10 +592,21 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		early, _ = rw.Reader.Peek(n)
 	}
 	host, port := s.proxies.clientAddr(r)
+	s.openSocket(conn, host, port, early)
+}
+
+// openSocket starts a Verto socket on an upgraded connection; early are
+// frames the client sent behind its handshake.
+func (s *Server) openSocket(conn net.Conn, host string, port int, early []byte) {
 	sess := newSession(s, conn, host)
 	sess.port = port
 	s.sessions.Add(sess)
 	s.wg.Add(1)
+	if s.draining.Load() {
+		// Shutdown began during the handshake: it either found this
+		// socket in the table or is seen here.
+		sess.closeAfterFlush(closeGoingAway, "server shutting down")
+	}
 	sess.start(early)
 }
 
@@ -674,6 +703,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.draining.Store(true)
+	s.closeListeners()
 	for _, hs := range s.https {
 		_ = hs.Shutdown(ctx)
 	}
@@ -702,6 +732,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // stop releases everything Start acquired.
 func (s *Server) stop() {
 	s.stopOnce.Do(func() {
+		s.closeListeners()
 		for _, hs := range s.https {
 			_ = hs.Close()
 		}
@@ -728,6 +759,13 @@ func (s *Server) stop() {
 			s.poller.close()
 		}
 	})
+}
+
+// closeListeners stops accepting ws:// connections.
+func (s *Server) closeListeners() {
+	for _, ln := range s.wsLns {
+		_ = ln.Close()
+	}
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE to its hard limit: every socket is a

@@ -43,10 +43,14 @@ func (t *Sessions) Add(s *Session) {
 }
 
 // Bind files a logged-in socket under its sessid and login. It returns the
-// socket that held the sessid before, if any (the caller punts it).
+// socket that held the sessid before, if any (the caller punts it). A
+// socket removed already (it closed during its login) is not filed.
 func (t *Sessions) Bind(s *Session, sessid, login string) (prev *Session) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, ok := t.all[s]; !ok {
+		return nil
+	}
 	prev = t.bySess[sessid]
 	if prev == s {
 		prev = nil
