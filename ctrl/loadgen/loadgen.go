@@ -44,8 +44,9 @@ type Options struct {
 type Load struct {
 	conns []*conn
 	wg    sync.WaitGroup
-	// Logins is how long it took to log every socket in.
-	Logins time.Duration
+	// Logins is how long it took to log every socket in; LoginCPU the CPU
+	// time (user + system) this process spent meanwhile.
+	Logins, LoginCPU time.Duration
 }
 
 type conn struct {
@@ -65,6 +66,15 @@ func RaiseFileLimit() uint64 {
 	}
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r)
 	return r.Cur
+}
+
+// processCPU is this process's CPU time (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Open connects and logs in o.Sockets sockets; it returns when every one
@@ -93,7 +103,7 @@ func Open(ctx context.Context, o Options) (*Load, error) {
 		wg      sync.WaitGroup
 	)
 	next.Store(-1)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for w := 0; w < o.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
@@ -118,7 +128,7 @@ func Open(ctx context.Context, o Options) (*Load, error) {
 		}()
 	}
 	wg.Wait()
-	l.Logins = time.Since(start)
+	l.Logins, l.LoginCPU = time.Since(start), processCPU()-cpu0
 	if first != nil {
 		l.Close()
 		return nil, first
@@ -267,7 +277,8 @@ func (l *Load) Close() {
 }
 
 // Child runs a load as a child process speaking on stdin/stdout: it opens
-// the sockets and prints "ready <n> <logins/s>" (or "error <text>"); then
+// the sockets and prints "ready <n> <logins/s> <CPU ns spent logging in>"
+// (or "error <text>"); then
 // each "ping <probes> <count>" line is answered "ping <p50 ns> <p99 ns>";
 // stdin's end closes the sockets.
 func Child(ctx context.Context, o Options, stdin *bufio.Reader, stdout *bufio.Writer) error {
@@ -279,7 +290,7 @@ func Child(ctx context.Context, o Options, stdin *bufio.Reader, stdout *bufio.Wr
 		return err
 	}
 	defer l.Close()
-	fmt.Fprintf(stdout, "ready %d %.1f\n", l.Len(), float64(l.Len())/l.Logins.Seconds())
+	fmt.Fprintf(stdout, "ready %d %.1f %d\n", l.Len(), float64(l.Len())/l.Logins.Seconds(), l.LoginCPU.Nanoseconds())
 	stdout.Flush()
 	for {
 		line, err := stdin.ReadString('\n')

@@ -31,6 +31,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -94,6 +95,10 @@ type figures struct {
 	why           string
 	rssNoGC       float64 // KiB per socket before a forced GC (XCtrl)
 	goroutinesIdl int
+	// CPU time (user+system) per login while the sockets logged in, in
+	// µs: the server's and the load's. Less noisy than logins/s on a
+	// shared machine: it does not count the time others' processes took.
+	serverCPU, loadCPU float64
 }
 
 func run(ctx context.Context, o options) error {
@@ -114,14 +119,15 @@ func run(ctx context.Context, o options) error {
 }
 
 func report(w io.Writer, x, mv figures) {
-	fmt.Fprintf(w, "\n%-10s %8s %12s %16s %12s %12s\n", "server", "sockets", "logins/s", "KiB RSS/socket", "ping p50", "ping p99")
+	fmt.Fprintf(w, "\n%-10s %8s %12s %16s %12s %12s %18s %16s\n", "server", "sockets", "logins/s", "KiB RSS/socket", "ping p50", "ping p99",
+		"server CPU/login", "load CPU/login")
 	for _, f := range []figures{x, mv} {
 		if !f.measured {
 			fmt.Fprintf(w, "%-10s not measured: %s\n", f.name, f.why)
 			continue
 		}
-		fmt.Fprintf(w, "%-10s %8d %12.0f %16.2f %12s %12s\n", f.name, f.sockets, f.loginsPerSec, f.rssPerSocket,
-			f.pingP50.Round(time.Microsecond), f.p99.Round(time.Microsecond))
+		fmt.Fprintf(w, "%-10s %8d %12.0f %16.2f %12s %12s %15.0f µs %13.0f µs\n", f.name, f.sockets, f.loginsPerSec, f.rssPerSocket,
+			f.pingP50.Round(time.Microsecond), f.p99.Round(time.Microsecond), f.serverCPU, f.loadCPU)
 	}
 	if x.rssNoGC > 0 {
 		fmt.Fprintf(w, "XCtrl RSS/socket without a forced GC: %.2f KiB; goroutines with every socket idle: %d\n", x.rssNoGC, x.goroutinesIdl)
@@ -130,8 +136,8 @@ func report(w io.Writer, x, mv figures) {
 		fmt.Fprintln(w, "ratios: mod_verto was not measured")
 		return
 	}
-	fmt.Fprintf(w, "ratios XCtrl vs mod_verto: logins/s %.1fx (target >= 20x), RSS/socket 1/%.0f (target <= 1/100), ping p99 %.2fx (target < 1)\n",
-		x.loginsPerSec/mv.loginsPerSec, mv.rssPerSocket/x.rssPerSocket, float64(x.p99)/float64(mv.p99))
+	fmt.Fprintf(w, "ratios XCtrl vs mod_verto: logins/s %.1fx (target >= 20x), RSS/socket 1/%.0f (target <= 1/100), ping p99 %.2fx (target < 1), server CPU/login 1/%.1f\n",
+		x.loginsPerSec/mv.loginsPerSec, mv.rssPerSocket/x.rssPerSocket, float64(x.p99)/float64(mv.p99), mv.serverCPU/x.serverCPU)
 }
 
 // benchXCtrl runs an XCtrl (embedded NATS, no node) in a child process.
@@ -157,6 +163,7 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 	if !ok {
 		return f, fmt.Errorf("server: %q", line)
 	}
+	var cpu time.Duration
 	rss := func(cmd string) (uint64, int, error) {
 		if err := srv.Send(cmd); err != nil {
 			return 0, 0, err
@@ -167,14 +174,19 @@ func benchXCtrl(ctx context.Context, o options) (figures, error) {
 		}
 		var r uint64
 		var g int
-		_, err = fmt.Sscanf(l, "rss %d %d", &r, &g)
+		_, err = fmt.Sscanf(l, "rss %d %d %d", &r, &g, &cpu)
 		return r, g, err
 	}
 	if f.rssBase, _, err = rss("gc"); err != nil {
 		return f, err
 	}
 	err = measureLoad(ctx, o, &f, loadgen.Options{URL: url, Sockets: o.sockets, Users: 20, UserPrefix: "-", UserBase: 1000,
-		Domain: "127.0.0.1", Password: "1234"}, func() (uint64, error) {
+		Domain: "127.0.0.1", Password: "1234"}, func() (time.Duration, error) {
+		if _, _, err := rss("cpu"); err != nil {
+			return 0, err
+		}
+		return cpu, nil
+	}, func() (uint64, error) {
 		time.Sleep(o.settle)
 		noGC, g, err := rss("rss")
 		if err != nil {
@@ -195,9 +207,10 @@ func kib(after, before uint64, n int) float64 {
 	return float64(int64(after)-int64(before)) / float64(n) / 1024
 }
 
-// measureLoad runs the load child against one server: logins, memory (read
-// by rss once every socket is in), pings.
-func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options, rss func() (uint64, error)) error {
+// measureLoad runs the load child against one server: logins (and the
+// server's CPU time they took, from cpu), memory (read by rss once every
+// socket is in), pings.
+func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options, cpu func() (time.Duration, error), rss func() (uint64, error)) error {
 	lo.Concurrency, lo.SourceIPs, lo.WaitReady = o.concurrency, o.sourceIPs, true
 	args := append([]string{"load"}, lo.Args()...)
 	cl, err := childproc.Start(ctx, args...)
@@ -205,15 +218,26 @@ func measureLoad(ctx context.Context, o options, f *figures, lo loadgen.Options,
 		return err
 	}
 	defer cl.Stop()
+	cpu0, err := cpu()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "%s: logging in %d sockets...\n", f.name, lo.Sockets)
 	line, err := cl.Line()
 	if err != nil {
 		return err
 	}
 	var n int
-	if _, err := fmt.Sscanf(line, "ready %d %f", &n, &f.loginsPerSec); err != nil {
+	var loadCPU time.Duration
+	if _, err := fmt.Sscanf(line, "ready %d %f %d", &n, &f.loginsPerSec, &loadCPU); err != nil {
 		return fmt.Errorf("load: %s", line)
 	}
+	cpu1, err := cpu()
+	if err != nil {
+		return err
+	}
+	f.serverCPU = float64((cpu1 - cpu0).Microseconds()) / float64(n)
+	f.loadCPU = float64(loadCPU.Microseconds()) / float64(n)
 	if f.rss, err = rss(); err != nil {
 		return err
 	}
@@ -272,7 +296,9 @@ func benchModVerto(ctx context.Context, o options) (figures, error) {
 		return f, err
 	}
 	err = measureLoad(ctx, o, &f, loadgen.Options{URL: "ws://127.0.0.1:8081/", Sockets: o.mvSockets, Users: 20, UserPrefix: "-",
-		UserBase: 1000, Domain: "127.0.0.1", Password: "1234"}, func() (uint64, error) {
+		UserBase: 1000, Domain: "127.0.0.1", Password: "1234"}, func() (time.Duration, error) {
+		return procCPU(pid)
+	}, func() (uint64, error) {
 		time.Sleep(o.settle)
 		return procRSS(pid)
 	})
@@ -351,23 +377,49 @@ func procRSS(pid int) (uint64, error) {
 	return 0, errors.New("no VmRSS")
 }
 
+// procCPU is a process's CPU time (user + system) from /proc/<pid>/stat
+// (clock ticks of 10 ms: enough over thousands of logins).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command (which may hold spaces) start after ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("bad /proc stat")
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
 // serveXCtrl is the server child: an XCtrl with an embedded NATS and the
 // users of FreeSWITCH's stock directory. It prints "listening <url>", then
-// answers "rss" (and "gc": after a forced GC) with "rss <bytes>
-// <goroutines>"; stdin's end shuts it down.
+// answers "rss", "cpu" (and "gc": after a forced GC) with "rss <bytes>
+// <goroutines> <CPU time ns>"; stdin's end shuts it down. A CPU profile
+// (--cpuprofile) ends at the first "rss": it covers the logins.
 func serveXCtrl(args []string) int {
 	fs := flag.NewFlagSet("serve-xctrl", flag.ExitOnError)
 	noPoller := fs.Bool("no-poller", false, "")
 	cpuProfile := fs.String("cpuprofile", "", "")
 	_ = fs.Parse(args)
+	stopProfile := func() {}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			_ = pprof.StartCPUProfile(f)
-			defer func() {
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			stopProfile = sync.OnceFunc(func() {
 				pprof.StopCPUProfile()
 				f.Close()
-			}()
+			})
+			defer stopProfile()
 		}
 	}
 	loadgen.RaiseFileLimit()
@@ -403,12 +455,23 @@ func serveXCtrl(args []string) int {
 			debug.FreeOSMemory()
 		case "stacks":
 			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		case "rss":
+			stopProfile()
 		}
 		r, _ := procRSS(os.Getpid())
-		fmt.Println("rss", r, runtime.NumGoroutine())
+		fmt.Println("rss", r, runtime.NumGoroutine(), selfCPU().Nanoseconds())
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
 	return 0
+}
+
+// selfCPU is this process's CPU time (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
