@@ -311,18 +311,7 @@ func testVertoConference(t *testing.T, f *fsEnv, pw string) {
 // returns the client's audio; uuid_kill reaches it as verto.bye.
 func testVertoOriginate(t *testing.T, f *fsEnv, pw string) {
 	c := vertoDial(t, "1004", pw, nil)
-	res := originate(f, "{origination_caller_id_number=9999}user/1004@"+modVertoDomain, "&echo")
-	call := answerIncoming(t, c)
-	var out string
-	select {
-	case out = <-res:
-	case <-time.After(20 * time.Second):
-		t.Fatal("originate did not return after the answer")
-	}
-	if !strings.HasPrefix(out, "+OK") {
-		t.Fatalf("originate: %s", out)
-	}
-	uuid := strings.TrimSpace(strings.TrimPrefix(out, "+OK"))
+	call, uuid := originateAnswered(t, f, c, "{origination_caller_id_number=9999}user/1004@"+modVertoDomain)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := call.WaitReceived(ctx, 100); err != nil {

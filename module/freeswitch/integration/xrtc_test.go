@@ -371,13 +371,11 @@ func answerIncoming(t *testing.T, c *client.Client) *client.Call {
 	return call
 }
 
-// testOriginate: `originate xrtc/USER@DOMAIN &echo` rings the logged-in
-// client through XCtrl (verto.invite with FreeSWITCH's offer); when it
-// answers, the echo returns its audio, and a hang-up in FreeSWITCH reaches
-// it as verto.bye.
-func testOriginate(t *testing.T, f *fsEnv, x *ctrl.Server) {
-	c := dial(t, x, "1002")
-	res := originate(f, "{origination_caller_id_number=9999}xrtc/1002@"+testDomain, "&echo")
+// originateAnswered runs `originate DIAL &echo`, answers the call it rings
+// on c and returns it with the uuid originate printed.
+func originateAnswered(t *testing.T, f *fsEnv, c *client.Client, dial string) (*client.Call, string) {
+	t.Helper()
+	res := originate(f, dial, "&echo")
 	call := answerIncoming(t, c)
 	var out string
 	select {
@@ -389,6 +387,16 @@ func testOriginate(t *testing.T, f *fsEnv, x *ctrl.Server) {
 		t.Fatalf("originate: %s", out)
 	}
 	uuid := strings.TrimSpace(strings.TrimPrefix(out, "+OK"))
+	return call, uuid
+}
+
+// testOriginate: `originate xrtc/USER@DOMAIN &echo` rings the logged-in
+// client through XCtrl (verto.invite with FreeSWITCH's offer); when it
+// answers, the echo returns its audio, and a hang-up in FreeSWITCH reaches
+// it as verto.bye.
+func testOriginate(t *testing.T, f *fsEnv, x *ctrl.Server) {
+	c := dial(t, x, "1002")
+	call, uuid := originateAnswered(t, f, c, "{origination_caller_id_number=9999}xrtc/1002@"+testDomain)
 	if uuid != call.ID() {
 		t.Errorf("originate uuid %s, client call %s", uuid, call.ID())
 	}
