@@ -1,6 +1,7 @@
 package ctrl_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -43,11 +44,19 @@ func FuzzFrame(f *testing.F) {
 	e.StartNode(fakenode.Options{UUID: "fz", AutoAnswer: true, Quiet: true})
 	c := e.Login(x, "1000")
 	n := 0
+	var prev []byte // the frame before this one: a socket found closed was closed after it
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if err := c.SendRaw(frame); err != nil {
+			// Say why the socket closed: the server's close frame, if it
+			// sent one, and what came before.
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ce, werr := c.Client.Closed(cctx)
+			cancel()
 			buf := make([]byte, 1<<20)
-			t.Fatalf("send: %v\n%s", err, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("send: %v (socket closed by the server: %v %v; previous frame %q)\n%s",
+				err, ce, werr, prev, buf[:runtime.Stack(buf, true)])
 		}
+		prev = bytes.Clone(frame)
 		n++
 		id := fmt.Sprintf("fuzz-ping-%d", n)
 		ping, _ := verto.NewRequest(verto.StringID(id), verto.MethodPing, map[string]any{"sessid": c.Sessid})
