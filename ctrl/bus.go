@@ -62,6 +62,8 @@ type natsBus struct {
 	log  *slog.Logger
 	ch   chan *nats.Msg
 	done chan struct{}
+	// ran is closed when the dispatcher (run) has returned.
+	ran chan struct{}
 	wg   sync.WaitGroup
 
 	mu      sync.RWMutex
@@ -100,7 +102,7 @@ const busRedialMax = 5 * time.Second
 // dialNATSBus connects with opts (plus the bus's own handlers) and keeps the
 // bus connected for good.
 func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, error) {
-	b := &natsBus{log: log, ch: make(chan *nats.Msg, busQueue), done: make(chan struct{}),
+	b := &natsBus{log: log, ch: make(chan *nats.Msg, busQueue), done: make(chan struct{}), ran: make(chan struct{}),
 		subs: make(map[*busSub]struct{}), bySub: make(map[*nats.Subscription]*busSub)}
 	all := append([]nats.Option{
 		nats.MaxReconnects(-1),
@@ -274,6 +276,7 @@ func (b *natsBus) OffFor(now time.Time) time.Duration {
 
 func (b *natsBus) run() {
 	defer b.wg.Done()
+	defer close(b.ran)
 	for {
 		select {
 		case m := <-b.ch:
@@ -289,11 +292,13 @@ func (b *natsBus) run() {
 	}
 }
 
-// stopDispatch stops handing messages to the handlers (none runs after it
-// returns); the connection stays up for what is still being sent.
+// stopDispatch stops handing messages to the handlers and waits for the
+// one running, if any: none runs after it returns. The connection stays up
+// for what is still being sent. Not to be called from a handler.
 func (b *natsBus) stopDispatch() {
 	b.closing.Store(true)
 	b.stopOnce.Do(func() { close(b.done) })
+	<-b.ran
 }
 
 // close stops the dispatcher, flushes and closes the connection and waits

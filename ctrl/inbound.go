@@ -300,7 +300,7 @@ func (srv *Server) sessionClosed(s *Session) {
 		if punted {
 			srv.registrar.Forget(lease) // the new owner wrote the keys: leave them
 		} else {
-			srv.registrar.Remove(context.Background(), lease)
+			srv.registrar.Remove(lease)
 		}
 	}
 	srv.log.Info("socket closed", "sessid", sessid, "login", id.User.Login)

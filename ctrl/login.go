@@ -142,7 +142,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	s.mu.Unlock()
 	if gone {
 		<-booked
-		srv.registrar.Remove(context.Background(), lease)
+		srv.registrar.Remove(lease)
 		return
 	}
 	if prev := srv.sessions.Bind(s, sessid, login); prev != nil {

@@ -127,6 +127,53 @@ func TestShutdownDrains(t *testing.T) {
 	}
 }
 
+// A stopping instance takes its sockets out of the registry before it
+// leaves the bus: the deletes of many sockets closing together are batched
+// in the background, and Shutdown waits for them. Nothing of it is left
+// for calls to those users to find.
+func TestShutdownUnregisters(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	const perUser = 15
+	users := []string{"1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009"}
+	for _, u := range users {
+		for range perUser {
+			e.Login(x, u)
+		}
+	}
+	nc, err := nats.Connect(e.NATS.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	reg, err := ctrl.NewKVRegistry(e.Ctx, nc, ctrl.KVOptions{Bucket: "xrtc_registry", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		n := 0
+		for _, u := range users {
+			got, err := reg.Lookup(e.Ctx, u+"@"+ctrltest.Domain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(got)
+		}
+		return n
+	}
+	if n := count(); n != perUser*len(users) {
+		t.Fatalf("%d sockets registered, want %d", n, perUser*len(users))
+	}
+	ctx, cancel := context.WithTimeout(e.Ctx, 10*time.Second)
+	defer cancel()
+	if err := x.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d sockets still registered after the shutdown", n)
+	}
+}
+
 func TestEmbeddedDefault(t *testing.T) {
 	// No NATS URL: XCtrl starts its own NATS (JetStream on) and a second
 	// instance and a node join it over TCP.

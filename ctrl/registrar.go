@@ -151,24 +151,47 @@ func (r *Registrar) Forget(l *Lease) {
 	r.mu.Unlock()
 }
 
-// Remove forgets a lease and deletes its keys (retried until the TTL would
-// have removed them anyway).
-func (r *Registrar) Remove(ctx context.Context, l *Lease) {
+// Remove forgets a lease and deletes its keys: at once, in the background,
+// with the other deletes pending (a thousand sockets closing together cost
+// one round trip, not a thousand); retried until the TTL would have removed
+// them anyway.
+func (r *Registrar) Remove(l *Lease) {
 	r.mu.Lock()
 	delete(r.live, l)
 	delete(r.dirty, l)
-	r.mu.Unlock()
-	if l.revS.Load() == 0 && l.revU.Load() == 0 {
-		return // never written
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := r.reg.Unregister(dctx, l); err != nil {
-		r.log.Warn("registry unregister failed; retrying", "sessid", l.Entry.Sessid, "err", err)
-		r.mu.Lock()
+	if l.revS.Load() != 0 || l.revU.Load() != 0 { // else never written
 		r.deletes[l] = time.Now().Add(r.ttl)
+	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+// batchDeleter is a Registry that deletes many leases in one go
+// (KVRegistry.UnregisterAll).
+type batchDeleter interface {
+	UnregisterAll(ctx context.Context, leases []*Lease) (failed []*Lease, err error)
+}
+
+// Drain waits until the pending deletes are done, at most until ctx ends:
+// a stopping instance takes its sockets out of the registry before it
+// leaves the bus.
+func (r *Registrar) Drain(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		n := len(r.deletes)
 		r.mu.Unlock()
+		if n == 0 {
+			return
+		}
 		r.poke()
+		select {
+		case <-ctx.Done():
+			r.log.Warn("registry: stopping with deletes not done; the TTL removes them", "leases", n)
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -328,17 +351,8 @@ func (r *Registrar) sync(ctx context.Context) bool {
 			r.log.Warn("registry write failed; retrying", "leases", len(failed), "of", len(batch), "err", err)
 		}
 	}
-	for _, l := range dels {
-		dctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := r.reg.Unregister(dctx, l)
-		cancel()
-		if err != nil && !errors.Is(err, context.Canceled) {
-			ok = false
-			continue
-		}
-		r.mu.Lock()
-		delete(r.deletes, l)
-		r.mu.Unlock()
+	if len(dels) > 0 && !r.unregister(ctx, dels) {
+		ok = false
 	}
 	if ok {
 		r.healthy.Store(true)
@@ -349,4 +363,37 @@ func (r *Registrar) sync(ctx context.Context) bool {
 		r.mu.Unlock()
 	}
 	return ok
+}
+
+// unregister deletes the keys of dels; those deleted leave the pending
+// deletes. It reports whether all were.
+func (r *Registrar) unregister(ctx context.Context, dels []*Lease) bool {
+	dctx, cancel := context.WithTimeout(ctx, max(r.refresh/2, time.Second))
+	defer cancel()
+	var failed []*Lease
+	var err error
+	if b, ok := r.reg.(batchDeleter); ok {
+		failed, err = b.UnregisterAll(dctx, dels)
+	} else {
+		for _, l := range dels {
+			if e := r.reg.Unregister(dctx, l); e != nil {
+				failed, err = append(failed, l), e
+			}
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		r.log.Warn("registry unregister failed; retrying", "leases", len(failed), "of", len(dels), "err", err)
+	}
+	left := make(map[*Lease]bool, len(failed))
+	for _, l := range failed {
+		left[l] = true
+	}
+	r.mu.Lock()
+	for _, l := range dels {
+		if !left[l] {
+			delete(r.deletes, l)
+		}
+	}
+	r.mu.Unlock()
+	return len(failed) == 0
 }

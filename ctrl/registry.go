@@ -430,19 +430,76 @@ func (r *KVRegistry) Register(ctx context.Context, e RegEntry) (*Lease, error) {
 // waits for the acknowledgements: one round trip for the whole batch. It
 // returns the leases that did not land (with the first error).
 func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, error) {
-	js, _ := r.handles()
-	type put struct {
-		l   *Lease
-		u   bool
-		ack jetstream.PubAckFuture
+	msgs := make([]leaseMsg, 0, 2*len(leases))
+	for _, l := range leases {
+		sv, uv := l.values()
+		msgs = append(msgs,
+			leaseMsg{l: l, msg: &nats.Msg{Subject: r.subject(sessKey(l.Entry.Sessid)), Data: sv}, rev: &l.revS},
+			leaseMsg{l: l, msg: &nats.Msg{Subject: r.subject(userKey(l.Entry.Login, l.Entry.Sessid)), Data: uv}, rev: &l.revU})
 	}
+	failed, err := r.publish(ctx, msgs, nil)
+	if err != nil {
+		return failed, fmt.Errorf("ctrl: registry refresh: %d of %d failed, first: %w", len(failed), len(leases), err)
+	}
+	return nil, nil
+}
+
+// UnregisterAll deletes the keys of many leases (those another socket
+// wrote since are left alone) with asynchronous publishes: one round trip
+// for the whole batch, where Unregister takes one per key. It returns the
+// leases that were not deleted (with the first error).
+func (r *KVRegistry) UnregisterAll(ctx context.Context, leases []*Lease) ([]*Lease, error) {
+	msgs := make([]leaseMsg, 0, 2*len(leases))
+	del := func(l *Lease, key string, rev uint64) {
+		if rev == 0 {
+			return
+		}
+		m := &nats.Msg{Subject: r.subject(key), Header: nats.Header{}}
+		m.Header.Set(kvOperation, kvOpDelete)
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
+		msgs = append(msgs, leaseMsg{l: l, msg: m})
+	}
+	for _, l := range leases {
+		del(l, sessKey(l.Entry.Sessid), l.revS.Load())
+		del(l, userKey(l.Entry.Login, l.Entry.Sessid), l.revU.Load())
+	}
+	failed, err := r.publish(ctx, msgs, isWrongSequence)
+	if err != nil {
+		return failed, fmt.Errorf("ctrl: registry unregister: %d of %d failed, first: %w", len(failed), len(leases), err)
+	}
+	return nil, nil
+}
+
+// The headers of a KV delete, as the KV API writes them.
+const (
+	kvOperation = "KV-Operation"
+	kvOpDelete  = "DEL"
+)
+
+// leaseMsg is one message written to the bucket for a lease; rev, when
+// set, takes the sequence it was stored at.
+type leaseMsg struct {
+	l   *Lease
+	msg *nats.Msg
+	rev *atomic.Uint64
+}
+
+// publish writes msgs with asynchronous publishes, waiting for their
+// acknowledgements a window at a time, and returns the leases of which a
+// message failed, with the first error. An error for which landed is true
+// counts as done.
+func (r *KVRegistry) publish(ctx context.Context, msgs []leaseMsg, landed func(error) bool) ([]*Lease, error) {
+	js, _ := r.handles()
 	var (
-		puts     []put
 		failed   []*Lease
 		firstErr error
 		seen     = map[*Lease]bool{}
+		inFlight []jetstream.PubAckFuture
 	)
 	fail := func(l *Lease, err error) {
+		if landed != nil && landed(err) {
+			return
+		}
 		if firstErr == nil {
 			firstErr = err
 		}
@@ -452,46 +509,34 @@ func (r *KVRegistry) Refresh(ctx context.Context, leases []*Lease) ([]*Lease, er
 		}
 	}
 	const window = 512
-	wait := func() {
-		for _, p := range puts {
+	for i := 0; i < len(msgs); i += window {
+		batch := msgs[i:min(i+window, len(msgs))]
+		inFlight = inFlight[:0]
+		for _, m := range batch {
+			f, err := js.PublishMsgAsync(m.msg)
+			if err != nil {
+				fail(m.l, err)
+			}
+			inFlight = append(inFlight, f) // nil when the publish failed
+		}
+		for j, f := range inFlight {
+			if f == nil {
+				continue
+			}
+			m := batch[j]
 			select {
-			case ack := <-p.ack.Ok():
-				if p.u {
-					p.l.revU.Store(ack.Sequence)
-				} else {
-					p.l.revS.Store(ack.Sequence)
+			case ack := <-f.Ok():
+				if m.rev != nil {
+					m.rev.Store(ack.Sequence)
 				}
-			case err := <-p.ack.Err():
-				fail(p.l, err)
+			case err := <-f.Err():
+				fail(m.l, err)
 			case <-ctx.Done():
-				fail(p.l, ctx.Err())
+				fail(m.l, ctx.Err())
 			}
 		}
-		puts = puts[:0]
 	}
-	for _, l := range leases {
-		sv, uv := l.values()
-		a1, err := js.PublishAsync(r.subject(sessKey(l.Entry.Sessid)), sv)
-		if err != nil {
-			fail(l, err)
-			continue
-		}
-		puts = append(puts, put{l: l, ack: a1})
-		a2, err := js.PublishAsync(r.subject(userKey(l.Entry.Login, l.Entry.Sessid)), uv)
-		if err != nil {
-			fail(l, err)
-			continue
-		}
-		puts = append(puts, put{l: l, u: true, ack: a2})
-		if len(puts) >= window {
-			wait()
-		}
-	}
-	wait()
-	if firstErr != nil {
-		return failed, fmt.Errorf("ctrl: registry refresh: %d of %d failed, first: %w", len(failed), len(leases), firstErr)
-	}
-	return nil, nil
+	return failed, firstErr
 }
 
 func (r *KVRegistry) subject(key string) string { return "$KV." + r.b.opts.Bucket + "." + key }

@@ -155,6 +155,11 @@ func TestRegistrarClaim(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			rr := NewRegistrar(r, nil, time.Minute, time.Minute, slog.New(slog.DiscardHandler))
+			go rr.Run(ctx)
+			remove := func(l *Lease) {
+				rr.Remove(l)
+				rr.Drain(ctx)
+			}
 			claim := func(ctrl, sessid, login string) (*Lease, RegEntry, bool) {
 				t.Helper()
 				l := &Lease{Entry: RegEntry{CtrlUUID: ctrl, Sessid: sessid, Login: login}}
@@ -188,7 +193,7 @@ func TestRegistrarClaim(t *testing.T) {
 				t.Fatalf("alice after the take-over: %+v", got)
 			}
 			// c1's socket closes: it removes nothing of c2's.
-			rr.Remove(ctx, a)
+			remove(a)
 			if e, ok, _ := r.Owner(ctx, "claim-1"); !ok || e.CtrlUUID != "c2" {
 				t.Fatalf("owner after the stale remove: %+v %v", e, ok)
 			}
@@ -207,7 +212,7 @@ func TestRegistrarClaim(t *testing.T) {
 				t.Fatalf("the registrar keeps %d leases, want 1 (the refused one is not kept)", n)
 			}
 			// Deleted: free again.
-			rr.Remove(ctx, b)
+			remove(b)
 			if _, _, held := claim("c3", "claim-1", "mallory@d"); held {
 				t.Fatal("a deleted sessid was held")
 			}

@@ -725,9 +725,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	// The sockets' registry entries go before the bus does (else they stay
+	// until the TTL, and calls to those users try this instance).
+	dctx, cancel := context.WithTimeout(ctx, registryDrainWait)
+	s.registrar.Drain(dctx)
+	cancel()
 	s.stop()
 	return err
 }
+
+// registryDrainWait bounds the wait for a stopping instance's registry
+// deletes.
+const registryDrainWait = 5 * time.Second
 
 // stop releases everything Start acquired.
 func (s *Server) stop() {
