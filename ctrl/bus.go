@@ -64,7 +64,7 @@ type natsBus struct {
 	done chan struct{}
 	// ran is closed when the dispatcher (run) has returned.
 	ran chan struct{}
-	wg   sync.WaitGroup
+	wg  sync.WaitGroup
 
 	mu      sync.RWMutex
 	nc      *nats.Conn
