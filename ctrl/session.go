@@ -531,7 +531,10 @@ func (s *Session) writeBatch(batch []outFrame) error {
 	}()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// The deadline bounds these writes only: a direct write (writeNow)
+	// later would fail on it.
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.Timers.Write))
+	defer func() { _ = s.conn.SetWriteDeadline(time.Time{}) }()
 	s.outMu.Lock()
 	unsent := s.unsent
 	s.unsent = nil

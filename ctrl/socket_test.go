@@ -161,13 +161,18 @@ func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 }
 
 // TestNoFrameLostUnderBackpressure: a client that reads late (its socket
-// buffers full meanwhile) still gets every frame, in order, once it reads.
+// buffers full meanwhile) still gets every frame, in order, once it reads;
+// and its socket keeps working after that, past the write deadline of the
+// writes that waited for it (found by FuzzFrame: the deadline outlived
+// them, and the next direct write, Timers.Write later, failed on it and
+// dropped the socket).
 func TestNoFrameLostUnderBackpressure(t *testing.T) {
+	const write = 2 * time.Second
 	e := ctrltest.New(t, ctrltest.Options{})
 	x := e.StartCtrl(func(c *ctrl.Config) {
 		c.Limits.MaxQueue = 1 << 14
 		c.Limits.MaxQueueBytes = 256 << 20
-		c.Timers.Write = time.Minute
+		c.Timers.Write = write
 	})
 	n := e.StartNode(fakenode.Options{UUID: "n1"})
 	conn, _, err := smallWindowDialer().DialContext(e.Ctx, x.WSURL(), nil)
@@ -216,6 +221,23 @@ func TestNoFrameLostUnderBackpressure(t *testing.T) {
 			t.Fatalf("got event %d, want %d: frames lost", m.Params.Data.Seq, next)
 		}
 		next++
+	}
+	time.Sleep(write + write/2)
+	ping := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"verto.ping","params":{"sessid":%q}}`, sessid)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(ping)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("no answer to a ping after the backlog: %v", err)
+		}
+		if strings.Contains(string(b), `"id":2`) {
+			if !strings.Contains(string(b), "PONG") {
+				t.Fatalf("ping answered %s", b)
+			}
+			return
+		}
 	}
 }
 
