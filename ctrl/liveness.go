@@ -201,8 +201,14 @@ func (srv *Server) onPing(bm *BusMsg, msg *verto.Message) {
 	}
 }
 
-// goLoop runs f on a goroutine the server waits for at stop.
+// goLoop runs f on a goroutine the server waits for at stop; once stop
+// waits, f is not run.
 func (srv *Server) goLoop(f func()) {
+	srv.loopsMu.Lock()
+	defer srv.loopsMu.Unlock()
+	if srv.loopsDone {
+		return
+	}
 	srv.loops.Add(1)
 	go func() {
 		defer srv.loops.Done()

@@ -93,6 +93,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // sockets and background loops
 	loops  sync.WaitGroup
+	// loopsMu guards loopsDone: once stop waits for the loops, goLoop
+	// starts none.
+	loopsMu   sync.Mutex
+	loopsDone bool
 
 	started  atomic.Bool
 	draining atomic.Bool
@@ -757,6 +761,9 @@ func (s *Server) stop() {
 		if s.nbus != nil {
 			s.nbus.stopDispatch() // no handler runs (and starts a ring) after this
 		}
+		s.loopsMu.Lock()
+		s.loopsDone = true
+		s.loopsMu.Unlock()
 		s.loops.Wait()
 		if s.nbus != nil {
 			s.nbus.close()
