@@ -374,19 +374,27 @@ func (m *storedMsg) fromDirect(msg *nats.Msg) error {
 	if err != nil {
 		return fmt.Errorf("direct get: sequence %q", msg.Header.Get(jetstream.SequenceHeader))
 	}
-	op := msg.Header.Get("KV-Operation")
-	m.seq, m.data, m.deleted = seq, msg.Data, op == "DEL" || op == "PURGE"
+	m.seq, m.data, m.deleted = seq, msg.Data, kvRemoval(msg.Header.Get(kvOperation))
 	return nil
 }
+
+// The header of a KV delete or purge marker, as the KV API writes them.
+const (
+	kvOperation = "KV-Operation"
+	kvOpDelete  = "DEL"
+	kvOpPurge   = "PURGE"
+)
+
+// kvRemoval: a KV-Operation value that marks a removed key.
+func kvRemoval(op string) bool { return op == kvOpDelete || op == kvOpPurge }
 
 // kvDeleted reports whether a stored message's headers mark a deleted key
 // (KV-Operation: DEL or PURGE).
 func kvDeleted(hdr []byte) bool {
 	for _, line := range strings.Split(string(hdr), "\r\n") {
 		k, v, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "KV-Operation") {
-			v = strings.TrimSpace(v)
-			return v == "DEL" || v == "PURGE"
+		if ok && strings.EqualFold(strings.TrimSpace(k), kvOperation) {
+			return kvRemoval(strings.TrimSpace(v))
 		}
 	}
 	return false
@@ -469,12 +477,6 @@ func (r *KVRegistry) UnregisterAll(ctx context.Context, leases []*Lease) ([]*Lea
 	}
 	return nil, nil
 }
-
-// The headers of a KV delete, as the KV API writes them.
-const (
-	kvOperation = "KV-Operation"
-	kvOpDelete  = "DEL"
-)
 
 // leaseMsg is one message written to the bucket for a lease; rev, when
 // set, takes the sequence it was stored at.
@@ -633,20 +635,8 @@ func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (uint64, error) {
 }
 
 func (r *KVRegistry) Unregister(ctx context.Context, l *Lease) error {
-	_, kv := r.handles()
-	var errs []error
-	del := func(key string, rev uint64) {
-		if rev == 0 {
-			return
-		}
-		err := kv.Delete(ctx, key, jetstream.LastRevision(rev))
-		if err != nil && !isWrongSequence(err) {
-			errs = append(errs, err)
-		}
-	}
-	del(sessKey(l.Entry.Sessid), l.revS.Load())
-	del(userKey(l.Entry.Login, l.Entry.Sessid), l.revU.Load())
-	return errors.Join(errs...)
+	_, err := r.UnregisterAll(ctx, []*Lease{l})
+	return err
 }
 
 // isWrongSequence: the key was written by someone else since our lease.
