@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -177,12 +176,7 @@ func peerAddr(a net.Addr) (string, int) {
 	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.IP.String(), ta.Port
 	}
-	host, p, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String(), 0
-	}
-	port, _ := strconv.Atoi(p)
-	return host, port
+	return splitHostPort(a.String())
 }
 
 // forwardedFor collects the proxy headers of a handshake from a trusted

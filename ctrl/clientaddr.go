@@ -48,12 +48,19 @@ func (ps proxies) trusts(a netip.Addr) bool {
 // them: the socket's peer; or, when the peer is a trusted proxy, the
 // address it forwarded (see forwarded).
 func (ps proxies) clientAddr(r *http.Request) (string, int) {
-	host, portStr, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr, 0
-	}
-	port, _ := strconv.Atoi(portStr)
+	host, port := splitHostPort(r.RemoteAddr)
 	return ps.forwarded(host, port, r.Header.Values("X-Forwarded-For"), r.Header.Get("X-Real-IP"))
+}
+
+// splitHostPort splits host:port; an address that does not split is all
+// host, port 0.
+func splitHostPort(a string) (string, int) {
+	host, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return a, 0
+	}
+	port, _ := strconv.Atoi(p)
+	return host, port
 }
 
 // forwarded returns the client's address behind peer host:port: the peer

@@ -621,10 +621,8 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 func headerHasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
+		if hasToken([]byte(v), token) {
+			return true
 		}
 	}
 	return false
