@@ -24,6 +24,7 @@ import (
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
 	"xccrtc/ctrl/loadgen"
+	"xccrtc/verto"
 )
 
 // TestMain doubles as the load process of BenchmarkIdleSocketMemory: run
@@ -168,6 +169,9 @@ func BenchmarkRelay(b *testing.B) {
 	natsT := make([]time.Duration, 0, b.N)
 	wsT := make([]time.Duration, 0, b.N)
 	relayT := make([]time.Duration, 0, b.N)
+	pingT := make([]time.Duration, 0, b.N)
+	nodeT := make([]time.Duration, 0, b.N)
+	nodeSubject := verto.DefaultSubjects().Node("bench")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -186,6 +190,16 @@ func BenchmarkRelay(b *testing.B) {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
+		if _, err := cl.call("verto.ping", "{}"); err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		if _, err := nc.Request(nodeSubject, sample, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		t5 := time.Now()
+		pingT = append(pingT, t4.Sub(t3))
+		nodeT = append(nodeT, t5.Sub(t4))
 		natsT = append(natsT, t1.Sub(t0))
 		wsT = append(wsT, t2.Sub(t1))
 		relayT = append(relayT, t3.Sub(t2))
@@ -195,6 +209,8 @@ func BenchmarkRelay(b *testing.B) {
 	b.ReportMetric(us(nm), "nats-median-µs")
 	b.ReportMetric(us(wm), "ws-median-µs")
 	b.ReportMetric(us(rm), "relay-median-µs")
+	b.ReportMetric(us(median(pingT)), "xctrl-ping-median-µs")
+	b.ReportMetric(us(median(nodeT)), "node-direct-median-µs")
 	b.ReportMetric(us(p99(relayT)), "relay-p99-µs")
 	b.ReportMetric(float64(rm)/float64(nm+wm), "relay/(nats+ws)")
 }

@@ -172,7 +172,8 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	}
 	m.JSONRPC = Version
 	if raw, ok := o.Raw("method"); ok {
-		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &m.Method) != nil {
+		var ok bool
+		if m.Method, ok = unquote(raw); !ok {
 			return nil, bad("method")
 		}
 	}
@@ -202,43 +203,14 @@ func checkFrame(b []byte, lim Limits) *DecodeError {
 	if len(b) > lim.MaxBytes {
 		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
 	}
-	if err := checkDepth(b, lim.MaxDepth); err != nil {
-		return &DecodeError{Index: -1, Err: err}
-	}
-	if !json.Valid(b) {
+	switch err := validate(b, lim.MaxDepth); {
+	case err == nil:
+		return nil
+	case errors.Is(err, errTooDeep):
+		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: limit %d", ErrTooDeep, lim.MaxDepth)}
+	default:
 		return &DecodeError{Index: -1, Err: ErrNotJSON}
 	}
-	return nil
-}
-
-// checkDepth rejects nesting deeper than max before encoding/json sees it.
-func checkDepth(b []byte, max int) error {
-	depth := 0
-	inStr := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return fmt.Errorf("%w: limit %d", ErrTooDeep, max)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
 }
 
 // EncodeFrame writes messages as one frame: a single object, or an array

@@ -120,20 +120,21 @@ func (e *Error) UnmarshalJSON(b []byte) error {
 	}
 	*e = Error{}
 	for _, f := range o.fields {
-		switch f.key {
+		switch string(f.key) {
 		case "code":
 			if err := json.Unmarshal(f.val, &e.Code); err != nil {
 				return fmt.Errorf("verto: error code: %w", err)
 			}
 		case "message":
-			if err := json.Unmarshal(f.val, &e.Message); err != nil {
-				return fmt.Errorf("verto: error message: %w", err)
+			var ok bool
+			if e.Message, ok = unquote(f.val); !ok {
+				return fmt.Errorf("verto: error message: not a string")
 			}
 		default:
 			if e.Extra == nil {
 				e.Extra = make(map[string]json.RawMessage)
 			}
-			e.Extra[f.key] = f.val
+			e.Extra[string(f.key)] = f.val
 		}
 	}
 	return nil

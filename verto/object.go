@@ -1,7 +1,6 @@
 package verto
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -13,8 +12,10 @@ type Object struct {
 	fields []field
 }
 
+// A field's key is its unescaped name; like the value it may share the
+// parsed input's bytes.
 type field struct {
-	key string
+	key []byte
 	val json.RawMessage
 }
 
@@ -37,7 +38,7 @@ func (o *Object) Len() int { return len(o.fields) }
 func (o *Object) Keys() []string {
 	ks := make([]string, len(o.fields))
 	for i, f := range o.fields {
-		ks[i] = f.key
+		ks[i] = string(f.key)
 	}
 	return ks
 }
@@ -45,7 +46,7 @@ func (o *Object) Keys() []string {
 // Raw returns the raw value of key k.
 func (o *Object) Raw(k string) (json.RawMessage, bool) {
 	for _, f := range o.fields {
-		if f.key == k {
+		if string(f.key) == k {
 			return f.val, true
 		}
 	}
@@ -64,8 +65,8 @@ func (o *Object) Get(k string, v any) bool {
 
 // String returns the string value of k, or "" when absent or not a string.
 func (o *Object) String(k string) string {
-	var s string
-	o.Get(k, &s)
+	raw, _ := o.Raw(k)
+	s, _ := unquote(raw)
 	return s
 }
 
@@ -83,18 +84,18 @@ func (o *Object) Set(k string, v any) {
 // SetRaw stores the raw JSON value under key k.
 func (o *Object) SetRaw(k string, raw json.RawMessage) {
 	for i := range o.fields {
-		if o.fields[i].key == k {
+		if string(o.fields[i].key) == k {
 			o.fields[i].val = raw
 			return
 		}
 	}
-	o.fields = append(o.fields, field{key: k, val: raw})
+	o.fields = append(o.fields, field{key: []byte(k), val: raw})
 }
 
 // Delete removes key k.
 func (o *Object) Delete(k string) {
 	for i := range o.fields {
-		if o.fields[i].key == k {
+		if string(o.fields[i].key) == k {
 			o.fields = append(o.fields[:i], o.fields[i+1:]...)
 			return
 		}
@@ -107,26 +108,25 @@ func (o *Object) MarshalJSON() ([]byte, error) {
 	for _, f := range o.fields {
 		n += len(f.key) + len(f.val) + 4
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n))
-	buf.WriteByte('{')
+	return o.appendJSON(make([]byte, 0, n)), nil
+}
+
+// appendJSON appends the object to b.
+func (o *Object) appendJSON(b []byte) []byte {
+	b = append(b, '{')
 	for i, f := range o.fields {
 		if i > 0 {
-			buf.WriteByte(',')
+			b = append(b, ',')
 		}
-		kb, err := json.Marshal(f.key)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(kb)
-		buf.WriteByte(':')
+		b = appendString(b, string(f.key))
+		b = append(b, ':')
 		if len(f.val) == 0 {
-			buf.WriteString("null")
+			b = append(b, "null"...)
 		} else {
-			buf.Write(f.val)
+			b = append(b, f.val...)
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(b, '}')
 }
 
 // UnmarshalJSON decodes the top level of a JSON object. Values are kept as

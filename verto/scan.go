@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // errSyntax is wrapped by scanner errors.
@@ -83,6 +84,9 @@ func scanValue(b []byte, i, maxDepth int) (int, error) {
 // parseObjectFast fills o from the JSON object b without reflection: keys are
 // decoded, values kept raw (sub-slices of b, not copies).
 func parseObjectFast(o *Object, b []byte, maxDepth int) error {
+	if o.fields == nil {
+		o.fields = make([]field, 0, 8)
+	}
 	o.fields = o.fields[:0]
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -103,13 +107,13 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 		if err != nil {
 			return err
 		}
-		var key string
+		key := b[i+1 : end-1 : end-1]
 		if esc {
-			if err := json.Unmarshal(b[i:end], &key); err != nil {
+			var k string
+			if err := json.Unmarshal(b[i:end], &k); err != nil {
 				return fmt.Errorf("%w: key: %v", errSyntax, err)
 			}
-		} else {
-			key = string(b[i+1 : end-1])
+			key = []byte(k)
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
@@ -123,7 +127,7 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 		if err != nil {
 			return err
 		}
-		o.SetRaw(key, b[i:vend:vend])
+		o.setParsed(key, b[i:vend:vend])
 		i = skipSpace(b, vend)
 		if i >= len(b) {
 			return fmt.Errorf("%w: unexpected end of input", errSyntax)
@@ -139,4 +143,241 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 		}
 		i = skipSpace(b, i+1)
 	}
+}
+
+// errTooDeep is returned by validate when nesting exceeds its limit.
+var errTooDeep = errors.New("nested too deep")
+
+// validate checks that b is exactly one JSON value (RFC 8259, as
+// encoding/json.Valid reads it) nested at most maxDepth deep, in one pass
+// and without allocating. It returns errTooDeep or an errSyntax error.
+func validate(b []byte, maxDepth int) error {
+	// stack[d] is the container at depth d+1: '{' or '['.
+	var small [64]byte
+	stack := small[:0]
+	i := skipSpace(b, 0)
+	for {
+		// A value starts at b[i].
+		if i >= len(b) {
+			return fmt.Errorf("%w: unexpected end of input", errSyntax)
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			if len(stack) >= maxDepth {
+				return errTooDeep
+			}
+			stack = append(stack, c)
+			i = skipSpace(b, i+1)
+			if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
+				stack = stack[:len(stack)-1]
+				i++
+				break
+			}
+			if c == '{' {
+				var err error
+				if i, err = validKey(b, i); err != nil {
+					return err
+				}
+			}
+			continue
+		case '"':
+			end, err := validString(b, i)
+			if err != nil {
+				return err
+			}
+			i = end
+		case 't':
+			if !hasLiteral(b, i, "true") {
+				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+			}
+			i += 4
+		case 'f':
+			if !hasLiteral(b, i, "false") {
+				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+			}
+			i += 5
+		case 'n':
+			if !hasLiteral(b, i, "null") {
+				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+			}
+			i += 4
+		default:
+			end, err := validNumber(b, i)
+			if err != nil {
+				return err
+			}
+			i = end
+		}
+		// After a value: close containers, or go on to the next member.
+		for {
+			i = skipSpace(b, i)
+			if len(stack) == 0 {
+				if i != len(b) {
+					return fmt.Errorf("%w: data after the value at offset %d", errSyntax, i)
+				}
+				return nil
+			}
+			if i >= len(b) {
+				return fmt.Errorf("%w: unexpected end of input", errSyntax)
+			}
+			top := stack[len(stack)-1]
+			switch {
+			case b[i] == ',':
+				i = skipSpace(b, i+1)
+				if top == '{' {
+					var err error
+					if i, err = validKey(b, i); err != nil {
+						return err
+					}
+				}
+			case top == '{' && b[i] == '}' || top == '[' && b[i] == ']':
+				stack = stack[:len(stack)-1]
+				i++
+				continue
+			default:
+				return fmt.Errorf("%w: unexpected %q at offset %d", errSyntax, b[i], i)
+			}
+			break
+		}
+	}
+}
+
+// validKey checks `"key" :` at b[i] and returns the index of the value.
+func validKey(b []byte, i int) (int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, fmt.Errorf("%w: expected object key at offset %d", errSyntax, i)
+	}
+	end, err := validString(b, i)
+	if err != nil {
+		return 0, err
+	}
+	i = skipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return 0, fmt.Errorf("%w: expected ':' at offset %d", errSyntax, i)
+	}
+	return skipSpace(b, i+1), nil
+}
+
+// validString returns the index just past the JSON string at b[i] (a '"'),
+// checking its escapes.
+func validString(b []byte, i int) (int, error) {
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return 0, fmt.Errorf("%w: unterminated string", errSyntax)
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+5 >= len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return 0, fmt.Errorf("%w: bad \\u escape at offset %d", errSyntax, i)
+				}
+				i += 6
+			default:
+				return 0, fmt.Errorf("%w: bad escape at offset %d", errSyntax, i)
+			}
+		case c < 0x20:
+			return 0, fmt.Errorf("%w: control character in string at offset %d", errSyntax, i)
+		default:
+			i++
+		}
+	}
+	return 0, fmt.Errorf("%w: unterminated string", errSyntax)
+}
+
+func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+func hasLiteral(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// validNumber returns the index just past the JSON number at b[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(b []byte, i int) (int, error) {
+	start := i
+	bad := func() (int, error) { return 0, fmt.Errorf("%w: bad value at offset %d", errSyntax, start) }
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return bad()
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return bad()
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return bad()
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+// setParsed stores a parsed member: a duplicate key keeps its last value,
+// as encoding/json does.
+func (o *Object) setParsed(key []byte, val json.RawMessage) {
+	for i := range o.fields {
+		if string(o.fields[i].key) == string(key) {
+			o.fields[i].val = val
+			return
+		}
+	}
+	o.fields = append(o.fields, field{key: key, val: val})
+}
+
+// unquote decodes the JSON string raw: strings without escapes (most)
+// without encoding/json. It reports false when raw is not a string.
+func unquote(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	plain, ascii := true, true
+	for _, c := range inner {
+		if c == '\\' || c == '"' || c < 0x20 {
+			plain = false
+			break
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	// encoding/json would replace invalid UTF-8: only valid text is taken
+	// as it is.
+	if plain && (ascii || utf8.Valid(inner)) {
+		return string(inner), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }

@@ -1,0 +1,85 @@
+package verto
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, true},
+		{` [ ] `, true},
+		{`{"a":[1,-2.5e+3,0,true,false,null,"x\u00e9\n"],"b":{"c":{}}}`, true},
+		{`"\/\b\f\r\t\\\""`, true},
+		{`-0.0e0`, true},
+		{``, false},
+		{` `, false},
+		{`{`, false},
+		{`{"a"}`, false},
+		{`{"a":}`, false},
+		{`{"a":1,}`, false},
+		{`[1,]`, false},
+		{`[1 2]`, false},
+		{`{"a":1}}`, false},
+		{`{} {}`, false},
+		{`01`, false},
+		{`1.`, false},
+		{`.5`, false},
+		{`1e`, false},
+		{`+1`, false},
+		{`-`, false},
+		{`tru`, false},
+		{`nul`, false},
+		{`truex`, false},
+		{`"abc`, false},
+		{`"\x"`, false},
+		{`"\u12g4"`, false},
+		{"\"a\tb\"", false},
+		{`{1:2}`, false},
+		{`[}`, false},
+		{`{]`, false},
+		{`{"a" 1}`, false},
+	}
+	for _, tt := range tests {
+		err := validate([]byte(tt.in), 64)
+		if (err == nil) != tt.want {
+			t.Errorf("validate(%q) = %v, want ok=%v", tt.in, err, tt.want)
+		}
+		if got := json.Valid([]byte(tt.in)); got != tt.want {
+			t.Errorf("the table is wrong: json.Valid(%q) = %v", tt.in, got)
+		}
+	}
+}
+
+func TestValidateDepth(t *testing.T) {
+	at := func(n int) []byte { return []byte(strings.Repeat(`{"a":[`, n/2) + strings.Repeat(`]}`, n/2)) }
+	if err := validate(at(64), 64); err != nil {
+		t.Errorf("64 deep, limit 64: %v", err)
+	}
+	if err := validate(at(66), 64); !errors.Is(err, errTooDeep) {
+		t.Errorf("66 deep, limit 64: %v, want errTooDeep", err)
+	}
+}
+
+// FuzzValidate: validate agrees with encoding/json.Valid on everything
+// within the depth limit.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1000@x","passwd":"1234"}}`,
+		`[1,2.5e-3,"\u00e9",true,null,{"a":[]}]`, `-0`, `"\\"`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := validate(b, 1000)
+		if errors.Is(err, errTooDeep) {
+			return
+		}
+		if want := json.Valid(b); (err == nil) != want {
+			t.Fatalf("validate(%q) = %v, json.Valid = %v", b, err, want)
+		}
+	})
+}
