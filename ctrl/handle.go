@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -493,14 +492,8 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 		o.SetRaw(verto.KeyNodeUUID, jsonString(node))
 	}
 	o.SetRaw(verto.KeyXrtcUser, user)
-	params := marshalObject(o)
 	rid := srv.reqs.NextID()
-	payload, err := (&verto.Message{JSONRPC: verto.Version, ID: verto.StringID(strconv.FormatUint(rid, 10)),
-		Method: m.Method, Params: params}).Marshal()
-	if err != nil {
-		r.fail(verto.AsError(err))
-		return
-	}
+	payload := requestFrame(rid, m.Method, o)
 	srv.metrics.relayedToNode(m.Method)
 	clientID := m.ID
 	srv.reqs.Send(subject, rid, payload, timeout, func(bm *BusMsg, err error) {

@@ -2,6 +2,7 @@ package ctrl
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"xccrtc/verto"
 )
@@ -23,29 +24,17 @@ func jsonString(s string) json.RawMessage {
 	return append(b, '"')
 }
 
-// marshalObject writes an Object with its keys in order; values are
-// copied as they are.
-func marshalObject(o *verto.Object) []byte {
-	keys := o.Keys()
-	n := 2
-	for _, k := range keys {
-		raw, _ := o.Raw(k)
-		n += len(k) + len(raw) + 4
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, jsonString(k)...)
-		b = append(b, ':')
-		raw, _ := o.Raw(k)
-		if len(raw) == 0 {
-			raw = json.RawMessage("null")
-		}
-		b = append(b, raw...)
-	}
+// requestFrame writes {"jsonrpc":"2.0","id":"<id>","method":<method>,
+// "params":<params>} in one buffer: the relay's request to a node, the
+// client's params copied as they came with XCtrl's members set.
+func requestFrame(id uint64, method string, params *verto.Object) []byte {
+	b := make([]byte, 0, 48+len(method)+params.JSONSize())
+	b = append(b, `{"jsonrpc":"2.0","id":"`...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, `","method":`...)
+	b = append(b, jsonString(method)...)
+	b = append(b, `,"params":`...)
+	b = params.AppendJSON(b)
 	return append(b, '}')
 }
 

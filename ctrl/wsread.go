@@ -21,6 +21,9 @@ type wsReader struct {
 	over    bool   // the current message is over max: its frames are dropped
 	discard int64  // payload bytes of a dropped frame still to come
 	dropFin bool   // the frame being dropped ends its message
+	// hr and hb serve header: kept here, they cost no allocation a frame.
+	hr sliceReader
+	hb [ws.MaxHeaderSize - 2]byte
 }
 
 // wsHandler receives what a wsReader decodes.
@@ -51,14 +54,15 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 }
 
 // header parses the frame header at the start of b and returns its size.
-func header(b []byte) (ws.Header, int, error) {
-	var hb [ws.MaxHeaderSize - 2]byte
-	r := sliceReader{b}
-	h, err := ws.ReadHeaderBuffer(&r, hb[:])
+func (r *wsReader) header(b []byte) (ws.Header, int, error) {
+	r.hr.b = b
+	h, err := ws.ReadHeaderBuffer(&r.hr, r.hb[:])
+	n := len(b) - len(r.hr.b)
+	r.hr.b = nil
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return h, 0, errShort
 	}
-	return h, len(b) - len(r.b), err
+	return h, n, err
 }
 
 // feed consumes p (which the caller may reuse afterwards), calling h for
@@ -81,7 +85,7 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			}
 			continue
 		}
-		hdr, n, err := header(data)
+		hdr, n, err := r.header(data)
 		if err == errShort {
 			break
 		}

@@ -21,10 +21,7 @@ type ID struct {
 func IntID(n int64) ID { return ID{raw: strconv.AppendInt(nil, n, 10)} }
 
 // StringID returns the string id s.
-func StringID(s string) ID {
-	b, _ := json.Marshal(s)
-	return ID{raw: b}
-}
+func StringID(s string) ID { return ID{raw: appendString(nil, s)} }
 
 // IsZero reports whether the id is absent.
 func (id ID) IsZero() bool { return len(id.raw) == 0 }

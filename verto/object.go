@@ -104,15 +104,22 @@ func (o *Object) Delete(k string) {
 
 // MarshalJSON writes the object with its keys in order.
 func (o *Object) MarshalJSON() ([]byte, error) {
+	return o.AppendJSON(make([]byte, 0, o.JSONSize())), nil
+}
+
+// JSONSize is the size of the object's JSON when no key needs escapes (a
+// buffer of this size takes AppendJSON without growing).
+func (o *Object) JSONSize() int {
 	n := 2
 	for _, f := range o.fields {
 		n += len(f.key) + len(f.val) + 4
 	}
-	return o.appendJSON(make([]byte, 0, n)), nil
+	return n
 }
 
-// appendJSON appends the object to b.
-func (o *Object) appendJSON(b []byte) []byte {
+// AppendJSON appends the object to b, keys in order and values as they
+// are, and returns the extended buffer.
+func (o *Object) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	for i, f := range o.fields {
 		if i > 0 {
