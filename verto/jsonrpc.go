@@ -179,7 +179,15 @@ func (m *Message) DecodeParams(v any) error {
 	if len(m.Params) == 0 || string(m.Params) == "null" {
 		return nil
 	}
-	if err := json.Unmarshal(m.Params, v); err != nil {
+	var err error
+	if u, ok := v.(json.Unmarshaler); ok {
+		// Params are valid JSON (Decode checked the frame, or they were
+		// marshalled): no second validity pass.
+		err = u.UnmarshalJSON(m.Params)
+	} else {
+		err = json.Unmarshal(m.Params, v)
+	}
+	if err != nil {
 		return &Error{Code: CodeInvalidParams, Message: "Invalid params: " + err.Error()}
 	}
 	return nil

@@ -2,8 +2,10 @@ package verto
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Verto methods. Client->server and server->client share names where the
@@ -118,6 +120,57 @@ type LoginParams struct {
 	LoginParams   map[string]any `json:"loginParams,omitempty"`
 	UserVariables map[string]any `json:"userVariables,omitempty"`
 	Sessid        string         `json:"sessid,omitempty"`
+}
+
+// UnmarshalJSON reads login params as encoding/json would, without its
+// reflection for the usual shape (a login runs it once per socket):
+// members in order, the last of a repeated string winning, repeated maps
+// merged. Anything unusual (a name in another case, a value of the wrong
+// type) is left to encoding/json, which decides and names the error.
+func (p *LoginParams) UnmarshalJSON(b []byte) error {
+	type plain LoginParams
+	var out LoginParams
+	errSlow := errors.New("slow path")
+	err := eachMember(b, DefaultLimits.MaxDepth, func(key []byte, val json.RawMessage) error {
+		var dst *string
+		var m *map[string]any
+		switch string(key) {
+		case "login":
+			dst = &out.Login
+		case "passwd":
+			dst = &out.Passwd
+		case "sessid":
+			dst = &out.Sessid
+		case "loginParams":
+			m = &out.LoginParams
+		case "userVariables":
+			m = &out.UserVariables
+		default:
+			for _, name := range [...]string{"login", "passwd", "sessid", "loginParams", "userVariables"} {
+				if strings.EqualFold(string(key), name) {
+					return errSlow
+				}
+			}
+			return nil
+		}
+		if string(val) == "null" {
+			return nil
+		}
+		if dst == nil {
+			return json.Unmarshal(val, m)
+		}
+		s, ok := unquote(val)
+		if !ok {
+			return errSlow
+		}
+		*dst = s
+		return nil
+	})
+	if err != nil {
+		return json.Unmarshal(b, (*plain)(p))
+	}
+	*p = out
+	return nil
 }
 
 // LoginParam returns loginParams[k] as a string.

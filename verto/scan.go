@@ -88,6 +88,16 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 		o.fields = make([]field, 0, 8)
 	}
 	o.fields = o.fields[:0]
+	return eachMember(b, maxDepth, func(key []byte, val json.RawMessage) error {
+		o.setParsed(key, val)
+		return nil
+	})
+}
+
+// eachMember calls fn with every member of the JSON object b, in order and
+// duplicates included: the key unescaped, the value raw (both may share b).
+// Values are checked for structure and nesting, not fully validated.
+func eachMember(b []byte, maxDepth int, fn func(key []byte, val json.RawMessage) error) error {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return fmt.Errorf("%w: not a JSON object", errSyntax)
@@ -127,7 +137,9 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 		if err != nil {
 			return err
 		}
-		o.setParsed(key, b[i:vend:vend])
+		if err := fn(key, b[i:vend:vend]); err != nil {
+			return err
+		}
 		i = skipSpace(b, vend)
 		if i >= len(b) {
 			return fmt.Errorf("%w: unexpected end of input", errSyntax)

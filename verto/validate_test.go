@@ -83,3 +83,34 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoginParams: the hand-written decoding of login params agrees with
+// encoding/json's on every valid input.
+func FuzzLoginParams(f *testing.F) {
+	for _, s := range []string{`{"login":"1000@example.com","passwd":"1234","sessid":"abc","loginParams":{},"userVariables":{}}`,
+		`{"Login":"a","login":"b"}`, `{"loginParams":{"a":1},"loginParams":{"b":"x"}}`, `{"login":5}`, `{"sessid":null,"passwd":"\u00e9\n"}`,
+		`{"login":"\xff"}`, `{"x":[1,{"y":2}],"login":"z"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		type plain LoginParams
+		var want plain
+		wantErr := json.Unmarshal(b, &want)
+		var got LoginParams
+		gotErr := got.UnmarshalJSON(b)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%s: err %v, encoding/json %v", b, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		g, _ := json.Marshal(plain(got))
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Fatalf("%s: got %s, encoding/json %s", b, g, w)
+		}
+	})
+}
