@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -83,7 +84,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		r.fail(authFailure(verto.MsgAuthFailure))
 		return
 	}
-	log := s.logger().With("login", login)
+	// The socket's logger is built when something is logged: most logins
+	// log one line, at a level a busy deployment often leaves off.
+	log := func() *slog.Logger { return s.logger().With("login", login) }
 
 	// A socket that is logged in keeps its sessid and its user.
 	s.mu.Lock()
@@ -105,7 +108,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	}
 	inUse := func() {
 		srv.metrics.login(LoginInUse)
-		log.Warn("session in use by another user")
+		log().Warn("session in use by another user")
 		r.fail(authFailure(verto.MsgSessionInUse))
 		s.closeAfterFlush(websocket.ClosePolicyViolation, verto.MsgSessionInUse)
 	}
@@ -120,7 +123,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	lease := &Lease{Entry: RegEntry{CtrlUUID: srv.uuid, Sessid: sessid, Login: login}}
 	owner, held, err := srv.registrar.Claim(ctx, lease, jetStreamWait)
 	if err != nil {
-		log.Warn("registry write did not land yet; retrying in the background", "err", err)
+		log().Warn("registry write did not land yet; retrying in the background", "err", err)
 	}
 	if held && owner.Login != login {
 		<-booked
@@ -156,7 +159,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		prev.waitGone(2 * time.Second)
 	}
 	srv.metrics.login(LoginOK)
-	log.Info("logged in", "via", id.Via)
+	if srv.log.Enabled(srv.ctx, slog.LevelInfo) {
+		log().Info("logged in", "via", id.Via)
+	}
 	r.result(loginResult(sessid, id))
 	srv.clientReady(s, sessid, user, <-booked)
 }

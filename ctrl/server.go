@@ -511,7 +511,11 @@ func (s *Server) listen() error {
 	}
 	var err error
 	if s.cfg.WSListen != "" {
-		ln, err := net.Listen("tcp", s.cfg.WSListen)
+		// No TCP keepalive: XCtrl pings every quiet socket itself
+		// (Timers.Ping), and four setsockopt calls a socket are a tenth of
+		// the syscalls a login costs.
+		lc := net.ListenConfig{KeepAlive: -1}
+		ln, err := lc.Listen(context.Background(), "tcp", s.cfg.WSListen)
 		if err != nil {
 			return fmt.Errorf("ctrl: listen %s: %w", s.cfg.WSListen, err)
 		}
