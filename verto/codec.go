@@ -151,7 +151,10 @@ func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 // the params.
 func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	var o Object
-	if err := parseObjectFast(&o, b, lim.MaxDepth); err != nil {
+	if err := parseObjectFast(&o, b, lim.MaxDepth, true); err != nil {
+		if isObject(b) {
+			return nil, jsonError(err, lim.MaxDepth) // not valid JSON after all
+		}
 		return nil, &DecodeError{Index: -1, Err: ErrNotObject}
 	}
 	m := &Message{}
@@ -203,11 +206,26 @@ func checkFrame(b []byte, lim Limits) *DecodeError {
 	if len(b) > lim.MaxBytes {
 		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), lim.MaxBytes)}
 	}
-	switch err := validate(b, lim.MaxDepth); {
+	if isObject(b) {
+		return nil // decodeOne's parse validates it as it goes
+	}
+	return jsonError(validate(b, lim.MaxDepth), lim.MaxDepth)
+}
+
+// isObject: b's first token opens an object.
+func isObject(b []byte) bool {
+	i := skipSpace(b, 0)
+	return i < len(b) && b[i] == '{'
+}
+
+// jsonError is the decode error for a frame that is not valid JSON or is
+// too deep (nil for nil).
+func jsonError(err error, maxDepth int) *DecodeError {
+	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, errTooDeep):
-		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: limit %d", ErrTooDeep, lim.MaxDepth)}
+		return &DecodeError{Index: -1, Err: fmt.Errorf("%w: limit %d", ErrTooDeep, maxDepth)}
 	default:
 		return &DecodeError{Index: -1, Err: ErrNotJSON}
 	}

@@ -131,7 +131,7 @@ func (p *LoginParams) UnmarshalJSON(b []byte) error {
 	type plain LoginParams
 	var out LoginParams
 	errSlow := errors.New("slow path")
-	err := eachMember(b, DefaultLimits.MaxDepth, func(key []byte, val json.RawMessage) error {
+	err := eachMember(b, DefaultLimits.MaxDepth, false, func(key []byte, val json.RawMessage) error {
 		var dst *string
 		var m *map[string]any
 		switch string(key) {

@@ -21,12 +21,9 @@ type field struct {
 
 // ParseObject decodes the top level of the JSON object b.
 func ParseObject(b []byte) (*Object, error) {
-	if !json.Valid(b) {
-		return nil, fmt.Errorf("verto: object: %w", errSyntax)
-	}
 	o := new(Object)
-	if err := o.UnmarshalJSON(b); err != nil {
-		return nil, err
+	if err := parseObjectFast(o, b, DefaultLimits.MaxDepth, true); err != nil {
+		return nil, fmt.Errorf("verto: object: %w", err)
 	}
 	return o, nil
 }
@@ -137,10 +134,11 @@ func (o *Object) AppendJSON(b []byte) []byte {
 }
 
 // UnmarshalJSON decodes the top level of a JSON object. Values are kept as
-// written (validated only for structure and nesting); a duplicate key keeps
-// its last value, as encoding/json does.
+// written (validated only for structure and nesting: the object is part of
+// a checked frame); a duplicate key keeps its last value, as encoding/json
+// does.
 func (o *Object) UnmarshalJSON(b []byte) error {
-	if err := parseObjectFast(o, b, DefaultLimits.MaxDepth); err != nil {
+	if err := parseObjectFast(o, b, DefaultLimits.MaxDepth, false); err != nil {
 		return fmt.Errorf("verto: object: %w", err)
 	}
 	return nil
@@ -151,7 +149,7 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 func EditParams(raw json.RawMessage, fn func(*Object)) (json.RawMessage, error) {
 	o := new(Object)
 	if len(raw) > 0 && string(raw) != "null" {
-		if err := parseObjectFast(o, raw, DefaultLimits.MaxDepth); err != nil {
+		if err := parseObjectFast(o, raw, DefaultLimits.MaxDepth, false); err != nil {
 			return nil, fmt.Errorf("verto: params: %w", err)
 		}
 	}

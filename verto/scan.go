@@ -82,13 +82,14 @@ func scanValue(b []byte, i, maxDepth int) (int, error) {
 }
 
 // parseObjectFast fills o from the JSON object b without reflection: keys are
-// decoded, values kept raw (sub-slices of b, not copies).
-func parseObjectFast(o *Object, b []byte, maxDepth int) error {
+// decoded, values kept raw (sub-slices of b, not copies). strict validates
+// the values as well (see eachMember).
+func parseObjectFast(o *Object, b []byte, maxDepth int, strict bool) error {
 	if o.fields == nil {
 		o.fields = make([]field, 0, 8)
 	}
 	o.fields = o.fields[:0]
-	return eachMember(b, maxDepth, func(key []byte, val json.RawMessage) error {
+	return eachMember(b, maxDepth, strict, func(key []byte, val json.RawMessage) error {
 		o.setParsed(key, val)
 		return nil
 	})
@@ -96,8 +97,11 @@ func parseObjectFast(o *Object, b []byte, maxDepth int) error {
 
 // eachMember calls fn with every member of the JSON object b, in order and
 // duplicates included: the key unescaped, the value raw (both may share b).
-// Values are checked for structure and nesting, not fully validated.
-func eachMember(b []byte, maxDepth int, fn func(key []byte, val json.RawMessage) error) error {
+// Values are checked for structure and nesting; strict checks them fully
+// (JSON grammar), so that nil from eachMember means b is a valid JSON
+// object: a frame is validated by its parse, while the members of one
+// already checked are only scanned.
+func eachMember(b []byte, maxDepth int, strict bool, fn func(key []byte, val json.RawMessage) error) error {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return fmt.Errorf("%w: not a JSON object", errSyntax)
@@ -133,7 +137,11 @@ func eachMember(b []byte, maxDepth int, fn func(key []byte, val json.RawMessage)
 		if i >= len(b) {
 			return fmt.Errorf("%w: unexpected end of input", errSyntax)
 		}
-		vend, err := scanValue(b, i, maxDepth-1)
+		scan := scanValue
+		if strict {
+			scan = validValue
+		}
+		vend, err := scan(b, i, maxDepth-1)
 		if err != nil {
 			return err
 		}
@@ -164,19 +172,31 @@ var errTooDeep = errors.New("nested too deep")
 // encoding/json.Valid reads it) nested at most maxDepth deep, in one pass
 // and without allocating. It returns errTooDeep or an errSyntax error.
 func validate(b []byte, maxDepth int) error {
+	end, err := validValue(b, skipSpace(b, 0), maxDepth)
+	if err != nil {
+		return err
+	}
+	if end = skipSpace(b, end); end != len(b) {
+		return fmt.Errorf("%w: data after the value at offset %d", errSyntax, end)
+	}
+	return nil
+}
+
+// validValue checks the JSON value starting at b[i], nested at most
+// maxDepth deep, and returns the index just past it.
+func validValue(b []byte, i, maxDepth int) (int, error) {
 	// stack[d] is the container at depth d+1: '{' or '['.
 	var small [64]byte
 	stack := small[:0]
-	i := skipSpace(b, 0)
 	for {
 		// A value starts at b[i].
 		if i >= len(b) {
-			return fmt.Errorf("%w: unexpected end of input", errSyntax)
+			return 0, fmt.Errorf("%w: unexpected end of input", errSyntax)
 		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if len(stack) >= maxDepth {
-				return errTooDeep
+				return 0, errTooDeep
 			}
 			stack = append(stack, c)
 			i = skipSpace(b, i+1)
@@ -188,49 +208,46 @@ func validate(b []byte, maxDepth int) error {
 			if c == '{' {
 				var err error
 				if i, err = validKey(b, i); err != nil {
-					return err
+					return 0, err
 				}
 			}
 			continue
 		case '"':
 			end, err := validString(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = end
 		case 't':
 			if !hasLiteral(b, i, "true") {
-				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+				return 0, fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
 			}
 			i += 4
 		case 'f':
 			if !hasLiteral(b, i, "false") {
-				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+				return 0, fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
 			}
 			i += 5
 		case 'n':
 			if !hasLiteral(b, i, "null") {
-				return fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
+				return 0, fmt.Errorf("%w: bad literal at offset %d", errSyntax, i)
 			}
 			i += 4
 		default:
 			end, err := validNumber(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = end
 		}
 		// After a value: close containers, or go on to the next member.
 		for {
-			i = skipSpace(b, i)
 			if len(stack) == 0 {
-				if i != len(b) {
-					return fmt.Errorf("%w: data after the value at offset %d", errSyntax, i)
-				}
-				return nil
+				return i, nil
 			}
+			i = skipSpace(b, i)
 			if i >= len(b) {
-				return fmt.Errorf("%w: unexpected end of input", errSyntax)
+				return 0, fmt.Errorf("%w: unexpected end of input", errSyntax)
 			}
 			top := stack[len(stack)-1]
 			switch {
@@ -239,7 +256,7 @@ func validate(b []byte, maxDepth int) error {
 				if top == '{' {
 					var err error
 					if i, err = validKey(b, i); err != nil {
-						return err
+						return 0, err
 					}
 				}
 			case top == '{' && b[i] == '}' || top == '[' && b[i] == ']':
@@ -247,7 +264,7 @@ func validate(b []byte, maxDepth int) error {
 				i++
 				continue
 			default:
-				return fmt.Errorf("%w: unexpected %q at offset %d", errSyntax, b[i], i)
+				return 0, fmt.Errorf("%w: unexpected %q at offset %d", errSyntax, b[i], i)
 			}
 			break
 		}

@@ -67,7 +67,8 @@ func TestValidateDepth(t *testing.T) {
 }
 
 // FuzzValidate: validate agrees with encoding/json.Valid on everything
-// within the depth limit.
+// within the depth limit, and so does the object parser (which validates
+// as it goes) on everything that opens an object.
 func FuzzValidate(f *testing.F) {
 	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1000@x","passwd":"1234"}}`,
 		`[1,2.5e-3,"\u00e9",true,null,{"a":[]}]`, `-0`, `"\\"`, `{"a":1,}`} {
@@ -78,8 +79,15 @@ func FuzzValidate(f *testing.F) {
 		if errors.Is(err, errTooDeep) {
 			return
 		}
-		if want := json.Valid(b); (err == nil) != want {
+		want := json.Valid(b)
+		if (err == nil) != want {
 			t.Fatalf("validate(%q) = %v, json.Valid = %v", b, err, want)
+		}
+		if isObject(b) {
+			var o Object
+			if err := parseObjectFast(&o, b, 1000, true); (err == nil) != want && !errors.Is(err, errTooDeep) {
+				t.Fatalf("parseObjectFast(%q) = %v, json.Valid = %v", b, err, want)
+			}
 		}
 	})
 }
