@@ -512,8 +512,8 @@ func (s *Server) listen() error {
 	var err error
 	if s.cfg.WSListen != "" {
 		// No TCP keepalive: XCtrl pings every quiet socket itself
-		// (Timers.Ping), and four setsockopt calls a socket are a tenth of
-		// the syscalls a login costs.
+		// (Timers.Ping), and each accepted socket saves four setsockopt
+		// calls.
 		lc := net.ListenConfig{KeepAlive: -1}
 		ln, err := lc.Listen(context.Background(), "tcp", s.cfg.WSListen)
 		if err != nil {
