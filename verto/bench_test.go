@@ -40,6 +40,18 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+	b.Run("many-keys", func(b *testing.B) {
+		// A hostile frame's params: about 29,000 keys in 256 KiB.
+		params := manyKeys(29000)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			var o Object
+			if err := o.UnmarshalJSON(params); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/29000, "ns/key")
+	})
 	b.Run("validate", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if err := validate(relayed, DefaultLimits.MaxDepth); err != nil {

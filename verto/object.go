@@ -10,7 +10,15 @@ import (
 // read, add or replace a few params and write everything else back unchanged.
 type Object struct {
 	fields []field
+	// index finds a key's field once the object has more than indexFrom
+	// keys: an object of thousands of keys (a hostile frame) is read and
+	// edited in linear time, not quadratic.
+	index map[string]int
 }
+
+// indexFrom is the size beyond which an Object indexes its keys; below it
+// a scan of the keys is cheaper than a map.
+const indexFrom = 16
 
 // A field's key is its unescaped name; like the value it may share the
 // parsed input's bytes.
@@ -42,12 +50,40 @@ func (o *Object) Keys() []string {
 
 // Raw returns the raw value of key k.
 func (o *Object) Raw(k string) (json.RawMessage, bool) {
-	for _, f := range o.fields {
-		if string(f.key) == k {
-			return f.val, true
-		}
+	if i := o.find(k); i >= 0 {
+		return o.fields[i].val, true
 	}
 	return nil, false
+}
+
+// find returns the index of key k's field, or -1.
+func (o *Object) find(k string) int {
+	if o.index != nil {
+		if i, ok := o.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range o.fields {
+		if string(o.fields[i].key) == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends a field for a key the object does not have yet.
+func (o *Object) add(key []byte, val json.RawMessage) {
+	o.fields = append(o.fields, field{key: key, val: val})
+	switch {
+	case o.index != nil:
+		o.index[string(key)] = len(o.fields) - 1
+	case len(o.fields) > indexFrom:
+		o.index = make(map[string]int, 2*len(o.fields))
+		for i, f := range o.fields {
+			o.index[string(f.key)] = i
+		}
+	}
 }
 
 // Has reports whether key k is present.
@@ -80,22 +116,18 @@ func (o *Object) Set(k string, v any) {
 
 // SetRaw stores the raw JSON value under key k.
 func (o *Object) SetRaw(k string, raw json.RawMessage) {
-	for i := range o.fields {
-		if string(o.fields[i].key) == k {
-			o.fields[i].val = raw
-			return
-		}
+	if i := o.find(k); i >= 0 {
+		o.fields[i].val = raw
+		return
 	}
-	o.fields = append(o.fields, field{key: []byte(k), val: raw})
+	o.add([]byte(k), raw)
 }
 
 // Delete removes key k.
 func (o *Object) Delete(k string) {
-	for i := range o.fields {
-		if string(o.fields[i].key) == k {
-			o.fields = append(o.fields[:i], o.fields[i+1:]...)
-			return
-		}
+	if i := o.find(k); i >= 0 {
+		o.fields = append(o.fields[:i], o.fields[i+1:]...)
+		o.index = nil // the later fields moved: rebuilt when the object grows
 	}
 }
 

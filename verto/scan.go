@@ -88,7 +88,7 @@ func parseObjectFast(o *Object, b []byte, maxDepth int, strict bool) error {
 	if o.fields == nil {
 		o.fields = make([]field, 0, 8)
 	}
-	o.fields = o.fields[:0]
+	o.fields, o.index = o.fields[:0], nil
 	return eachMember(b, maxDepth, strict, func(key []byte, val json.RawMessage) error {
 		o.setParsed(key, val)
 		return nil
@@ -373,13 +373,20 @@ func validNumber(b []byte, i int) (int, error) {
 // setParsed stores a parsed member: a duplicate key keeps its last value,
 // as encoding/json does.
 func (o *Object) setParsed(key []byte, val json.RawMessage) {
-	for i := range o.fields {
-		if string(o.fields[i].key) == string(key) {
+	if o.index != nil {
+		if i, ok := o.index[string(key)]; ok {
 			o.fields[i].val = val
 			return
 		}
+	} else {
+		for i := range o.fields {
+			if string(o.fields[i].key) == string(key) {
+				o.fields[i].val = val
+				return
+			}
+		}
 	}
-	o.fields = append(o.fields, field{key: key, val: val})
+	o.add(key, val)
 }
 
 // unquote decodes the JSON string raw: strings without escapes (most)

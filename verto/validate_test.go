@@ -3,6 +3,7 @@ package verto
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -121,4 +122,43 @@ func FuzzLoginParams(f *testing.F) {
 			t.Fatalf("%s: got %s, encoding/json %s", b, g, w)
 		}
 	})
+}
+
+// manyKeys is a JSON object of n distinct keys, then the first key again.
+func manyKeys(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `"k%x":%d,`, i, i)
+	}
+	b.WriteString(`"k0":"last"}`)
+	return []byte(b.String())
+}
+
+// TestObjectManyKeys: an object of thousands of keys (a hostile frame's
+// params: 256 KiB hold about 29,000) keeps encoding/json's meaning (the
+// last of a repeated key wins, order kept) and is read through its key
+// index: the duplicate check once compared every key with every other, and
+// one such frame cost seconds of CPU. BenchmarkDecode/many-keys has the
+// time a key.
+func TestObjectManyKeys(t *testing.T) {
+	b := manyKeys(3000)
+	var o Object
+	if err := o.UnmarshalJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	if o.Len() != 3000 || o.String("k0") != "last" || o.Keys()[1] != "k1" {
+		t.Fatalf("len %d, k0 %q, second key %q", o.Len(), o.String("k0"), o.Keys()[1])
+	}
+	if len(o.index) != o.Len() {
+		t.Fatalf("%d keys, %d indexed: duplicates are looked for key by key", o.Len(), len(o.index))
+	}
+	o.Delete("k1")
+	o.SetRaw("new", []byte(`1`))
+	if raw, ok := o.Raw("k2"); !ok || string(raw) != "2" || o.Has("k1") || !o.Has("new") || o.Len() != 3000 {
+		t.Fatalf("after an edit: k2 %s %v, k1 %v, new %v, len %d", raw, ok, o.Has("k1"), o.Has("new"), o.Len())
+	}
+	if len(o.index) != o.Len() {
+		t.Fatalf("after an edit: %d keys, %d indexed", o.Len(), len(o.index))
+	}
 }
