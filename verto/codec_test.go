@@ -181,6 +181,15 @@ func TestErrorExtraFields(t *testing.T) {
 	if !back.Field("callID", &id) || id != "abc" || back.Code != CodeSessionError {
 		t.Errorf("back = %+v", back)
 	}
+	// A null message is an empty one, as encoding/json reads it; a
+	// number is no message.
+	var n Error
+	if err := json.Unmarshal([]byte(`{"code":-32000,"message":null}`), &n); err != nil || n.Message != "" {
+		t.Errorf("null message: %v, %+v", err, n)
+	}
+	if err := json.Unmarshal([]byte(`{"code":-32000,"message":5}`), &n); err == nil {
+		t.Error("a number taken as the message")
+	}
 	// mod_verto's quirk, an error object without a code, gets one on
 	// the wire: JSON-RPC requires it.
 	var q Error

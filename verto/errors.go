@@ -127,7 +127,7 @@ func (e *Error) UnmarshalJSON(b []byte) error {
 			}
 		case "message":
 			var ok bool
-			if e.Message, ok = unquote(f.val); !ok {
+			if e.Message, ok = unquote(f.val); !ok && string(f.val) != "null" {
 				return fmt.Errorf("verto: error message: not a string")
 			}
 		default:
