@@ -12,16 +12,7 @@ import (
 
 // jsonString returns s as a JSON string.
 func jsonString(s string) json.RawMessage {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			b, _ := json.Marshal(s)
-			return b
-		}
-	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return verto.AppendString(make([]byte, 0, len(s)+2), s)
 }
 
 // requestFrame writes {"jsonrpc":"2.0","id":"<id>","method":<method>,
@@ -32,7 +23,7 @@ func requestFrame(id uint64, method string, params *verto.Object) []byte {
 	b = append(b, `{"jsonrpc":"2.0","id":"`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `","method":`...)
-	b = append(b, jsonString(method)...)
+	b = verto.AppendString(b, method)
 	b = append(b, `,"params":`...)
 	b = params.AppendJSON(b)
 	return append(b, '}')

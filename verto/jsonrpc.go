@@ -21,7 +21,7 @@ type ID struct {
 func IntID(n int64) ID { return ID{raw: strconv.AppendInt(nil, n, 10)} }
 
 // StringID returns the string id s.
-func StringID(s string) ID { return ID{raw: appendString(nil, s)} }
+func StringID(s string) ID { return ID{raw: AppendString(nil, s)} }
 
 // IsZero reports whether the id is absent.
 func (id ID) IsZero() bool { return len(id.raw) == 0 }
@@ -221,7 +221,7 @@ func (m *Message) MarshalJSON() ([]byte, error) {
 	}
 	if m.Method != "" {
 		b = append(b, `,"method":`...)
-		b = appendString(b, m.Method)
+		b = AppendString(b, m.Method)
 	}
 	if len(m.Params) > 0 {
 		b = append(b, `,"params":`...)
@@ -242,8 +242,9 @@ func (m *Message) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
+// AppendString appends s as a JSON string: as it is when it needs no
+// escape, else as encoding/json writes it.
+func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			q, _ := json.Marshal(s)

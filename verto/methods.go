@@ -122,6 +122,9 @@ type LoginParams struct {
 	Sessid        string         `json:"sessid,omitempty"`
 }
 
+// errSlow sends LoginParams.UnmarshalJSON to encoding/json.
+var errSlow = errors.New("verto: login params: not the usual shape")
+
 // UnmarshalJSON reads login params as encoding/json would, without its
 // reflection for the usual shape (a login runs it once per socket):
 // members in order, the last of a repeated string winning, repeated maps
@@ -130,7 +133,6 @@ type LoginParams struct {
 func (p *LoginParams) UnmarshalJSON(b []byte) error {
 	type plain LoginParams
 	var out LoginParams
-	errSlow := errors.New("slow path")
 	err := eachMember(b, DefaultLimits.MaxDepth, false, func(key []byte, val json.RawMessage) error {
 		var dst *string
 		var m *map[string]any

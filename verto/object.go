@@ -154,7 +154,7 @@ func (o *Object) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, string(f.key))
+		b = AppendString(b, string(f.key))
 		b = append(b, ':')
 		if len(f.val) == 0 {
 			b = append(b, "null"...)

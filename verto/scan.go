@@ -123,9 +123,9 @@ func eachMember(b []byte, maxDepth int, strict bool, fn func(key []byte, val jso
 		}
 		key := b[i+1 : end-1 : end-1]
 		if esc {
-			var k string
-			if err := json.Unmarshal(b[i:end], &k); err != nil {
-				return fmt.Errorf("%w: key: %v", errSyntax, err)
+			k, ok := unquote(b[i:end])
+			if !ok {
+				return fmt.Errorf("%w: key at offset %d", errSyntax, i)
 			}
 			key = []byte(k)
 		}
@@ -373,18 +373,9 @@ func validNumber(b []byte, i int) (int, error) {
 // setParsed stores a parsed member: a duplicate key keeps its last value,
 // as encoding/json does.
 func (o *Object) setParsed(key []byte, val json.RawMessage) {
-	if o.index != nil {
-		if i, ok := o.index[string(key)]; ok {
-			o.fields[i].val = val
-			return
-		}
-	} else {
-		for i := range o.fields {
-			if string(o.fields[i].key) == string(key) {
-				o.fields[i].val = val
-				return
-			}
-		}
+	if i := o.find(string(key)); i >= 0 {
+		o.fields[i].val = val
+		return
 	}
 	o.add(key, val)
 }
