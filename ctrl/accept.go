@@ -207,6 +207,10 @@ type peekedConn struct {
 
 func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// NetConn is the connection under the reader (slotOf finds the gate's
+// slot through it).
+func (c *peekedConn) NetConn() net.Conn { return c.Conn }
+
 // connQueue is a net.Listener fed by the acceptor: net/http serves the
 // requests that are not WebSocket handshakes from it.
 type connQueue struct {

@@ -28,8 +28,12 @@ import (
 )
 
 // TestMain doubles as the load process of BenchmarkIdleSocketMemory: run
-// with XCTRL_LOAD_URL set, the test binary opens the sockets and waits.
+// with XCTRL_LOAD_URL set, the test binary opens the sockets and waits;
+// and as the XCtrl of TestFileDescriptorFlood (lowFilesEnv).
 func TestMain(m *testing.M) {
+	if n := os.Getenv(lowFilesEnv); n != "" {
+		os.Exit(serveWithFewFiles(n))
+	}
 	if url := os.Getenv("XCTRL_LOAD_URL"); url != "" {
 		n, _ := strconv.Atoi(os.Getenv("XCTRL_LOAD_SOCKETS"))
 		err := loadgen.Child(context.Background(), loadgen.Options{URL: url, Sockets: n, Users: 100, UserPrefix: "load",

@@ -128,6 +128,16 @@ type Limits struct {
 	MaxSubscriptions int     // event channels one socket may subscribe (1024)
 	ReadBuffer       int     // per-socket read buffer (1 KiB; frames may be larger)
 
+	// MaxSockets bounds the client connections held at once (ws:// and
+	// wss://, logged in or not); more are closed as they come. Default:
+	// the open-file limit less a reserve (an eighth, 64 to 1,024) for
+	// NATS, JetStream and the metrics listener.
+	MaxSockets int
+	// MaxPreLoginPerAddr bounds the connections of one client address
+	// (an IPv6 /64) that have not logged in. Default: 256, or a quarter
+	// of MaxSockets when that is less.
+	MaxPreLoginPerAddr int
+
 	LoginFailuresPerAddr int           // failed logins per address per window (20)
 	LoginFailuresPerUser int           // failed logins per user per window (10)
 	LoginFailureWindow   time.Duration // (1 min)

@@ -30,3 +30,11 @@ func DialBus(url string) (b Bus, close func(), err error) {
 	}
 	return nb, nb.close, nil
 }
+
+// SocketCap, PreLoginCap and AddrKey are the gate's bounds and its
+// per-address key.
+var (
+	SocketCap   = socketCap
+	PreLoginCap = preLoginCap
+	AddrKey     = addrKey
+)

@@ -148,6 +148,11 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		srv.registrar.Remove(lease)
 		return
 	}
+	// Logged in: the socket no longer counts against its address's
+	// bound on sockets that have not logged in.
+	if sc := slotOf(s.conn); sc != nil {
+		sc.loggedIn()
+	}
 	if prev := srv.sessions.Bind(s, sessid, login); prev != nil {
 		// Same user, same sessid, this instance: punt the old socket and
 		// detach its calls now, before xrtc.login re-attaches them here.

@@ -30,6 +30,7 @@ type Metrics struct {
 	slowDropped counter
 	nodeTimeout counter
 	nodeSuspect counter
+	refusedBy   *prometheus.CounterVec
 
 	relay histogram
 }
@@ -87,6 +88,11 @@ func newMetrics(srv *Server) *Metrics {
 	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
 	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")
 	m.nodeSuspect = f.counter("xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.")
+	m.refusedBy = f.counterVec("xctrl_sockets_refused_total",
+		"Client connections closed as they came: at the socket limit (capacity), or too many not logged in from one address (address).", "reason")
+	for _, r := range []string{refusedCapacity, refusedAddress} {
+		m.refusedBy.WithLabelValues(r) // both series exist from the start, at 0
+	}
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "xctrl_relay_seconds",
 		Help: "Client request to node reply written back to the client.", Buckets: relayBuckets})
 	m.reg.MustRegister(h)
@@ -115,6 +121,8 @@ func (r registerer) counterVec(name, help string, labels ...string) *prometheus.
 }
 
 func (m *Metrics) login(result int) { m.logins[result].Inc() }
+
+func (m *Metrics) refused(reason string) { m.refusedBy.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) relayedToNode(method string) { count(m.toNode, method) }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,7 @@ type Server struct {
 	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
 	wsUpgrader ws.Upgrader
 	poller     *poller // nil: a reader goroutine per socket
+	gate       *gate   // bounds the client connections (Start)
 
 	wsAddr, wssAddr, metricsAddr string
 	https                        []*http.Server
@@ -283,7 +285,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.started.Swap(true) {
 		return errors.New("ctrl: already started")
 	}
-	raiseFileLimit()
+	nofile := raiseFileLimit()
+	maxSockets := socketCap(s.cfg.Limits.MaxSockets, nofile)
+	s.gate = newGate(maxSockets, preLoginCap(s.cfg.Limits.MaxPreLoginPerAddr, maxSockets), s.connRefused)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -494,14 +498,20 @@ func (s *Server) listen() error {
 	mux.HandleFunc("/healthz", s.serveHealth)
 	mux.HandleFunc("/", s.serveWS)
 	httpServe := func(ln net.Listener, h http.Handler) {
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: headTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		// An idle keep-alive connection is closed after a minute: it
+		// holds a file descriptor.
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: headTimeout, IdleTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		s.https = append(s.https, hs)
 		go func() { _ = hs.Serve(ln) }()
 	}
-	serve := func(addr string, tlsCfg *tls.Config, h http.Handler) (string, error) {
+	serve := func(addr string, tlsCfg *tls.Config, h http.Handler, clients bool) (string, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return "", fmt.Errorf("ctrl: listen %s: %w", addr, err)
+		}
+		if clients {
+			ln = &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
 		}
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
@@ -527,9 +537,10 @@ func (s *Server) listen() error {
 		}
 		other := newConnQueue(ln.Addr())
 		httpServe(other, mux)
-		s.wsLns = append(s.wsLns, ln)
+		gl := &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
+		s.wsLns = append(s.wsLns, gl)
 		s.wsAddr = ln.Addr().String()
-		go s.acceptWS(ln, other)
+		go s.acceptWS(gl, other)
 	}
 	if s.cfg.WSSListen != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
@@ -537,7 +548,7 @@ func (s *Server) listen() error {
 			return fmt.Errorf("ctrl: certificate: %w", err)
 		}
 		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if s.wssAddr, err = serve(s.cfg.WSSListen, tc, mux); err != nil {
+		if s.wssAddr, err = serve(s.cfg.WSSListen, tc, mux, true); err != nil {
 			return err
 		}
 	}
@@ -552,7 +563,7 @@ func (s *Server) listen() error {
 			mm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 			mm.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		}
-		if s.metricsAddr, err = serve(s.cfg.MetricsListen, nil, mm); err != nil {
+		if s.metricsAddr, err = serve(s.cfg.MetricsListen, nil, mm, false); err != nil {
 			return err
 		}
 	}
@@ -606,6 +617,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // openSocket starts a Verto socket on an upgraded connection; early are
 // frames the client sent behind its handshake.
 func (s *Server) openSocket(conn net.Conn, host string, port int, early []byte) {
+	if sc := slotOf(conn); sc != nil && !sc.forwarded(host) {
+		_ = ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusPolicyViolation, "too many sockets from this address")))
+		_ = conn.Close()
+		return
+	}
 	sess := newSession(s, conn, host)
 	sess.port = port
 	s.sessions.Add(sess)
@@ -786,13 +802,35 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// raiseFileLimit lifts RLIMIT_NOFILE to its hard limit: every socket is a
-// file.
-func raiseFileLimit() {
+// raiseFileLimit lifts RLIMIT_NOFILE to its hard limit (every socket is a
+// file) and returns the limit in force.
+func raiseFileLimit() uint64 {
 	var r syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
+		return 1 << 20
+	}
+	if r.Cur < r.Max {
+		old := r.Cur
 		r.Cur = r.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
+			r.Cur = old
+		}
+	}
+	return r.Cur
+}
+
+// connRefused counts a client connection the gate refused and logs it, at
+// most one line every 10 s.
+func (s *Server) connRefused(reason string, addr netip.Addr) {
+	s.metrics.refused(reason)
+	if s.gate.warnNow(time.Now()) {
+		switch reason {
+		case refusedCapacity:
+			s.log.Warn("refusing client connections: at the socket limit", "max_sockets", s.gate.max, "addr", addr)
+		default:
+			s.log.Warn("refusing client connections: too many not logged in from one address",
+				"addr", addr, "max_prelogin_per_addr", s.gate.perAddr)
+		}
 	}
 }
 

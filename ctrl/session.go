@@ -99,7 +99,7 @@ func newSession(srv *Server, conn net.Conn, addr string) *Session {
 	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{}), fd: -1}
 	s.rd.max = srv.cfg.Limits.MaxFrameBytes
 	s.lastActive.Store(now)
-	if tc, ok := conn.(*net.TCPConn); ok && srv.poller != nil {
+	if tc, ok := conn.(syscall.Conn); ok && srv.poller != nil {
 		if rc, err := tc.SyscallConn(); err == nil {
 			_ = rc.Control(func(fd uintptr) { s.fd = int(fd) })
 			if s.fd >= 0 {

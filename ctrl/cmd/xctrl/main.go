@@ -54,6 +54,7 @@ type options struct {
 	maxFrame, maxBatch, rateBurst, maxQueue int
 	rate                                    float64
 	failAddr, failUser                      int
+	maxSockets, maxPreLogin                 int
 	ping, nodeExpiry, drain                 time.Duration
 	logLevel, logFormat                     string
 }
@@ -103,6 +104,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.rate, "rate", 50, "messages per `second` one socket may send (sustained)")
 	fs.IntVar(&o.rateBurst, "rate-burst", 100, "burst of `messages` above --rate")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
+	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
+	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
 	fs.IntVar(&o.failAddr, "login-failures-addr", 20, "failed logins per address per minute before the address is refused for the rest of the minute")
 	fs.IntVar(&o.failUser, "login-failures-user", 10, "failed logins per user per minute before the user is refused for the rest of the minute")
 	fs.DurationVar(&o.ping, "ping-interval", 30*time.Second, "send verto.ping after this long without traffic")
@@ -238,7 +241,8 @@ func (o *options) config2() ctrl.Config {
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
-			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser},
+			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
+			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin},
 		Timers: ctrl.Timers{Ping: o.ping, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -37,7 +38,13 @@ func Dial(ctx context.Context, url string) (*Client, error) {
 
 // DialSessid connects with a given sessid (a reload keeps it).
 func DialSessid(ctx context.Context, url, sessid string) (*Client, error) {
-	return dial(ctx, url, sessid, http.Header{})
+	return dial(ctx, url, sessid, http.Header{}, nil)
+}
+
+// DialFrom connects from a given local IP address (127.0.0.N: another
+// client address on the loopback).
+func DialFrom(ctx context.Context, url, ip string) (*Client, error) {
+	return dial(ctx, url, newSessid(), http.Header{}, &net.TCPAddr{IP: net.ParseIP(ip)})
 }
 
 // DialHeader connects with a new sessid and extra HTTP headers (a proxy's
@@ -47,11 +54,15 @@ func DialHeader(ctx context.Context, url string, hdr map[string]string) (*Client
 	for k, v := range hdr {
 		h.Set(k, v)
 	}
-	return dial(ctx, url, newSessid(), h)
+	return dial(ctx, url, newSessid(), h, nil)
 }
 
-func dial(ctx context.Context, url, sessid string, hdr http.Header) (*Client, error) {
+func dial(ctx context.Context, url, sessid string, hdr http.Header, local net.Addr) (*Client, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	if local != nil {
+		nd := &net.Dialer{LocalAddr: local, Timeout: 5 * time.Second}
+		d.NetDialContext = nd.DialContext
+	}
 	conn, resp, err := d.DialContext(ctx, url, hdr)
 	if err != nil {
 		if resp != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,16 @@ type raw struct {
 }
 
 func dialRaw(ctx context.Context, url string, read bool) (*raw, error) {
+	return dialRawFrom(ctx, url, "", read)
+}
+
+// dialRawFrom dials from the local IP from ("": any).
+func dialRawFrom(ctx context.Context, url, from string, read bool) (*raw, error) {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	if from != "" {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+		d.NetDialContext = nd.DialContext
+	}
 	ws, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {
 		return nil, err

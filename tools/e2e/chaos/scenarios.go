@@ -68,7 +68,7 @@ func Scenarios() []Scenario {
 		{"nats-restart-kill", "the NATS server SIGKILLed and restarted under calls and idle sockets, buckets in memory (lost: XCtrl re-creates them)", natsRestart(true)},
 		{"nats-down", "NATS down for the outage, then back", natsDown},
 		{"node-kill", "one of two nodes SIGKILLed under calls; new calls to its destination", nodeKill},
-		{"sockets-no-login", "sockets that connect and never log in", socketsNoLogin},
+		{"sockets-no-login", "one client opens sockets and never logs in", socketsNoLogin},
 		{"garbage-flood", "sockets flooding undecodable frames, before and after login", garbageFlood},
 		{"overlong-ids", "over-long and malformed identifiers on the WebSocket and on NATS", overlongIDs},
 		{"nats-cluster-member-kill", "3-server NATS cluster, registry with 3 replicas: the member of one XCtrl SIGKILLed during calls and logins, then restarted", clusterMemberKill},
@@ -582,8 +582,11 @@ func nodeKill(r *run) {
 	r.note("%d call(s) on the killed node ended %s after the kill (%v)", len(onDead), spread(ended), causes)
 }
 
-// socketsNoLogin: Scale.Sockets sockets connect and never log in, while
-// calls go on and new calls are placed.
+// socketsNoLogin: one client (its own address) opens Scale.Sockets sockets
+// and never logs in, while calls go on. XCtrl takes at most its bound of
+// sockets not logged in from one address (256 by default) and closes the
+// rest as they come: the flood cannot take its file descriptors, other
+// clients still log in and call (recover), and /healthz answers.
 func socketsNoLogin(r *run) {
 	if !r.start(Options{Ctrls: 1, Nodes: 1}) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
 		return
@@ -593,10 +596,18 @@ func socketsNoLogin(r *run) {
 	rss0 := RSS(x.Pid())
 	t0 := time.Now()
 	socks := make([]*raw, r.sc.Sockets)
+	var refused atomic.Int64
 	err := parallel(r.ctx, len(socks), 50, func(ctx context.Context, i int) error {
-		s, err := dialRaw(ctx, x.WS, false)
+		s, err := dialRawFrom(ctx, x.WS, floodAddr, false)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			refused.Add(1)
+			return nil
+		}
 		socks[i] = s
-		return err
+		return nil
 	})
 	defer func() {
 		for _, s := range socks {
@@ -610,13 +621,27 @@ func socketsNoLogin(r *run) {
 		return
 	}
 	opened := time.Since(t0)
+	held := len(socks) - int(refused.Load())
+	if held == 0 {
+		r.problem("XCtrl took none of the %d sockets", len(socks))
+	}
+	if held > maxPreLoginDefault {
+		r.problem("XCtrl took %d sockets not logged in from one address (bound %d)", held, maxPreLoginDefault)
+	}
 	rss1 := RSS(x.Pid())
 	r.recover(time.Now(), []int{0}, DestEcho)
 	r.judge(r.callers, mark)
 	r.healthy(x)
-	r.note("%d sockets opened in %.2f s, none logged in; xctrl RSS %+.1f MiB (%.1f KiB a socket)", len(socks), opened.Seconds(),
-		float64(rss1-rss0)/(1<<20), float64(rss1-rss0)/1024/float64(len(socks)))
+	r.note("%d sockets tried from %s in %.2f s, none logged in: %d taken, %d closed as they came; xctrl RSS %+.1f MiB (%.1f KiB a socket taken)",
+		len(socks), floodAddr, opened.Seconds(), held, refused.Load(), float64(rss1-rss0)/(1<<20), float64(rss1-rss0)/1024/float64(max(held, 1)))
 }
+
+// floodAddr is the flooding client's own address; maxPreLoginDefault is
+// XCtrl's default bound on one address's sockets not logged in.
+const (
+	floodAddr          = "127.0.0.9"
+	maxPreLoginDefault = 256
+)
 
 // garbageFlood: sockets send undecodable frames as fast as they can, half
 // of them logged in; each is cut off by its rate limit while calls go on
