@@ -239,7 +239,7 @@ func TestCallToUser(t *testing.T) {
 		ans := p.answer(inv.SDP)
 		go func() {
 			m, _ := verto.NewRequest(verto.StringID("a1"), verto.MethodAnswer, map[string]any{"sessid": sessid, "ctrl_uuid": ctrlUUID,
-				"sdp": ans, "dialogParams": map[string]any{"callID": inv.CallID}})
+				"xrtc_user": alice(), "sdp": ans, "dialogParams": map[string]any{"callID": inv.CallID}})
 			b, _ := m.Marshal()
 			_, _ = e.ctrl.NC.Request(e.subj, b, 5*time.Second)
 		}()

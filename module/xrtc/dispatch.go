@@ -161,6 +161,14 @@ func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 		e.respond(r, nil, callNotExist(callID))
 		return
 	}
+	if !c.mayAct(p) {
+		// Someone else's call: as if it did not exist (owner.go).
+		e.stats.foreign.Add(1)
+		e.log.Warn("xrtc: request on another client's call refused", "method", method, "call_id", callID,
+			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
+		e.respond(r, nil, callNotExist(callID))
+		return
+	}
 	var h func()
 	switch method {
 	case verto.MethodAnswer:

@@ -99,6 +99,7 @@ type Endpoint struct {
 	apiRunning atomic.Int64 // jsapi / fsapi commands running (api_exec.go)
 	stats      struct {
 		received, handled, badInput, replies, publishFailed, panics atomic.Int64
+		foreign                                                     atomic.Int64 // requests on another client's call
 		callsTotal, mediaTimeouts, ctrlsGone, badTransitions        atomic.Int64
 	}
 }

@@ -41,7 +41,7 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 		}
 		res.Message = "CALL TRANSFERRED"
 	case verto.ActionReplace:
-		if msg := e.replace(c, ch, p.ReplaceCallID); msg != "" {
+		if msg := e.replace(c, ch, p); msg != "" {
 			fail(msg)
 			return
 		}

@@ -15,12 +15,22 @@ import (
 const msgReplaceMissing = "replaceCallID missing"
 
 // replace carries out verto.modify replace and returns the error message
-// for the client ("" when it worked).
-func (e *Endpoint) replace(c *Call, ch Channel, other string) string {
+// for the client ("" when it worked). The other leg, when it is an xrtc
+// call of this node, must be the client's too (owner.go): a transfer
+// joins the two calls' partners, and with a stranger's call it would put
+// the stranger's caller on the client's line.
+func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
+	other := p.ReplaceCallID
 	if other == "" {
 		return msgReplaceMissing
 	}
 	if other == c.id || verto.CheckCallID(other) != nil {
+		return msgInvalidLeg
+	}
+	if oc := e.lookup(other); oc != nil && !oc.mayAct(p) {
+		e.stats.foreign.Add(1)
+		e.log.Warn("xrtc: attended transfer with another client's call refused", "call_id", c.id, "replaces", other,
+			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		return msgInvalidLeg
 	}
 	err := ch.Replace(other)

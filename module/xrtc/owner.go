@@ -1,0 +1,56 @@
+package xrtc
+
+import (
+	"strings"
+
+	"xccrtc/verto"
+)
+
+// Who may act on a call. XCtrl writes the sessid and the user of the socket
+// a request came from over whatever the client sent, so the node can trust
+// them; the callID is the client's word. Without this check any logged-in
+// client that learnt another's callID (a conference's liveArray lists
+// them) could hang the call up, transfer it, put it on hold, send DTMF on
+// it, or answer a re-attach offer with its own SDP and take its media.
+// mod_verto checks nothing here: it trusts that callIDs are not known.
+
+// mayActLocked reports whether the client of p may act on c: the socket
+// that placed, answered or was re-offered the call (same sessid), another
+// socket of the same user, or, for a call to a user nobody answered yet,
+// the user (or the one socket) it rings. c.mu is held.
+func (c *Call) mayActLocked(p *verto.CallParams) bool {
+	if p.Sessid != "" && p.Sessid == c.sessid {
+		return true
+	}
+	login := userLogin(p.XrtcUser)
+	if login != "" && c.user != nil && strings.EqualFold(c.user.Login, login) {
+		return true
+	}
+	if c.sessid != "" || c.user != nil {
+		return false
+	}
+	// A call to a user, not answered: the dial string said whom it rings.
+	switch r := c.route; {
+	case r == nil:
+		return false
+	case r.Sessid != "":
+		return p.Sessid == r.Sessid
+	default:
+		return login != "" && strings.EqualFold(r.Login, login)
+	}
+}
+
+// mayAct is mayActLocked taking c.mu.
+func (c *Call) mayAct(p *verto.CallParams) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mayActLocked(p)
+}
+
+// userLogin is u's login, "" for none.
+func userLogin(u *verto.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.Login
+}
