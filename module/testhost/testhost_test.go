@@ -117,15 +117,15 @@ func TestEchoCallWithDTLSSRTP(t *testing.T) {
 		t.Errorf("call %+v", ci)
 	}
 	// DTMF and hold through the endpoint reach the channel.
-	xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodInfo, map[string]any{"sessid": sessid, "dtmf": "42", "dialogParams": map[string]any{"callID": "call-echo"}}))
+	xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": alice(), "dtmf": "42", "dialogParams": map[string]any{"callID": "call-echo"}}))
 	if ch.DTMF() != "42" {
 		t.Errorf("dtmf %q", ch.DTMF())
 	}
-	r := xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodModify, map[string]any{"sessid": sessid, "action": "hold", "dialogParams": map[string]any{"callID": "call-echo"}}))
+	r := xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodModify, map[string]any{"sessid": sessid, "xrtc_user": alice(), "action": "hold", "dialogParams": map[string]any{"callID": "call-echo"}}))
 	if r["holdState"] != "held" || !ch.Held() {
 		t.Errorf("hold %v", r)
 	}
-	r = xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodBye, map[string]any{"sessid": sessid, "dialogParams": map[string]any{"callID": "call-echo"}}))
+	r = xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodBye, map[string]any{"sessid": sessid, "xrtc_user": alice(), "dialogParams": map[string]any{"callID": "call-echo"}}))
 	if r["message"] != "CALL ENDED" {
 		t.Errorf("bye %v", r)
 	}
@@ -290,7 +290,7 @@ func TestReattachWithNewMedia(t *testing.T) {
 	}
 	att := ctrl2.Expect(t, verto.MethodAttach)
 	ans := p2.answer(att["sdp"].(string))
-	xrtctest.Result(t, ctrl2.Send(t, e.subj, verto.MethodAttach, map[string]any{"sessid": sessid, "sdp": ans, "dialogParams": map[string]any{"callID": "call-ra"}}))
+	xrtctest.Result(t, ctrl2.Send(t, e.subj, verto.MethodAttach, map[string]any{"sessid": sessid, "xrtc_user": alice(), "sdp": ans, "dialogParams": map[string]any{"callID": "call-ra"}}))
 	base := ch.Stats().RTPIn
 	eventually(t, "media after re-attach", func() bool { return p2.rtpIn.Load() > 10 && ch.Stats().RTPIn > base+10 })
 	eventually(t, "DTLS after re-attach", p2.connected)
@@ -350,7 +350,7 @@ func TestConference(t *testing.T) {
 		}
 	}
 	// A leaves.
-	xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodBye, map[string]any{"sessid": "sess-a", "dialogParams": map[string]any{"callID": "call-a"}}))
+	xrtctest.Result(t, e.ctrl.Send(t, e.subj, verto.MethodBye, map[string]any{"sessid": "sess-a", "xrtc_user": alice(), "dialogParams": map[string]any{"callID": "call-a"}}))
 	del := ctrl2.Expect(t, verto.MethodEvent)
 	if del["data"].(map[string]any)["action"] != "del" {
 		t.Errorf("del %v", del)

@@ -43,7 +43,7 @@ func TestDetachAndReattach(t *testing.T) {
 	// call, so the attach below is handled after it.)
 	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid}))
 	// The client answers the attach offer.
-	rep = ctrl2.Send(t, e.node, verto.MethodAttach, map[string]any{"sessid": sessid, "sdp": goodSDP, "dialogParams": map[string]any{"callID": "call-r"}})
+	rep = ctrl2.Send(t, e.node, verto.MethodAttach, map[string]any{"sessid": sessid, "xrtc_user": user(), "sdp": goodSDP, "dialogParams": map[string]any{"callID": "call-r"}})
 	xrtctest.Result(t, rep)
 	ch.Expect(t, "remote-answer")
 	ci, _ := e.ep.Call("call-r")
@@ -91,7 +91,7 @@ func TestAttachErrors(t *testing.T) {
 	ch := e.answered("call-b")
 	e.ctrl.Notify(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid})
 	ch.Expect(t, "detach")
-	rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid})
+	rep := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid, "xrtc_user": user()})
 	xrtctest.Result(t, rep)
 	e.ctrl.Expect(t, verto.MethodAttach)
 	if msg := errMsg(t, e.call(verto.MethodAttach, "call-b", map[string]any{"sdp": "v=0 no audio"})); msg != "CODEC NEGOTIATION ERROR" {
@@ -153,7 +153,7 @@ func TestLoginRightAfterDetach(t *testing.T) {
 			t.Fatalf("round %d: login reply %s %v", i, rep.Result, err)
 		}
 		e.ctrl.Expect(t, verto.MethodAttach)
-		xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodAttach, map[string]any{"sessid": sessid, "sdp": goodSDP, "dialogParams": map[string]any{"callID": "call-reload"}}))
+		xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodAttach, map[string]any{"sessid": sessid, "xrtc_user": user(), "sdp": goodSDP, "dialogParams": map[string]any{"callID": "call-reload"}}))
 		ch.Expect(t, "remote-answer", "detach", "offer")
 	}
 }

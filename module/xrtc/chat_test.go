@@ -32,9 +32,11 @@ func TestChatFromClient(t *testing.T) {
 
 	// In a call, inDialog names the call; a user without user_context
 	// has the profile's context.
-	e.answered("call-chat")
-	rep = e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid,
-		"xrtc_user":    map[string]any{"login": "1002@xswitch.cn", "id": "1002", "domain": "xswitch.cn"},
+	u1002 := map[string]any{"login": "1002@xswitch.cn", "id": "1002", "domain": "xswitch.cn"}
+	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": "sess-1002", "sdp": goodSDP, "xrtc_user": u1002,
+		"dialogParams": map[string]any{"callID": "call-chat", "destination_number": "9196"}}))
+	e.host.NextChannel(t)
+	rep = e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": "sess-1002", "xrtc_user": u1002,
 		"dialogParams": map[string]any{"callID": "call-chat"}, "msg": map[string]any{"to": "1001@xswitch.cn", "body": "in call", "inDialog": true}})
 	xrtctest.Result(t, rep)
 	m = e.host.NextChat(t)

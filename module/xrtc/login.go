@@ -3,6 +3,7 @@ package xrtc
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 
 	"xccrtc/verto"
@@ -71,7 +72,17 @@ func (e *Endpoint) login(r *request, p *verto.ControlParams) {
 func (e *Endpoint) loginCall(c *Call, p *verto.ControlParams) bool {
 	c.mu.Lock()
 	st, owner := c.state, c.ctrlUUID
+	foreign := c.user != nil && c.user.Login != "" && !strings.EqualFold(c.user.Login, userLogin(p.XrtcUser))
 	c.mu.Unlock()
+	if foreign {
+		// The sessid is the call's, the user is not: someone who learnt the
+		// sessid of a socket that closed (its registry entry went with it)
+		// logged in with it. The call is not offered to them (owner.go).
+		e.stats.foreign.Add(1)
+		e.log.Warn("xrtc: login of another user with a call's sessid: call not re-offered", "call_id", c.id,
+			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
+		return false
+	}
 	switch {
 	case st != StateDetached && owner != "" && owner == p.CtrlUUID:
 		// A call the socket that just logged in placed or answered

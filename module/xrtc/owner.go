@@ -14,20 +14,20 @@ import (
 // it, or answer a re-attach offer with its own SDP and take its media.
 // mod_verto checks nothing here: it trusts that callIDs are not known.
 
-// mayActLocked reports whether the client of p may act on c: the socket
-// that placed, answered or was re-offered the call (same sessid), another
-// socket of the same user, or, for a call to a user nobody answered yet,
-// the user (or the one socket) it rings. c.mu is held.
+// mayActLocked reports whether the client of p may act on c: a socket of
+// the user who placed or answered the call (or, when the call has no user,
+// the socket with its sessid), or, for a call to a user nobody answered
+// yet, that user (or the one socket) it rings. c.mu is held.
 func (c *Call) mayActLocked(p *verto.CallParams) bool {
-	if p.Sessid != "" && p.Sessid == c.sessid {
-		return true
-	}
 	login := userLogin(p.XrtcUser)
-	if login != "" && c.user != nil && strings.EqualFold(c.user.Login, login) {
-		return true
-	}
-	if c.sessid != "" || c.user != nil {
-		return false
+	switch {
+	case c.user != nil && c.user.Login != "":
+		// The call's user is known: any socket of that user, and no
+		// other, even with the call's sessid (another user logged in
+		// with it after its socket closed).
+		return login != "" && strings.EqualFold(c.user.Login, login)
+	case c.sessid != "":
+		return p.Sessid == c.sessid
 	}
 	// A call to a user, not answered: the dial string said whom it rings.
 	switch r := c.route; {

@@ -105,3 +105,37 @@ func TestOnlyTheCalledUserAnswers(t *testing.T) {
 	xrtctest.Result(t, rep)
 	fch.Expect(t, "remote-answer")
 }
+
+// A login of another user with the sessid of a socket that closed (its
+// registry entry gone with it) is not offered that socket's detached call;
+// the user's own login is.
+func TestLoginWithAnotherUsersSessid(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-s")
+	e.ctrl.Notify(t, e.node, verto.MethodXrtcDetach, map[string]any{"sessid": sessid})
+	ch.Expect(t, "detach")
+	for _, u := range []any{map[string]any{"login": "1001@xswitch.cn", "id": "1001", "domain": "xswitch.cn"}, nil} {
+		p := map[string]any{"sessid": sessid}
+		if u != nil {
+			p["xrtc_user"] = u
+		}
+		var lr verto.LoginReply
+		if err := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, p).DecodeResult(&lr); err != nil || len(lr.Reattached) != 0 {
+			t.Fatalf("login as %v with the call's sessid re-attached %v (%v)", u, lr.Reattached, err)
+		}
+		ch.NoEvent(t)
+		rep := e.ctrl.Send(t, e.node, verto.MethodAttach, strangerParams("call-s", map[string]any{"sessid": sessid, "sdp": goodSDP}))
+		if msg := errMsg(t, rep); msg != verto.MsgCallNotExist {
+			t.Errorf("attach after the stranger's login: %q", msg)
+		}
+	}
+	if ci, _ := e.ep.Call("call-s"); ci.State != "detached" {
+		t.Fatalf("state %s", ci.State)
+	}
+	var lr verto.LoginReply
+	if err := e.ctrl.Send(t, e.node, verto.MethodXrtcLogin, map[string]any{"sessid": sessid, "xrtc_user": user()}).DecodeResult(&lr); err != nil ||
+		len(lr.Reattached) != 1 {
+		t.Fatalf("the user's own login: %v %v", lr.Reattached, err)
+	}
+	ch.Expect(t, "offer")
+}

@@ -503,10 +503,12 @@ func testHoldFromSwitch(t *testing.T, f *fsEnv, sides []side) {
 	waitNoChannels(t, f)
 }
 
-// testReplace: verto.modify replace (an attended transfer) with the other
-// client's call, on both; then with a session that is not a Verto call (a
-// loopback leg): xrtc takes any session FreeSWITCH knows, mod_verto only
-// its own calls ("transfer failed").
+// testReplace: verto.modify replace (an attended transfer) with another
+// call, on both: on mod_verto any client's call, on xrtc only a call of the
+// same user (another user's gets "invalid transfer leg" and goes on); then
+// with a session that is not a Verto call (a loopback leg): xrtc takes any
+// session FreeSWITCH knows, mod_verto only its own calls ("transfer
+// failed").
 func testReplace(t *testing.T, f *fsEnv, sides []side) {
 	partner := func(t *testing.T, uuid string) string {
 		t.Helper()
@@ -519,12 +521,28 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 		t.Run(s.name, func(t *testing.T) {
 			evA, evC := newEvlog(), newEvlog()
 			a := callUp(t, s.dial(t, s.users[0], evA), "9922")
-			cl := s.dial(t, s.users[1], evC)
-			c := callUp(t, cl, "9922")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			// with the other client's call: the two loopback partners meet,
-			// C's leg parks and ends (ATTENDED_TRANSFER)
+			// C: another user on mod_verto; on xrtc, where another user's
+			// call is refused, another socket of the same user.
+			cUser := s.users[1]
+			if s.xrtc {
+				other := callUp(t, s.dial(t, s.users[1], newEvlog()), "9922")
+				err := a.Replace(ctx, other.ID())
+				if err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
+					t.Fatalf("xrtc: replace with another user's call: %v, want invalid transfer leg", err)
+				}
+				if r := other.Report(); r.HangupCause != "" {
+					t.Fatalf("the other user's call ended (%s) after a refused replace", r.HangupCause)
+				}
+				hangupAll(t, f)
+				a = callUp(t, s.dial(t, s.users[0], evA), "9922")
+				cUser = s.users[0]
+			}
+			cl := s.dial(t, cUser, evC)
+			c := callUp(t, cl, "9922")
+			// with the other call: the two loopback partners meet, C's leg
+			// parks and ends (ATTENDED_TRANSFER)
 			if err := a.Replace(ctx, c.ID()); err != nil {
 				t.Fatalf("replace with the other call: %v", err)
 			}
