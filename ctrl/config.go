@@ -145,7 +145,13 @@ type Limits struct {
 
 // Timers are the protocol and housekeeping durations. Tests shorten them.
 type Timers struct {
-	Ping            time.Duration // verto.ping after this long without traffic (30 s)
+	Ping time.Duration // verto.ping after this long without traffic (30 s)
+	// PeerTimeout: a logged-in socket nothing arrived from for this long
+	// is closed as gone, its calls detached. XCtrl sends it a WebSocket
+	// ping each Ping of silence, which browsers answer by themselves, so
+	// only a peer that vanished (a laptop lid, a NAT that forgot it) stays
+	// silent (90 s; at least twice Ping).
+	PeerTimeout     time.Duration
 	LoginTimeout    time.Duration // a socket that has not logged in by then is closed (60 s)
 	NodeExpiry      time.Duration // a node silent this long is dead (45 s)
 	NodeSweep       time.Duration // how often dead nodes are looked for (5 s)
@@ -204,6 +210,7 @@ func (c Config) Defaults() Config {
 	setDur(&l.LoginFailureWindow, time.Minute)
 	t := &c.Timers
 	setDur(&t.Ping, 30*time.Second)
+	setDur(&t.PeerTimeout, 90*time.Second)
 	setDur(&t.LoginTimeout, time.Minute)
 	setDur(&t.NodeExpiry, verto.NodeExpirySec*time.Second)
 	setDur(&t.NodeSweep, 5*time.Second)

@@ -23,23 +23,33 @@ import (
 // refused is xctrl_sockets_refused_total{reason}.
 func refused(t *testing.T, x *ctrl.Server, reason string) float64 {
 	t.Helper()
+	return counterValue(t, x, "xctrl_sockets_refused_total", "reason", reason)
+}
+
+// counterValue is the counter name of x's metrics, with the label pair
+// (name, value) when given.
+func counterValue(t *testing.T, x *ctrl.Server, name string, label ...string) float64 {
+	t.Helper()
 	mfs, err := x.Metrics().Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "xctrl_sockets_refused_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if len(label) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
+				if l.GetName() == label[0] && l.GetValue() == label[1] {
 					return m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	t.Fatalf("no xctrl_sockets_refused_total{reason=%q}", reason)
+	t.Fatalf("no counter %s %v", name, label)
 	return 0
 }
 

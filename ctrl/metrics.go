@@ -31,6 +31,7 @@ type Metrics struct {
 	nodeTimeout counter
 	nodeSuspect counter
 	refusedBy   *prometheus.CounterVec
+	peersGone   counter
 
 	relay histogram
 }
@@ -93,6 +94,7 @@ func newMetrics(srv *Server) *Metrics {
 	for _, r := range []string{refusedCapacity, refusedAddress} {
 		m.refusedBy.WithLabelValues(r) // both series exist from the start, at 0
 	}
+	m.peersGone = f.counter("xctrl_silent_peers_closed_total", "Logged-in sockets closed because nothing came from them for the peer timeout, pings included.")
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "xctrl_relay_seconds",
 		Help: "Client request to node reply written back to the client.", Buckets: relayBuckets})
 	m.reg.MustRegister(h)

@@ -93,6 +93,74 @@ func TestKeepalive(t *testing.T) {
 	}
 }
 
+// A logged-in socket whose peer vanished (nothing comes back, not even the
+// pong to a WebSocket ping) is closed after Timers.PeerTimeout, and its
+// user is no longer registered. A quiet peer that answers the pings by
+// itself, as browsers do, stays.
+func TestSilentPeerIsClosed(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Timers.Ping = 100 * time.Millisecond
+		c.Timers.PeerTimeout = time.Second
+	})
+	quiet := e.Login(x, "1000") // reads: gorilla answers pings itself
+	pings := make(chan struct{}, 64)
+	gone, _, err := websocket.DefaultDialer.Dial(x.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	gone.SetPingHandler(func(string) error { pings <- struct{}{}; return nil }) // seen, never answered
+	login := `{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1001@` + ctrltest.Domain + `","passwd":"` +
+		ctrltest.Password + `","sessid":"sess-vanishes"}}`
+	if err := gone.WriteMessage(websocket.TextMessage, []byte(login)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := gone.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `"id":1`) {
+			break
+		}
+	}
+	if err := x.WaitSockets(e.Ctx, func(open, in int) bool { return in == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	// From here the peer reads nothing and sends nothing: vanished. One
+	// read in the background only to see the pings come, and the close.
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := gone.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	if err := x.WaitSockets(e.Ctx, func(open, in int) bool { return in == 1 }); err != nil {
+		t.Fatalf("the silent socket is still logged in: %v", err)
+	}
+	if len(pings) == 0 {
+		t.Error("no WebSocket ping reached the silent peer before it was closed")
+	}
+	if err := <-closed; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("silent peer closed with %v, want 1001", err)
+	}
+	if got := counterValue(t, x, "xctrl_silent_peers_closed_total"); got != 1 {
+		t.Errorf("xctrl_silent_peers_closed_total = %v", got)
+	}
+	// The quiet peer answered every ping: still there, past the timeout.
+	time.Sleep(1500 * time.Millisecond) // long enough for it to be closed, were it silent
+	if r := quiet.Call("verto.ping", map[string]any{}); r.Error != nil {
+		t.Fatalf("the quiet peer that answers pings: %+v", r.Error)
+	}
+	if _, in := x.Sockets(); in != 1 {
+		t.Fatalf("logged in: %d, want the quiet peer", in)
+	}
+}
+
 func TestShutdownDrains(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
 	x := e.StartCtrl(nil)

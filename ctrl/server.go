@@ -689,10 +689,11 @@ func (s *Server) every(d time.Duration, f func(time.Time)) {
 }
 
 // keepalive pings sockets idle for Timers.Ping, closes those whose login
-// expired or that never logged in.
+// expired or that never logged in, and those gone silent (Timers.PeerTimeout).
 func (s *Server) keepalive(now time.Time) {
 	n := now.UnixNano()
 	ping := s.cfg.Timers.Ping.Nanoseconds()
+	peerTimeout := max(s.cfg.Timers.PeerTimeout.Nanoseconds(), 2*ping)
 	for _, sess := range s.sessions.All() {
 		id := sess.Identity()
 		if id == nil {
@@ -706,6 +707,9 @@ func (s *Server) keepalive(now time.Time) {
 			sess.closeAfterFlush(closePolicyViolation, "authentication expired")
 			continue
 		}
+		if s.gone(sess, n, peerTimeout) {
+			continue
+		}
 		if n-sess.lastActive.Load() >= ping {
 			p := verto.PingParams{Serno: now.Unix()}
 			if !id.Expires.IsZero() {
@@ -714,6 +718,34 @@ func (s *Server) keepalive(now time.Time) {
 			sess.lastActive.Store(n)
 			sess.sendRequest(verto.MethodPing, mustJSON(p))
 		}
+		pingSilent(sess, n, ping)
+	}
+}
+
+// gone closes a logged-in socket that sent nothing for the peer timeout
+// (true). Such a socket has had a WebSocket ping every Timers.Ping of its
+// silence (pingSilent), which browsers answer by themselves (verto.js
+// answers no verto.ping). Without this a peer that vanished without a FIN
+// kept its socket, its registration (calls to the user rang it) and its
+// calls attached until TCP gave up on XCtrl's pings, about 15 minutes
+// later.
+func (s *Server) gone(sess *Session, n, timeout int64) bool {
+	quiet := n - sess.lastHeard.Load()
+	if quiet < timeout {
+		return false
+	}
+	s.metrics.peersGone.Add(1)
+	sess.logger().Info("peer silent: socket closed as gone", "silent_for", time.Duration(quiet).Round(time.Second))
+	sess.close(closeGoingAway, "no answer to pings")
+	return true
+}
+
+// pingSilent sends a WebSocket ping to a socket that sent nothing for
+// ping, and again each ping after.
+func pingSilent(sess *Session, n, ping int64) {
+	if n-max(sess.lastHeard.Load(), sess.pinged.Load()) >= ping {
+		sess.pinged.Store(n)
+		sess.enqueue(outFrame{op: ws.OpPing})
 	}
 }
 

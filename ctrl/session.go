@@ -41,6 +41,8 @@ type Session struct {
 	born int64  // unix nanos
 
 	lastActive atomic.Int64 // unix nanos of the last frame in or out
+	lastHeard  atomic.Int64 // unix nanos of the last bytes read
+	pinged     atomic.Int64 // unix nanos of the last WebSocket ping sent
 	serverID   atomic.Int64 // ids of server->client requests
 
 	mu      sync.Mutex
@@ -99,6 +101,7 @@ func newSession(srv *Server, conn net.Conn, addr string) *Session {
 	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{}), fd: -1}
 	s.rd.max = srv.cfg.Limits.MaxFrameBytes
 	s.lastActive.Store(now)
+	s.lastHeard.Store(now)
 	if tc, ok := conn.(syscall.Conn); ok && srv.poller != nil {
 		if rc, err := tc.SyscallConn(); err == nil {
 			_ = rc.Control(func(fd uintptr) { s.fd = int(fd) })
@@ -182,6 +185,7 @@ func (s *Session) readLoop() {
 
 // feed hands what was read to the frame reader, replies corked.
 func (s *Session) feed(b []byte) error {
+	s.lastHeard.Store(time.Now().UnixNano())
 	s.cork()
 	defer s.uncork()
 	return s.rd.feed(b, s)

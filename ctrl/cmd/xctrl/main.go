@@ -55,7 +55,7 @@ type options struct {
 	rate                                    float64
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin                 int
-	ping, nodeExpiry, drain                 time.Duration
+	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
 
@@ -108,7 +108,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
 	fs.IntVar(&o.failAddr, "login-failures-addr", 20, "failed logins per address per minute before the address is refused for the rest of the minute")
 	fs.IntVar(&o.failUser, "login-failures-user", 10, "failed logins per user per minute before the user is refused for the rest of the minute")
-	fs.DurationVar(&o.ping, "ping-interval", 30*time.Second, "send verto.ping after this long without traffic")
+	fs.DurationVar(&o.ping, "ping-interval", 30*time.Second, "send verto.ping after this long without traffic, and a WebSocket ping after this long without anything from the client")
+	fs.DurationVar(&o.peerTimeout, "peer-timeout", 90*time.Second, "close a logged-in socket nothing came from for this long, the pongs to the WebSocket pings included (a peer that vanished); at least twice --ping-interval")
 	fs.DurationVar(&o.nodeExpiry, "node-expiry", 45*time.Second, "a node silent this long is dead: its calls end")
 	fs.DurationVar(&o.drain, "drain-timeout", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for sockets to close")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -243,7 +244,7 @@ func (o *options) config2() ctrl.Config {
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
 			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin},
-		Timers: ctrl.Timers{Ping: o.ping, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
+		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }
 
