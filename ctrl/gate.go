@@ -227,9 +227,14 @@ func socketCap(configured int, nofile uint64) int {
 	if configured > 0 {
 		return configured
 	}
-	lim := int(min(nofile, 1<<24))
-	reserve := min(max(lim/8, 64), 1024)
-	return max(lim-reserve, 1)
+	return max(int(min(nofile, 1<<24))-fileReserve(nofile), 1)
+}
+
+// fileReserve is the part of the open-file limit nofile that client
+// connections leave: an eighth, from 64 to 1,024. The embedded NATS server
+// may hold half of it in connections.
+func fileReserve(nofile uint64) int {
+	return min(max(int(min(nofile, 1<<24))/8, 64), 1024)
 }
 
 // preLoginCap is the bound on one address's connections that have not

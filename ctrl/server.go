@@ -85,6 +85,7 @@ type Server struct {
 	wsUpgrader ws.Upgrader
 	poller     *poller // nil: a reader goroutine per socket
 	gate       *gate   // bounds the client connections (Start)
+	nofile     uint64  // the open-file limit (Start)
 
 	wsAddr, wssAddr, metricsAddr string
 	https                        []*http.Server
@@ -285,8 +286,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.started.Swap(true) {
 		return errors.New("ctrl: already started")
 	}
-	nofile := raiseFileLimit()
-	maxSockets := socketCap(s.cfg.Limits.MaxSockets, nofile)
+	s.nofile = raiseFileLimit()
+	maxSockets := socketCap(s.cfg.Limits.MaxSockets, s.nofile)
 	s.gate = newGate(maxSockets, preLoginCap(s.cfg.Limits.MaxPreLoginPerAddr, maxSockets), s.connRefused)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -441,8 +442,11 @@ func (s *Server) startBus(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Its connections (nodes, other instances, and anyone who reaches
+		// the port before the auth timeout) stay within half the files
+		// client sockets leave.
 		ns, err := natsd.Start(ctx, natsd.Options{Listen: s.cfg.NATSListen, StoreDir: s.cfg.NATSStoreDir,
-			ServerName: "xctrl-" + s.uuid, Token: tok})
+			ServerName: "xctrl-" + s.uuid, Token: tok, MaxConn: fileReserve(s.nofile) / 2})
 		if err != nil {
 			return err
 		}

@@ -223,18 +223,22 @@ func TestNATSClusterPermissions(t *testing.T) {
 }
 
 // waitMetaLeader waits until the cluster elected its JetStream meta leader
-// (the JetStream API answers nothing before).
+// and the leader knows every member (the JetStream API answers nothing
+// before, and places no replicated stream).
 func waitMetaLeader(t *testing.T, srvs []*server.Server) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		// A leader is not enough: a stream with replicas is placed only
+		// on the peers the leader has current stats of ("no suitable
+		// peers for placement" before).
 		for _, s := range srvs {
-			if s.JetStreamIsLeader() {
+			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == len(srvs) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no JetStream meta leader in 30 s")
+			t.Fatal("no JetStream meta leader with every peer in 30 s")
 		}
 		time.Sleep(50 * time.Millisecond) // polls the election
 	}

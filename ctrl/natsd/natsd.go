@@ -34,6 +34,9 @@ type Options struct {
 	ServerName string
 	// Token, when set, is the authorization token every client must give.
 	Token string
+	// MaxConn bounds the client connections the server takes at once (0:
+	// nats-server's default, 65,536); more are refused.
+	MaxConn int
 	// Cluster joins the server to a cluster (JetStream clustered, so that a
 	// key-value bucket may have replicas).
 	Cluster *ClusterOptions
@@ -91,6 +94,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: 4 << 20,
+		MaxConn:    o.MaxConn,
 	}
 	if o.Token != "" {
 		opts.Authorization = o.Token

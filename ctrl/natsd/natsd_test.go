@@ -53,3 +53,30 @@ func TestStartBadListen(t *testing.T) {
 		t.Fatal("bad listen address accepted")
 	}
 }
+
+// Past MaxConn a new client is refused; the ones in stay.
+func TestMaxConn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{Listen: "127.0.0.1:-1", NoJetStream: true, MaxConn: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var in []*nats.Conn
+	for i := 0; i < 2; i++ {
+		nc, err := nats.Connect(s.ClientURL())
+		if err != nil {
+			t.Fatalf("client %d of 2: %v", i+1, err)
+		}
+		defer nc.Close()
+		in = append(in, nc)
+	}
+	if nc, err := nats.Connect(s.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("a 3rd client was taken (MaxConn 2)")
+	}
+	if err := in[0].Flush(); err != nil {
+		t.Fatalf("a client in: %v", err)
+	}
+}

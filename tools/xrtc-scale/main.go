@@ -348,7 +348,9 @@ func startCluster(ctx context.Context) ([]*server.Server, error) {
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		for _, s := range srvs {
-			if s.JetStreamIsLeader() {
+			// A leader that knows every member: replicated buckets are
+			// placed only on peers it has current stats of.
+			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == len(srvs) {
 				return srvs, nil
 			}
 		}

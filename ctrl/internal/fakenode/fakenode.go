@@ -83,6 +83,7 @@ type Node struct {
 	log      []Received
 	changed  chan struct{}
 	sessions int
+	shutdown bool // set by Update: every status says it
 	closed   bool
 }
 
@@ -121,7 +122,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		nc.Close()
 		return nil, err
 	}
-	n.status(verto.MethodNodeRegister, false)
+	n.status(verto.MethodNodeRegister)
 	if o.UpdateEvery > 0 {
 		n.wg.Add(1)
 		go func() {
@@ -131,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 			for {
 				select {
 				case <-t.C:
-					n.status(verto.MethodNodeUpdate, false)
+					n.status(verto.MethodNodeUpdate)
 				case <-n.stop:
 					return
 				}
@@ -147,14 +148,17 @@ func (n *Node) UUID() string { return n.opts.UUID }
 // Update reports a new load (and shutdown flag) with Event.NodeUpdate.
 func (n *Node) Update(sessions int, shutdown bool) {
 	n.mu.Lock()
-	n.sessions = sessions
+	n.sessions, n.shutdown = sessions, shutdown
 	n.mu.Unlock()
-	n.status(verto.MethodNodeUpdate, shutdown)
+	n.status(verto.MethodNodeUpdate)
 }
 
-func (n *Node) status(method string, shutdown bool) {
+// status publishes the node's status; a node shutting down says so in
+// every status after, as a real one does (an XCtrl that starts late gets
+// the register of a node shutting down).
+func (n *Node) status(method string) {
 	n.mu.Lock()
-	node := verto.Node{UUID: n.opts.UUID, Name: n.opts.Name, Sessions: n.sessions, SessionsMax: n.opts.SessionsMax, Shutdown: shutdown}
+	node := verto.Node{UUID: n.opts.UUID, Name: n.opts.Name, Sessions: n.sessions, SessionsMax: n.opts.SessionsMax, Shutdown: n.shutdown}
 	n.mu.Unlock()
 	n.publishNote(n.subj.Status(), method, node)
 	_ = n.nc.Flush()
@@ -275,7 +279,7 @@ func (n *Node) onMsg(m *nats.Msg) {
 	sessid, ctrl := o.String(verto.KeySessid), o.String(verto.KeyCtrlUUID)
 	switch msg.Method {
 	case verto.MethodCtrlStartUp:
-		n.status(verto.MethodNodeRegister, false)
+		n.status(verto.MethodNodeRegister)
 	case verto.MethodInvite, verto.MethodAnswer, verto.MethodBye, verto.MethodAttach, verto.MethodModify, verto.MethodInfo:
 		p := verto.CallParams{Sessid: sessid, CtrlUUID: ctrl, Action: o.String("action")}
 		if raw, ok := o.Raw("dialogParams"); ok {
