@@ -127,6 +127,11 @@ func (c *slotConn) takeAddr(a netip.Addr) bool {
 	if !ok {
 		return true
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	g := c.g
 	g.mu.Lock()
 	if g.pre[key] >= g.perAddr {
@@ -136,9 +141,7 @@ func (c *slotConn) takeAddr(a netip.Addr) bool {
 	}
 	g.pre[key]++
 	g.mu.Unlock()
-	c.mu.Lock()
 	c.addr = key
-	c.mu.Unlock()
 	return true
 }
 
@@ -148,10 +151,14 @@ func (c *slotConn) loggedIn() {
 	key := c.addr
 	c.addr = netip.Addr{}
 	c.mu.Unlock()
+	c.g.release(key)
+}
+
+// release gives back a pre-login slot of key (none when key is not valid).
+func (g *gate) release(key netip.Addr) {
 	if !key.IsValid() {
 		return
 	}
-	g := c.g
 	g.mu.Lock()
 	if n := g.pre[key] - 1; n > 0 {
 		g.pre[key] = n
@@ -166,9 +173,11 @@ func (c *slotConn) Close() error {
 	c.mu.Lock()
 	first := !c.closed
 	c.closed = true
+	key := c.addr
+	c.addr = netip.Addr{}
 	c.mu.Unlock()
 	if first {
-		c.loggedIn()
+		c.g.release(key)
 		c.g.open.Add(-1)
 	}
 	return c.TCPConn.Close()
