@@ -1,10 +1,8 @@
 package xrtc_test
 
 import (
-	"context"
 	"testing"
 
-	"xccrtc/module/xrtc"
 	"xccrtc/module/xrtc/xrtctest"
 	"xccrtc/verto"
 )
@@ -17,15 +15,7 @@ import (
 // sent at login, as on the calls it places.
 func TestAnswerDataBeforeAnswered(t *testing.T) {
 	e := newEnv(t)
-	invites := ringing(t, e, "cn.xswitch.ctrl.rtc", ctrlUUID)
-	ch, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fch := e.host.NextChannel(t)
-	nextInvite(t, invites)
-	fch.Expect(t, "offer")
-	fch.Expect(t, "ringing")
+	ch, fch := ringingUser(t, e)
 	u := user()
 	u["variables"] = map[string]string{"toll_allow": "local", "accountcode": "1000"}
 	u["user_variables"] = map[string]any{"toll_allow": "domestic,international,local", "accountcode": "9999",

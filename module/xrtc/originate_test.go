@@ -37,6 +37,22 @@ func nextInvite(t *testing.T, ch <-chan verto.ServerCallParams) verto.ServerCall
 	return verto.ServerCallParams{}
 }
 
+// ringingUser has the switch call 1000@xswitch.cn and returns the call
+// (its channel on the fake host too) once it rings.
+func ringingUser(t *testing.T, e *env) (xrtc.Channel, *xrtctest.Channel) {
+	t.Helper()
+	invites := ringing(t, e, "cn.xswitch.ctrl.rtc", ctrlUUID)
+	ch, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fch := e.host.NextChannel(t)
+	nextInvite(t, invites)
+	fch.Expect(t, "offer")
+	fch.Expect(t, "ringing")
+	return ch, fch
+}
+
 func TestOriginateRingAnswerFirstWins(t *testing.T) {
 	e := newEnv(t)
 	other := xrtctest.NewCtrl(t, e.url, "ctrl-2")

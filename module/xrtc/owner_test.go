@@ -1,10 +1,8 @@
 package xrtc_test
 
 import (
-	"context"
 	"testing"
 
-	"xccrtc/module/xrtc"
 	"xccrtc/module/xrtc/xrtctest"
 	"xccrtc/verto"
 )
@@ -82,15 +80,7 @@ func TestOtherClientsCannotActOnACall(t *testing.T) {
 // sockets may answer or refuse it.
 func TestOnlyTheCalledUserAnswers(t *testing.T) {
 	e := newEnv(t)
-	invites := ringing(t, e, "cn.xswitch.ctrl.rtc", ctrlUUID)
-	ch, err := e.ep.Originate(context.Background(), xrtc.OriginateRequest{Target: "1000@xswitch.cn"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fch := e.host.NextChannel(t)
-	nextInvite(t, invites)
-	fch.Expect(t, "offer")
-	fch.Expect(t, "ringing")
+	ch, fch := ringingUser(t, e)
 	for _, m := range []string{verto.MethodAnswer, verto.MethodBye} {
 		rep := e.ctrl.Send(t, e.node, m, strangerParams(ch.UUID(), map[string]any{"sdp": goodSDP}))
 		if msg := errMsg(t, rep); msg != verto.MsgCallNotExist {
