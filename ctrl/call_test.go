@@ -146,6 +146,36 @@ func TestCallScopedRouting(t *testing.T) {
 	})
 }
 
+// An invite naming a callID this instance routes already (another user's
+// call, learnt from a conference's liveArray) is refused at once: the
+// call's mapping stays (its client's bye still finds the node) and the
+// other socket does not join the call (a node message by callID reaches
+// the call's socket only). Before, the node's refusal released the mapping
+// and the invite had added the socket to the call.
+func TestInviteWithAnotherUsersCallID(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	n := e.StartNode(fakenode.Options{UUID: "n1", AutoAnswer: true})
+	a := e.Login(x, "1000")
+	if r := a.Reply(a.Invite("call-a", "9196", nil)); r.Error != nil {
+		t.Fatalf("invite: %+v", r.Error)
+	}
+	a.Ack(a.ExpectCall(verto.MethodAnswer, "call-a"))
+	b := e.Login(x, "1001")
+	r := b.Reply(b.Invite("call-a", "9196", nil))
+	if r.Error == nil || r.Error.Message != verto.MsgCannotCreate {
+		t.Fatalf("invite with another user's callID: %+v %s", r.Error, r.Result)
+	}
+	n.Send(x.CtrlUUID(), verto.MethodDisplay, map[string]any{"callID": "call-a", "display_name": "D", "node_uuid": "n1"})
+	a.ExpectCall(verto.MethodDisplay, "call-a")
+	if b.Has(func(m *verto.Message) bool { return m.Method == verto.MethodDisplay }) {
+		t.Fatal("the other user's socket got the call's display")
+	}
+	if bye := a.Call(verto.MethodBye, ctrltest.CallParams("call-a", nil)); bye.Error != nil {
+		t.Fatalf("the call's own bye after the other invite: %+v", bye.Error)
+	}
+}
+
 func TestNodeMessagesReachTheirSocket(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
 	x := e.StartCtrl(nil)

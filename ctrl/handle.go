@@ -376,9 +376,7 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 	case ci.nodeUUID != "" && srv.nodes.Accepting(ci.nodeUUID, now):
 		node = ci.nodeUUID
 	default:
-		if n, ok := srv.router.Node(ci.callID); ok && srv.nodes.Alive(n, now) {
-			node = n
-		} else if n, ok := srv.router.Sticky(key); ok && srv.nodes.Accepting(n, now) {
+		if n, ok := srv.router.Sticky(key); ok && srv.nodes.Accepting(n, now) {
 			node = n
 		} else if n, ok := srv.nodes.Choose(key, now); ok {
 			node = n
@@ -388,7 +386,15 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		r.fail(sessionError(verto.MsgNoNode).With(verto.KeyCallID, ci.callID))
 		return
 	}
-	srv.router.Place(ci.callID, node, key, s)
+	if !srv.router.Place(ci.callID, node, key, s) {
+		// The callID is a call this instance routes already: the node
+		// would refuse to create it again, and the invite must not touch
+		// the call's mapping (before, its failure released the mapping,
+		// and an invite from another socket joined the call's sockets:
+		// anyone who learnt a callID could do both).
+		r.fail(sessionError(verto.MsgCannotCreate).With(verto.KeyCallID, ci.callID))
+		return
+	}
 	srv.placeInvite(s, m, r, ci, key, node, true)
 }
 

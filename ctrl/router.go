@@ -71,15 +71,13 @@ func NewRouter() *Router {
 	}
 }
 
-// Place records a new call from socket s to dest on node. If the callID is
-// already mapped (a repeated invite), it returns the node it is on and
-// false.
-func (r *Router) Place(callID, node, dest string, s *Session) (string, bool) {
+// Place records a new call from socket s to dest on node; false, and
+// nothing changed, when the callID is mapped already.
+func (r *Router) Place(callID, node, dest string, s *Session) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.calls[callID]; ok {
-		r.addSock(c, callID, s)
-		return c.node, false
+	if _, ok := r.calls[callID]; ok {
+		return false
 	}
 	c := &call{node: node, dest: dest, state: stateTrying}
 	r.calls[callID] = c
@@ -92,7 +90,7 @@ func (r *Router) Place(callID, node, dest string, s *Session) (string, bool) {
 		}
 		d.refs++
 	}
-	return node, true
+	return true
 }
 
 // Hold records that socket s rings (a node's invite) or holds (re-attach) a

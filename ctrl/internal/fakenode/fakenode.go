@@ -341,6 +341,12 @@ func (n *Node) invite(m *nats.Msg, msg *verto.Message, p *verto.CallParams) {
 		return // never answers: XCtrl's relay times out
 	}
 	n.mu.Lock()
+	if _, taken := n.calls[id]; taken {
+		// As mod_xrtc (and mod_verto): a channel UUID is not created twice.
+		n.mu.Unlock()
+		n.respondErr(m, msg, (&verto.Error{Code: verto.CodeSessionError, Message: verto.MsgCannotCreate}).With("callID", id))
+		return
+	}
 	n.calls[id] = &Call{ID: id, Sessid: p.Sessid, Ctrl: p.CtrlUUID, Dest: dest}
 	n.mu.Unlock()
 	n.respond(m, msg, verto.InviteResult{Message: "CALL CREATED", CallID: id, NodeUUID: n.opts.UUID})
