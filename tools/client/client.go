@@ -116,6 +116,21 @@ func (c *Client) Incoming() <-chan *Call { return c.incoming }
 // Done is closed when the client ended: Close, verto.punt or a lost socket.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// GoSilent makes the client's socket fall silent as the socket of a peer
+// that vanished does (a laptop lid shut, a NAT that forgot it): it reads on,
+// but nothing leaves it any more, not even the pong to a WebSocket ping,
+// and it is not closed. For QA of the server's peer timeout: XCtrl closes
+// such a socket after --peer-timeout. A later reconnect or Reload speaks
+// on a new socket.
+func (c *Client) GoSilent() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.silent.Store(true)
+	}
+}
+
 // Err says why the client ended: nil after Close, ErrPunted, or a socket
 // error.
 func (c *Client) Err() error {

@@ -33,6 +33,7 @@ type wsConn struct {
 	ready      chan struct{} // closed on verto.clientReady
 	readyOnce  sync.Once
 	connecting atomic.Bool // connect is logging in on this socket
+	silent     atomic.Bool // Client.GoSilent: nothing leaves the socket
 }
 
 // wsLimits accept larger frames than a server would: SDPs and liveArray
@@ -62,6 +63,14 @@ func newWSConn(ws *websocket.Conn, log *slog.Logger, handle func(*wsConn, *verto
 		done:    make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
+	// Pings are answered as gorilla's default handler does, unless the
+	// socket went silent.
+	ws.SetPingHandler(func(data string) error {
+		if !w.silent.Load() {
+			_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		}
+		return nil
+	})
 	go w.readLoop()
 	return w
 }
@@ -155,6 +164,10 @@ func (w *wsConn) write(m *verto.Message) error {
 	b, err := m.Marshal()
 	if err != nil {
 		return err
+	}
+	if w.silent.Load() {
+		w.log.Debug("verto: silent socket, not sent", "frame", string(b))
+		return nil
 	}
 	w.log.Debug("verto send", "frame", string(b))
 	w.wmu.Lock()

@@ -163,6 +163,14 @@ func (c *Caller) WaitMedia(ctx context.Context, n uint64) error {
 	return call.WaitReceived(ctx, n-base)
 }
 
+// GoSilent makes the caller's socket fall silent, as a vanished peer's
+// (tools/client's GoSilent).
+func (c *Caller) GoSilent() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cl.GoSilent()
+}
+
 // SocketLost is closed when the caller's current socket is gone.
 func (c *Caller) SocketLost() <-chan struct{} {
 	c.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ func Scenarios() []Scenario {
 		{"nats-down", "NATS down for the outage, then back", natsDown},
 		{"node-kill", "one of two nodes SIGKILLed under calls; new calls to its destination", nodeKill},
 		{"sockets-no-login", "one client opens sockets and never logs in", socketsNoLogin},
+		{"peer-vanish", "half the callers' sockets fall silent without closing (no frame, no pong); they log in again", peerVanish},
 		{"garbage-flood", "sockets flooding undecodable frames, before and after login", garbageFlood},
 		{"overlong-ids", "over-long and malformed identifiers on the WebSocket and on NATS", overlongIDs},
 		{"nats-cluster-member-kill", "3-server NATS cluster, registry with 3 replicas: the member of one XCtrl SIGKILLed during calls and logins, then restarted", clusterMemberKill},
@@ -634,6 +636,72 @@ func socketsNoLogin(r *run) {
 	r.healthy(x)
 	r.note("%d sockets tried from %s in %.2f s, none logged in: %d taken, %d closed as they came; xctrl RSS %+.1f MiB (%.1f KiB a socket taken)",
 		len(socks), floodAddr, opened.Seconds(), held, refused.Load(), float64(rss1-rss0)/(1<<20), float64(rss1-rss0)/1024/float64(max(held, 1)))
+}
+
+// peerVanish: half the callers' sockets fall silent without closing, as a
+// laptop shut or a NAT that forgot them: nothing comes from them, not even
+// the pong to a WebSocket ping. XCtrl (a ping each second of silence, peer
+// timeout 3 s here) closes them and the node detaches their calls; the
+// clients log in again with their sessid and take the calls back. The
+// other calls never notice.
+func peerVanish(r *run) {
+	const ping, timeout = time.Second, 3 * time.Second
+	o := Options{Ctrls: 1, Nodes: 1, CtrlArgs: []string{"--ping-interval", ping.String(), "--peer-timeout", timeout.String()}}
+	if !r.start(o) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
+		return
+	}
+	mark := marks(r.callers)
+	x := r.sys.Ctrls[0]
+	silent := r.callers[:(len(r.callers)+1)/2]
+	rctx, cancel := context.WithTimeout(r.ctx, r.sc.Settle+timeout)
+	defer cancel()
+	var (
+		wg           sync.WaitGroup
+		mu           sync.Mutex
+		closed, back []time.Duration
+		errs         []string
+	)
+	t0 := time.Now()
+	for _, c := range silent {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.GoSilent()
+			select {
+			case <-c.SocketLost():
+			case <-rctx.Done():
+				mu.Lock()
+				errs = append(errs, c.Login+": the silent socket was not closed")
+				mu.Unlock()
+				return
+			}
+			lost := time.Since(t0)
+			err := c.Relogin(rctx, x.WS)
+			mu.Lock()
+			defer mu.Unlock()
+			closed = append(closed, lost)
+			if err != nil {
+				errs = append(errs, err.Error())
+				return
+			}
+			back = append(back, time.Since(t0))
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		r.problem("%s", e)
+	}
+	r.judge(r.callers, mark)
+	r.recover(time.Now(), []int{0}, DestEcho)
+	r.healthy(x)
+	if len(closed) > 0 {
+		r.note("%d/%d silent sockets closed by XCtrl %.1f-%.1f s after they fell silent (ping every %s, peer timeout %s)",
+			len(closed), len(silent), slices.Min(closed).Seconds(), slices.Max(closed).Seconds(), ping, timeout)
+	}
+	if len(back) > 0 {
+		r.note("%d/%d of their calls re-attached with audio, the last %.1f s after the silence began; %d other calls untouched",
+			len(back), len(silent), slices.Max(back).Seconds(), len(r.callers)-len(silent))
+	}
 }
 
 // floodAddr is the flooding client's own address; maxPreLoginDefault is
