@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -51,18 +52,31 @@ func TestWSS(t *testing.T) {
 		c.WSListen = ""
 		c.WSSListen = "127.0.0.1:0"
 		c.CertFile, c.KeyFile = cert, key
+		c.Limits.MaxPreLoginPerAddr = 1
 	})
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a test certificate
-	conn, _, err := d.DialContext(e.Ctx, "wss://"+x.WSSAddr()+"/", nil)
-	if err != nil {
-		t.Fatal(err)
+	// One socket not logged in per address: each login over TLS must give
+	// its slot back (the gate finds it under the TLS connection), or the
+	// second socket is refused.
+	for i := 0; i < 2; i++ {
+		conn, _, err := d.DialContext(e.Ctx, "wss://"+x.WSSAddr()+"/", nil)
+		if err != nil {
+			t.Fatalf("wss socket %d: %v", i+1, err)
+		}
+		defer conn.Close()
+		login := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1000@example.com","passwd":"secret","sessid":"tls-%d"}}`, i)
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(login)); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := conn.ReadMessage()
+		if err != nil || !strings.Contains(string(b), `"logged in"`) {
+			t.Fatalf("%s %v", b, err)
+		}
 	}
-	defer conn.Close()
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":"1000@example.com","passwd":"secret","sessid":"tls-1"}}`)); err != nil {
-		t.Fatal(err)
+	if _, _, err := d.DialContext(e.Ctx, "wss://"+x.WSSAddr()+"/", nil); err != nil {
+		t.Fatalf("a wss socket after two logins: %v", err)
 	}
-	_, b, err := conn.ReadMessage()
-	if err != nil || !strings.Contains(string(b), `"logged in"`) {
-		t.Fatalf("%s %v", b, err)
+	if _, _, err := d.DialContext(e.Ctx, "wss://"+x.WSSAddr()+"/", nil); err == nil {
+		t.Fatal("a 2nd wss socket not logged in was taken (bound 1)")
 	}
 }
