@@ -3,7 +3,6 @@ package xrtc
 import (
 	"context"
 	"sort"
-	"strings"
 	"sync"
 
 	"xccrtc/verto"
@@ -72,7 +71,7 @@ func (e *Endpoint) login(r *request, p *verto.ControlParams) {
 func (e *Endpoint) loginCall(c *Call, p *verto.ControlParams) bool {
 	c.mu.Lock()
 	st, owner := c.state, c.ctrlUUID
-	foreign := c.user != nil && c.user.Login != "" && !strings.EqualFold(c.user.Login, userLogin(p.XrtcUser))
+	foreign := !c.ownerLocked(p.Sessid, p.XrtcUser)
 	c.mu.Unlock()
 	if foreign {
 		// The sessid is the call's, the user is not: someone who learnt the

@@ -14,12 +14,13 @@ import (
 // it, or answer a re-attach offer with its own SDP and take its media.
 // mod_verto checks nothing here: it trusts that callIDs are not known.
 
-// mayActLocked reports whether the client of p may act on c: a socket of
-// the user who placed or answered the call (or, when the call has no user,
-// the socket with its sessid), or, for a call to a user nobody answered
-// yet, that user (or the one socket) it rings. c.mu is held.
-func (c *Call) mayActLocked(p *verto.CallParams) bool {
-	login := userLogin(p.XrtcUser)
+// ownerLocked reports whether the client socket sessid of user u may act
+// on c: a socket of the user who placed or answered the call (or, when the
+// call has no user, the socket with its sessid), or, for a call to a user
+// nobody answered yet, that user (or the one socket) it rings. c.mu is
+// held.
+func (c *Call) ownerLocked(sessid string, u *verto.User) bool {
+	login := userLogin(u)
 	switch {
 	case c.user != nil && c.user.Login != "":
 		// The call's user is known: any socket of that user, and no
@@ -27,24 +28,25 @@ func (c *Call) mayActLocked(p *verto.CallParams) bool {
 		// with it after its socket closed).
 		return login != "" && strings.EqualFold(c.user.Login, login)
 	case c.sessid != "":
-		return p.Sessid == c.sessid
+		return sessid == c.sessid
 	}
 	// A call to a user, not answered: the dial string said whom it rings.
 	switch r := c.route; {
 	case r == nil:
 		return false
 	case r.Sessid != "":
-		return p.Sessid == r.Sessid
+		return sessid == r.Sessid
 	default:
 		return login != "" && strings.EqualFold(r.Login, login)
 	}
 }
 
-// mayAct is mayActLocked taking c.mu.
+// mayAct reports whether the client of a call request may act on c
+// (ownerLocked, taking c.mu).
 func (c *Call) mayAct(p *verto.CallParams) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.mayActLocked(p)
+	return c.ownerLocked(p.Sessid, p.XrtcUser)
 }
 
 // userLogin is u's login, "" for none.
