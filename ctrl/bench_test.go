@@ -47,6 +47,36 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startChild runs this test binary again, with env added, as the child
+// process its TestMain makes of it, and returns the first line the child
+// prints, and stop: it closes the child's stdin (the child's cue to end)
+// and waits for it. stop runs when the test ends, if not before.
+func startChild(tb testing.TB, ctx context.Context, env ...string) (line string, stop func()) {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	stop = sync.OnceFunc(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	tb.Cleanup(stop)
+	line, err = bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("child process: %q %v", line, err)
+	}
+	return line, stop
+}
+
 // benchEnv is an env for benchmarks: no leak check, generous deadline, no
 // rate limit.
 func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
@@ -318,21 +348,9 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		return ms.HeapInuse, ms.StackInuse, rss()
 	}
 	h0, s0, r0 := heap()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "XCTRL_LOAD_URL="+x.WSURL(), "XCTRL_LOAD_SOCKETS="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ready") {
-		b.Fatalf("load process: %q %v", line, err)
+	line, stop := startChild(b, e.Ctx, "XCTRL_LOAD_URL="+x.WSURL(), "XCTRL_LOAD_SOCKETS="+strconv.Itoa(n))
+	if !strings.HasPrefix(line, "ready") {
+		b.Fatalf("load process: %q", line)
 	}
 	if err := x.WaitSockets(e.Ctx, func(_, in int) bool { return in >= n }); err != nil {
 		b.Fatal(err)
@@ -342,8 +360,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 	b.ReportMetric(float64(s1-s0)/float64(n)/1024, "KiB-stack/socket")
 	b.ReportMetric(float64(int64(r1)-int64(r0))/float64(n)/1024, "KiB-RSS/socket")
 	b.ReportMetric(float64(n), "sockets")
-	stdin.Close()
-	_ = cmd.Wait()
+	stop()
 	if err := x.WaitSockets(e.Ctx, func(open, _ int) bool { return open == 0 }); err != nil {
 		b.Fatal(err)
 	}

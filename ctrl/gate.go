@@ -205,6 +205,11 @@ type gatedListener struct {
 	proxies proxies
 }
 
+// gated admits ln's connections through the server's gate.
+func (s *Server) gated(ln net.Listener) net.Listener {
+	return &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
+}
+
 // Accept returns the next admitted connection; refused ones are closed and
 // skipped.
 func (l *gatedListener) Accept() (net.Conn, error) {

@@ -1,7 +1,6 @@
 package ctrl_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -290,28 +288,9 @@ func TestFileDescriptorFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an XCtrl process")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), lowFilesEnv+"=300")
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("XCtrl child: %v", err)
-	}
+	t.Cleanup(cancel) // after the child is waited for (cleanups run last first)
+	line, _ := startChild(t, ctx, lowFilesEnv+"=300")
 	var wsURL, metrics string
 	if _, err := fmt.Sscan(line, &wsURL, &metrics); err != nil || !strings.HasPrefix(wsURL, "ws://") {
 		t.Fatalf("XCtrl child said %q", line)

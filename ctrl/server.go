@@ -515,7 +515,7 @@ func (s *Server) listen() error {
 			return "", fmt.Errorf("ctrl: listen %s: %w", addr, err)
 		}
 		if clients {
-			ln = &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
+			ln = s.gated(ln)
 		}
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
@@ -541,7 +541,7 @@ func (s *Server) listen() error {
 		}
 		other := newConnQueue(ln.Addr())
 		httpServe(other, mux)
-		gl := &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
+		gl := s.gated(ln)
 		s.wsLns = append(s.wsLns, gl)
 		s.wsAddr = ln.Addr().String()
 		go s.acceptWS(gl, other)
