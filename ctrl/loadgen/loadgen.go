@@ -3,7 +3,10 @@
 // them idle: the load of the idle-socket memory benchmark and of
 // tools/xrtc-bench. It times the logins and, on request, verto.ping round
 // trips. Its sockets read nothing but the frames the server sends, so that
-// the server side is measured, not the client.
+// the server side is measured, not the client; and each socket costs the
+// client as little as a WebSocket can (gobwas/ws: a handshake without
+// net/http, a login in one write), because on one machine the client's CPU
+// is taken from the server it measures.
 package loadgen
 
 import (
@@ -12,8 +15,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -23,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 )
 
 // Options describe the load.
@@ -50,7 +53,8 @@ type Load struct {
 }
 
 type conn struct {
-	c      *websocket.Conn
+	nc     net.Conn
+	r      *bufio.Reader
 	wmu    sync.Mutex
 	nextID atomic.Int64
 	// replies, when set, gets every result or error frame (for pings).
@@ -140,18 +144,12 @@ func Open(ctx context.Context, o Options) (*Load, error) {
 		go func(c *conn) {
 			defer l.wg.Done()
 			for {
-				_, r, err := c.c.NextReader()
+				b, err := c.read()
 				if err != nil {
 					return
 				}
-				if ch := c.replies.Load(); ch != nil {
-					var b bytes.Buffer
-					if _, err := b.ReadFrom(r); err != nil {
-						return
-					}
-					if isReply(b.Bytes()) {
-						*ch <- b.Bytes()
-					}
+				if ch := c.replies.Load(); ch != nil && isReply(b) {
+					*ch <- b
 				}
 			}
 		}(c)
@@ -165,34 +163,35 @@ func isReply(b []byte) bool {
 }
 
 func login(ctx context.Context, o Options, i int) (*conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 512, WriteBufferSize: 512}
+	// No TCP keep-alive: four setsockopt calls a socket saved, and an idle
+	// socket here is kept open by the server's pings.
+	nd := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}
 	if o.SourceIPs > 1 {
-		ip := net.IPv4(127, 0, 0, byte(1+i%o.SourceIPs))
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%o.SourceIPs))}
 	}
-	c, resp, err := d.DialContext(ctx, o.URL, http.Header{})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	d := ws.Dialer{Timeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512, NetDial: nd.DialContext}
+	nc, br, _, err := d.Dial(ctx, o.URL)
 	if err != nil {
 		return nil, err
 	}
-	sessid := fmt.Sprintf("load-%d-%d", time.Now().UnixNano(), i)
-	user := fmt.Sprintf("%s%d@%s", o.UserPrefix, o.UserBase+i%o.Users, o.Domain)
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 512)
+	}
+	c := &conn{nc: nc, r: br}
+	sessid := "load-" + strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + strconv.Itoa(i)
+	user := o.UserPrefix + strconv.Itoa(o.UserBase+i%o.Users) + "@" + o.Domain
 	req := `{"jsonrpc":"2.0","id":1,"method":"login","params":{"login":` + strconv.Quote(user) + `,"passwd":` +
 		strconv.Quote(o.Password) + `,"sessid":` + strconv.Quote(sessid) + `}}`
-	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if err := c.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
-		c.Close()
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := c.write([]byte(req)); err != nil {
+		nc.Close()
 		return nil, err
 	}
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	replied, ready := false, !o.WaitReady
 	for !replied || !ready {
-		_, b, err := c.ReadMessage()
+		b, err := c.read()
 		if err != nil {
-			c.Close()
+			nc.Close()
 			return nil, fmt.Errorf("login %s: %w", user, err)
 		}
 		switch {
@@ -200,17 +199,75 @@ func login(ctx context.Context, o Options, i int) (*conn, error) {
 			ready = true
 		case bytes.Contains(b, []byte(`"id":1,`)) || bytes.Contains(b, []byte(`"id":1}`)):
 			if bytes.Contains(b, []byte(`"error"`)) {
-				c.Close()
+				nc.Close()
 				return nil, fmt.Errorf("login %s: %s", user, b)
 			}
 			replied = true
 		}
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	_ = c.SetWriteDeadline(time.Time{})
-	cn := &conn{c: c}
-	cn.nextID.Store(1)
-	return cn, nil
+	_ = nc.SetDeadline(time.Time{})
+	c.nextID.Store(1)
+	return c, nil
+}
+
+// maxMessage bounds a message the client takes from the server.
+const maxMessage = 1 << 20
+
+// write sends p as one masked text frame, in one write.
+func (c *conn) write(p []byte) error { return c.writeFrame(ws.OpText, p) }
+
+func (c *conn) writeFrame(op ws.OpCode, p []byte) error {
+	h := ws.Header{Fin: true, OpCode: op, Masked: true, Mask: ws.NewMask(), Length: int64(len(p))}
+	var buf bytes.Buffer
+	buf.Grow(ws.HeaderSize(h) + len(p))
+	if err := ws.WriteHeader(&buf, h); err != nil {
+		return err
+	}
+	start := buf.Len()
+	buf.Write(p)
+	ws.Cipher(buf.Bytes()[start:], h.Mask, 0)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(buf.Bytes())
+	return err
+}
+
+// read returns the next data message (its fragments joined), answering
+// pings on the way; a close frame ends the socket (io.EOF).
+func (c *conn) read() ([]byte, error) {
+	var msg []byte
+	for {
+		h, err := ws.ReadHeader(c.r)
+		if err != nil {
+			return nil, err
+		}
+		if h.Length > maxMessage || int64(len(msg))+h.Length > maxMessage {
+			return nil, fmt.Errorf("a message over %d bytes", maxMessage)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.r, p); err != nil {
+			return nil, err
+		}
+		if h.Masked {
+			ws.Cipher(p, h.Mask, 0)
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			if err := c.writeFrame(ws.OpPong, p); err != nil {
+				return nil, err
+			}
+			continue
+		case ws.OpPong:
+			continue
+		case ws.OpClose:
+			_ = c.writeFrame(ws.OpClose, nil)
+			return nil, io.EOF
+		}
+		msg = append(msg, p...)
+		if h.Fin {
+			return msg, nil
+		}
+	}
 }
 
 // Len is the number of open sockets.
@@ -236,10 +293,7 @@ func (l *Load) Ping(ctx context.Context, probes, count int) ([]time.Duration, er
 		req := `{"jsonrpc":"2.0","id":` + strconv.FormatInt(id, 10) + `,"method":"verto.ping","params":{}}`
 		want := []byte(`"id":` + strconv.FormatInt(id, 10))
 		t0 := time.Now()
-		c.wmu.Lock()
-		err := c.c.WriteMessage(websocket.TextMessage, []byte(req))
-		c.wmu.Unlock()
-		if err != nil {
+		if err := c.write([]byte(req)); err != nil {
 			return out, err
 		}
 		for got := false; !got; {
@@ -270,7 +324,7 @@ func Quantile(d []time.Duration, q float64) time.Duration {
 func (l *Load) Close() {
 	for _, c := range l.conns {
 		if c != nil {
-			_ = c.c.Close()
+			_ = c.nc.Close()
 		}
 	}
 	l.wg.Wait()
