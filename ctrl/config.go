@@ -138,6 +138,15 @@ type Limits struct {
 	// of MaxSockets when that is less.
 	MaxPreLoginPerAddr int
 
+	// InviteRatePerUser bounds the verto.invite requests of one login,
+	// all its sockets on this instance together, per second sustained
+	// (5; negative: no bound); InviteBurstPerUser is the burst above it
+	// (20). A refused invite never reaches a node: a node's FreeSWITCH
+	// starts a few dozen sessions a second for every user
+	// (sessions-per-second), and one user must not take them all.
+	InviteRatePerUser  float64
+	InviteBurstPerUser int
+
 	LoginFailuresPerAddr int           // failed logins per address per window (20)
 	LoginFailuresPerUser int           // failed logins per user per window (10)
 	LoginFailureWindow   time.Duration // (1 min)
@@ -205,6 +214,10 @@ func (c Config) Defaults() Config {
 	setInt(&l.MaxQueueBytes, 4<<20)
 	setInt(&l.MaxSubscriptions, 1024)
 	setInt(&l.ReadBuffer, 1024)
+	if l.InviteRatePerUser == 0 {
+		l.InviteRatePerUser = 5
+	}
+	setInt(&l.InviteBurstPerUser, 20)
 	setInt(&l.LoginFailuresPerAddr, 20)
 	setInt(&l.LoginFailuresPerUser, 10)
 	setDur(&l.LoginFailureWindow, time.Minute)

@@ -365,12 +365,21 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	id := s.Identity()
+	now := time.Now()
+	if ok, warn := srv.invites.allow(id.User.Login, now); !ok {
+		srv.metrics.invitesLimited.Add(1)
+		if warn {
+			s.logger().Warn("invites refused: over the rate of one user (--invite-rate-per-user); logged once in 10 s",
+				"login", id.User.Login, "callID", ci.callID)
+		}
+		r.fail(sessionError(verto.MsgRateLimited).With(verto.KeyCallID, ci.callID))
+		return
+	}
 	dest := ci.dest
 	if dest == "" {
 		dest = "service" // mod_verto's default destination
 	}
 	key := dest + "@" + id.User.Domain
-	now := time.Now()
 	node := ""
 	switch {
 	case ci.nodeUUID != "" && srv.nodes.Accepting(ci.nodeUUID, now):

@@ -173,3 +173,55 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestInviteFloodFromOneUser: one user's invites, from any number of its
+// sockets, are bounded per second: past the burst they are refused here and
+// never reach a node, whose FreeSWITCH takes a few dozen new sessions a
+// second for everybody (sessions-per-second). Another user still calls.
+func TestInviteFloodFromOneUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.InviteRatePerUser = 1
+		c.Limits.InviteBurstPerUser = 5
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1", SessionsMax: 1000})
+	a, b := e.Login(x, "1000"), e.Login(x, "1000")
+	const each = 20
+	var ids []int64
+	var callIDs []string
+	for i := 0; i < each; i++ {
+		for j, c := range []*ctrltest.Browser{a, b} {
+			callID := fmt.Sprintf("flood-%d-%d", j, i)
+			ids, callIDs = append(ids, c.Invite(callID, "9196", nil)), append(callIDs, callID)
+		}
+	}
+	created, refused := 0, 0
+	for i, id := range ids {
+		c := []*ctrltest.Browser{a, b}[i%2]
+		r := c.Reply(id)
+		switch {
+		case r.Error == nil:
+			created++
+		case r.Error.Message == verto.MsgRateLimited && r.Error.Code == verto.CodeSessionError:
+			refused++
+			var got string
+			r.Error.Field(verto.KeyCallID, &got)
+			if got != callIDs[i] {
+				t.Fatalf("refusal names callID %q, want %q", got, callIDs[i])
+			}
+		default:
+			t.Fatalf("invite %s: %+v", callIDs[i], r.Error)
+		}
+	}
+	// The burst, and what one second more of sending may have refilled.
+	if created < 5 || created > 7 || created+refused != 2*each {
+		t.Fatalf("%d invites created, %d refused; want 5 to 7 created, the rest refused", created, refused)
+	}
+	if on := len(n.Calls()); on != created {
+		t.Fatalf("the node holds %d calls, want %d: a refused invite reached it", on, created)
+	}
+	other := e.Login(x, "1001")
+	if r := other.Reply(other.Invite("other-user", "9196", nil)); r.Error != nil {
+		t.Fatalf("another user's invite: %+v", r.Error)
+	}
+}

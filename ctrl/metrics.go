@@ -27,11 +27,13 @@ type Metrics struct {
 
 	badFrames   counter
 	rateLimited counter
-	slowDropped counter
-	nodeTimeout counter
-	nodeSuspect counter
-	refusedBy   *prometheus.CounterVec
-	peersGone   counter
+	// invitesLimited: verto.invite refused by the per-login invite rate.
+	invitesLimited counter
+	slowDropped    counter
+	nodeTimeout    counter
+	nodeSuspect    counter
+	refusedBy      *prometheus.CounterVec
+	peersGone      counter
 
 	relay histogram
 }
@@ -86,6 +88,7 @@ func newMetrics(srv *Server) *Metrics {
 	}
 	m.badFrames = f.counter("xctrl_bad_frames_total", "Frames or messages answered with a JSON-RPC error before routing.")
 	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
+	m.invitesLimited = f.counter("xctrl_invites_rate_limited_total", "verto.invite requests refused by the per-login invite rate (--invite-rate-per-user).")
 	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
 	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")
 	m.nodeSuspect = f.counter("xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.")

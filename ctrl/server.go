@@ -80,6 +80,7 @@ type Server struct {
 	metrics  *Metrics
 	byAddr   *Throttle
 	byUser   *Throttle
+	invites  *keyedRate      // verto.invite per login
 	upgrader ws.HTTPUpgrader // wss://
 	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
 	wsUpgrader ws.Upgrader
@@ -134,6 +135,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sessions: NewSessions(),
 		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
+		invites:  newKeyedRate(cfg.Limits.InviteRatePerUser, cfg.Limits.InviteBurstPerUser),
 	}
 	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)
@@ -672,6 +674,7 @@ func (s *Server) startLoops() {
 	s.every(s.cfg.Limits.LoginFailureWindow, func(now time.Time) {
 		s.byAddr.Sweep(now)
 		s.byUser.Sweep(now)
+		s.invites.Sweep(now)
 	})
 }
 

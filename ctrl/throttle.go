@@ -88,3 +88,58 @@ func (r *rateLimiter) allow(n int, rate float64, burst int, now int64) bool {
 	r.tokens -= float32(n)
 	return true
 }
+
+// keyedRate is a token bucket per key (a login), shared by the key's
+// sockets: it bounds what one user starts, however many sockets it holds.
+type keyedRate struct {
+	rate  float64 // tokens a second; negative: no bound
+	burst int
+
+	mu   sync.Mutex
+	keys map[string]*rateLimiter
+	// lastWarn (unix nanos): refusals are logged at most once in 10 s.
+	lastWarn int64
+}
+
+func newKeyedRate(rate float64, burst int) *keyedRate {
+	return &keyedRate{rate: rate, burst: burst, keys: make(map[string]*rateLimiter)}
+}
+
+// allow takes a token of key's bucket; false when it has none. warn is
+// true for the first refusal in 10 s (the one to log).
+func (k *keyedRate) allow(key string, now time.Time) (ok, warn bool) {
+	if k.rate < 0 {
+		return true, false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r := k.keys[key]
+	if r == nil {
+		r = &rateLimiter{}
+		k.keys[key] = r
+	}
+	if r.allow(1, k.rate, k.burst, now.UnixNano()) {
+		return true, false
+	}
+	if now.UnixNano()-k.lastWarn >= int64(10*time.Second) {
+		k.lastWarn = now.UnixNano()
+		warn = true
+	}
+	return false, warn
+}
+
+// Sweep forgets the buckets that have filled up again: a new one is the
+// same.
+func (k *keyedRate) Sweep(now time.Time) {
+	if k.rate <= 0 {
+		return
+	}
+	refill := int64(float64(k.burst) / k.rate * 1e9)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for key, r := range k.keys {
+		if now.UnixNano()-r.last >= refill {
+			delete(k.keys, key)
+		}
+	}
+}

@@ -52,7 +52,8 @@ type options struct {
 	jwtSecret, xuiURL                       string
 	jsapi, fsapi, pprof                     bool
 	maxFrame, maxBatch, rateBurst, maxQueue int
-	rate                                    float64
+	rate, inviteRate                        float64
+	inviteBurst                             int
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin                 int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
@@ -103,6 +104,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxBatch, "max-batch", 32, "most `messages` in one batch frame")
 	fs.Float64Var(&o.rate, "rate", 50, "messages per `second` one socket may send (sustained)")
 	fs.IntVar(&o.rateBurst, "rate-burst", 100, "burst of `messages` above --rate")
+	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
+	fs.IntVar(&o.inviteBurst, "invite-burst-per-user", 20, "burst of `invites` above --invite-rate-per-user")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
 	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
@@ -243,7 +246,8 @@ func (o *options) config2() ctrl.Config {
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
 			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
-			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin},
+			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin,
+			InviteRatePerUser: o.inviteRate, InviteBurstPerUser: o.inviteBurst},
 		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }
