@@ -138,6 +138,13 @@ type Limits struct {
 	// of MaxSockets when that is less.
 	MaxPreLoginPerAddr int
 
+	// MaxSocketsPerUser bounds the logged-in sockets of one login on this
+	// instance (256; negative: no bound): a login past it is refused
+	// (MsgTooManySockets), so that one credential cannot hold every
+	// socket of MaxSockets. A login that takes over its own sessid (a
+	// reload) replaces a socket and is not refused.
+	MaxSocketsPerUser int
+
 	// InviteRatePerUser bounds the verto.invite requests of one login,
 	// all its sockets on this instance together, per second sustained
 	// (5; negative: no bound); InviteBurstPerUser is the burst above it
@@ -214,6 +221,9 @@ func (c Config) Defaults() Config {
 	setInt(&l.MaxQueueBytes, 4<<20)
 	setInt(&l.MaxSubscriptions, 1024)
 	setInt(&l.ReadBuffer, 1024)
+	if l.MaxSocketsPerUser == 0 {
+		l.MaxSocketsPerUser = 256
+	}
 	if l.InviteRatePerUser == 0 {
 		l.InviteRatePerUser = 5
 	}

@@ -31,8 +31,8 @@ type gate struct {
 	mu  sync.Mutex
 	pre map[netip.Addr]int
 
-	refused  func(reason string, addr netip.Addr)
-	lastWarn atomic.Int64 // unix nanos of the last refusal logged
+	refused func(reason string, addr netip.Addr)
+	warned  logEvery // refusals logged
 }
 
 // Reasons a connection was refused, as xctrl_sockets_refused_total counts
@@ -84,12 +84,8 @@ func (g *gate) refuse(reason string, addr netip.Addr) {
 	}
 }
 
-// warnNow reports whether a refusal should be logged now: at most one
-// line every 10 s, so that a flood does not become a flood of logs.
-func (g *gate) warnNow(now time.Time) bool {
-	last := g.lastWarn.Load()
-	return now.UnixNano()-last >= int64(10*time.Second) && g.lastWarn.CompareAndSwap(last, now.UnixNano())
-}
+// warnNow reports whether a refusal should be logged now (logEvery).
+func (g *gate) warnNow(now time.Time) bool { return g.warned.now(now) }
 
 // slotConn is an accepted connection holding its slot in the gate until it
 // is closed, and its address's pre-login slot until it logs in.

@@ -225,3 +225,63 @@ func TestInviteFloodFromOneUser(t *testing.T) {
 		t.Fatalf("another user's invite: %+v", r.Error)
 	}
 }
+
+// TestSocketsPerUser: one login holds at most MaxSocketsPerUser logged-in
+// sockets on an instance, so that one credential cannot take every socket
+// XCtrl has (--max-sockets) from everybody else; the bound holds for logins
+// that race, and a reload that keeps its sessid replaces its socket.
+func TestSocketsPerUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.Limits.MaxSocketsPerUser = 3 })
+	login := func(b *ctrltest.Browser, user string) error {
+		_, _, err := b.Client.Login(e.Ctx, user+"@"+ctrltest.Domain, ctrltest.Password, nil)
+		return err
+	}
+	held := []*ctrltest.Browser{e.Login(x, "1000"), e.Login(x, "1000"), e.Login(x, "1000")}
+	extra := e.Dial(x)
+	err := login(extra, "1000")
+	if err == nil || !strings.Contains(err.Error(), verto.MsgTooManySockets) {
+		t.Fatalf("a fourth socket's login: %v", err)
+	}
+	alive(t, held[0])
+	// A reload: the first socket's sessid on a new socket takes its place.
+	again := e.DialSessid(x, held[0].Sessid)
+	if err := login(again, "1000"); err != nil {
+		t.Fatalf("a reload at the bound: %v", err)
+	}
+	held[0].Expect(verto.MethodPunt)
+	// A closed socket gives its place back.
+	held[1].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b := e.Dial(x)
+		err := login(b, "1000")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a close: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Logins that race: exactly the bound gets in.
+	const racers = 12
+	errs := make(chan error, racers)
+	for i := 0; i < racers; i++ {
+		b := e.Dial(x)
+		go func() { errs <- login(b, "1001") }()
+	}
+	ok := 0
+	for i := 0; i < racers; i++ {
+		if err := <-errs; err == nil {
+			ok++
+		} else if !strings.Contains(err.Error(), verto.MsgTooManySockets) {
+			t.Fatalf("a racing login: %v", err)
+		}
+	}
+	if ok != 3 {
+		t.Fatalf("%d of %d racing logins of one user got in, want 3", ok, racers)
+	}
+	// Other users are not touched.
+	alive(t, e.Login(x, "1002"))
+}

@@ -112,8 +112,22 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		r.fail(authFailure(verto.MsgSessionInUse))
 		s.closeAfterFlush(websocket.ClosePolicyViolation, verto.MsgSessionInUse)
 	}
-	if prev := srv.sessions.Get(sessid); prev != nil && prev != s && prev.loginName() != login {
+	prev := srv.sessions.Get(sessid)
+	if prev != nil && prev != s && prev.loginName() != login {
 		inUse()
+		return
+	}
+	maxSockets := srv.cfg.Limits.MaxSocketsPerUser
+	tooMany := func() {
+		srv.metrics.login(LoginTooManySockets)
+		if srv.socketsWarned.now(now) {
+			log().Warn("login refused: the user holds --max-sockets-per-user sockets here; logged once in 10 s", "max", maxSockets)
+		}
+		r.fail(authFailure(verto.MsgTooManySockets))
+	}
+	// Before the registry is written (Bind decides for sure, below).
+	if replaces := prev != nil && prev != s; maxSockets > 0 && !replaces && srv.sessions.Count(login) >= maxSockets {
+		tooMany()
 		return
 	}
 	// The call book is read while the registry is written: a login waits
@@ -148,12 +162,24 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		srv.registrar.Remove(lease)
 		return
 	}
+	prev, full := srv.sessions.Bind(s, sessid, login, maxSockets)
+	if full {
+		// Logins of the user raced past the check above: this one is
+		// not filed, and takes nothing with it.
+		s.mu.Lock()
+		s.ident, s.userRaw, s.lease = nil, nil, nil
+		s.mu.Unlock()
+		srv.registrar.Remove(lease)
+		<-booked
+		tooMany()
+		return
+	}
 	// Logged in: the socket no longer counts against its address's
 	// bound on sockets that have not logged in.
 	if sc := slotOf(s.conn); sc != nil {
 		sc.loggedIn()
 	}
-	if prev := srv.sessions.Bind(s, sessid, login); prev != nil {
+	if prev != nil {
 		// Same user, same sessid, this instance: punt the old socket and
 		// detach its calls now, before xrtc.login re-attaches them here.
 		prev.punt()

@@ -80,8 +80,10 @@ type Server struct {
 	metrics  *Metrics
 	byAddr   *Throttle
 	byUser   *Throttle
-	invites  *keyedRate      // verto.invite per login
-	upgrader ws.HTTPUpgrader // wss://
+	invites  *keyedRate // verto.invite per login
+	// socketsWarned: logins refused by MaxSocketsPerUser logged.
+	socketsWarned logEvery
+	upgrader      ws.HTTPUpgrader // wss://
 	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
 	wsUpgrader ws.Upgrader
 	poller     *poller // nil: a reader goroutine per socket

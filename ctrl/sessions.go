@@ -44,16 +44,27 @@ func (t *Sessions) Add(s *Session) {
 
 // Bind files a logged-in socket under its sessid and login. It returns the
 // socket that held the sessid before, if any (the caller punts it). A
-// socket removed already (it closed during its login) is not filed.
-func (t *Sessions) Bind(s *Session, sessid, login string) (prev *Session) {
+// socket removed already (it closed during its login) is not filed; nor is
+// one whose login holds max sockets already (full; max <= 0: no bound),
+// unless it takes the place of its own sessid's socket.
+func (t *Sessions) Bind(s *Session, sessid, login string, max int) (prev *Session, full bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.all[s]; !ok {
-		return nil
+		return nil, false
 	}
 	prev = t.bySess[sessid]
 	if prev == s {
 		prev = nil
+	}
+	if max > 0 {
+		n := len(t.byLogin[login])
+		if prev != nil && prev.loginName() == login {
+			n-- // replaced
+		}
+		if n >= max {
+			return nil, true
+		}
 	}
 	if prev != nil {
 		t.unbindLocked(prev, sessid)
@@ -61,7 +72,14 @@ func (t *Sessions) Bind(s *Session, sessid, login string) (prev *Session) {
 	t.bySess[sessid] = s
 	t.byLogin[login] = append(t.byLogin[login], s)
 	t.notifyLocked()
-	return prev
+	return prev, false
+}
+
+// Count returns the number of logged-in sockets of a login.
+func (t *Sessions) Count(login string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.byLogin[login])
 }
 
 // Remove forgets a socket.

@@ -2,6 +2,7 @@ package ctrl
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,10 +96,9 @@ type keyedRate struct {
 	rate  float64 // tokens a second; negative: no bound
 	burst int
 
-	mu   sync.Mutex
-	keys map[string]*rateLimiter
-	// lastWarn (unix nanos): refusals are logged at most once in 10 s.
-	lastWarn int64
+	mu     sync.Mutex
+	keys   map[string]*rateLimiter
+	warned logEvery // refusals logged
 }
 
 func newKeyedRate(rate float64, burst int) *keyedRate {
@@ -121,11 +121,7 @@ func (k *keyedRate) allow(key string, now time.Time) (ok, warn bool) {
 	if r.allow(1, k.rate, k.burst, now.UnixNano()) {
 		return true, false
 	}
-	if now.UnixNano()-k.lastWarn >= int64(10*time.Second) {
-		k.lastWarn = now.UnixNano()
-		warn = true
-	}
-	return false, warn
+	return false, k.warned.now(now)
 }
 
 // Sweep forgets the buckets that have filled up again: a new one is the
@@ -142,4 +138,14 @@ func (k *keyedRate) Sweep(now time.Time) {
 			delete(k.keys, key)
 		}
 	}
+}
+
+// logEvery lets a refusal that may come in a flood be logged at most once
+// every 10 s, so that the flood does not become a flood of logs.
+type logEvery struct{ last atomic.Int64 } // unix nanos of the last line
+
+// now reports whether to log now.
+func (l *logEvery) now(t time.Time) bool {
+	last := l.last.Load()
+	return t.UnixNano()-last >= int64(10*time.Second) && l.last.CompareAndSwap(last, t.UnixNano())
 }

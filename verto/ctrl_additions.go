@@ -23,6 +23,10 @@ const (
 	// MsgCallAnswered: a node's error for a second verto.answer of a call
 	// that rang on several sockets.
 	MsgCallAnswered = "CALL ALREADY ANSWERED"
+	// MsgTooManySockets: a login refused because its user holds as many
+	// logged-in sockets on the instance as it may (XCtrl's
+	// --max-sockets-per-user), with code CodeAuthFailed.
+	MsgTooManySockets = "Too many sockets for this user"
 	// MsgSent is the message of XCtrl's NATS reply to a node->client request
 	// that was queued to the socket.
 	MsgSent = "SENT"

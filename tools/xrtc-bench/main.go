@@ -433,7 +433,11 @@ func serveXCtrl(args []string) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	srv, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: dir, NoPoller: *noPoller},
+	// The load spreads its sockets over the 20 users of FreeSWITCH's
+	// stock directory, as on mod_verto: 900 each at 18,000, past the
+	// default --max-sockets-per-user.
+	srv, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: dir, NoPoller: *noPoller,
+		Limits: ctrl.Limits{MaxSocketsPerUser: -1}},
 		ctrl.Deps{Users: users})
 	if err != nil {
 		fmt.Println("error", err)
