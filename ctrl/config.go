@@ -119,14 +119,18 @@ type Config struct {
 
 // Limits bound what one client can make XCtrl do.
 type Limits struct {
-	MaxFrameBytes    int     // frame size cap (256 KiB)
-	MaxBatch         int     // messages in one batch (32)
-	RatePerSec       float64 // sustained messages per second per socket (50)
-	RateBurst        int     // burst above the rate (100)
-	MaxQueue         int     // messages queued to one socket before it is dropped (1024)
-	MaxQueueBytes    int     // bytes queued to one socket before it is dropped (4 MiB)
-	MaxSubscriptions int     // event channels one socket may subscribe (1024)
-	ReadBuffer       int     // per-socket read buffer (1 KiB; frames may be larger)
+	MaxFrameBytes int // frame size cap (256 KiB)
+	// MaxPreLoginFrameBytes caps the frames of a socket that has not
+	// logged in (16 KiB: a login is small); a bigger one is dropped as
+	// it streams in. Sockets that never log in then hold little each.
+	MaxPreLoginFrameBytes int
+	MaxBatch              int     // messages in one batch (32)
+	RatePerSec            float64 // sustained messages per second per socket (50)
+	RateBurst             int     // burst above the rate (100)
+	MaxQueue              int     // messages queued to one socket before it is dropped (1024)
+	MaxQueueBytes         int     // bytes queued to one socket before it is dropped (4 MiB)
+	MaxSubscriptions      int     // event channels one socket may subscribe (1024)
+	ReadBuffer            int     // per-socket read buffer (1 KiB; frames may be larger)
 
 	// MaxSockets bounds the client connections held at once (ws:// and
 	// wss://, logged in or not); more are closed as they come. Default:
@@ -213,6 +217,7 @@ func (c Config) Defaults() Config {
 	l := &c.Limits
 	setInt(&l.MaxFrameBytes, verto.DefaultLimits.MaxBytes)
 	setInt(&l.MaxBatch, verto.DefaultLimits.MaxBatch)
+	setInt(&l.MaxPreLoginFrameBytes, 16<<10)
 	if l.RatePerSec <= 0 {
 		l.RatePerSec = 50
 	}

@@ -285,3 +285,28 @@ func TestSocketsPerUser(t *testing.T) {
 	// Other users are not touched.
 	alive(t, e.Login(x, "1002"))
 }
+
+// TestPreLoginFrameBound: a socket that has not logged in may send frames
+// of MaxPreLoginFrameBytes at most (a login is small), not MaxFrameBytes:
+// a bigger one is dropped as it streams in, never held, so that sockets
+// that never log in cannot make XCtrl hold MaxFrameBytes each. Logged in,
+// the socket has the whole MaxFrameBytes.
+func TestPreLoginFrameBound(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxFrameBytes = 64 << 10
+		c.Limits.MaxPreLoginFrameBytes = 8 << 10
+	})
+	c := e.Dial(x)
+	big := strings.Repeat("x", 12<<10)
+	c.Send(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain,
+		"passwd": ctrltest.Password, "userVariables": map[string]any{"note": big}})
+	m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError || m.Kind() == verto.KindResult })
+	if m.Error == nil || m.Error.Message != verto.MsgTooLarge {
+		t.Fatalf("a 12 KiB frame before login: %+v %s", m.Error, m.Result)
+	}
+	c.Login("1000@"+ctrltest.Domain, ctrltest.Password, nil)
+	if r := c.Call(verto.MethodPing, map[string]any{"note": big}); r.Error != nil {
+		t.Fatalf("a 12 KiB frame after login: %+v", r.Error)
+	}
+}

@@ -175,10 +175,12 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	// Logged in: the socket no longer counts against its address's
-	// bound on sockets that have not logged in.
+	// bound on sockets that have not logged in, and may send frames of
+	// MaxFrameBytes.
 	if sc := slotOf(s.conn); sc != nil {
 		sc.loggedIn()
 	}
+	s.authed.Store(true)
 	if prev != nil {
 		// Same user, same sessid, this instance: punt the old socket and
 		// detach its calls now, before xrtc.login re-attaches them here.

@@ -71,6 +71,9 @@ type Session struct {
 	corkWait bool       // something was queued while corked
 	wmu      sync.Mutex // held while frames are written to conn
 
+	// authed: logged in (set once); until then frames are capped at
+	// Limits.MaxPreLoginFrameBytes.
+	authed   atomic.Bool
 	closed   atomic.Bool
 	finished atomic.Bool
 	torn     atomic.Bool
@@ -99,7 +102,7 @@ type outFrame struct {
 func newSession(srv *Server, conn net.Conn, addr string) *Session {
 	now := time.Now().UnixNano()
 	s := &Session{srv: srv, conn: conn, addr: addr, born: now, gone: make(chan struct{}), fd: -1}
-	s.rd.max = srv.cfg.Limits.MaxFrameBytes
+	s.rd.max = min(srv.cfg.Limits.MaxPreLoginFrameBytes, srv.cfg.Limits.MaxFrameBytes)
 	s.lastActive.Store(now)
 	s.lastHeard.Store(now)
 	if tc, ok := conn.(syscall.Conn); ok && srv.poller != nil {
@@ -188,6 +191,9 @@ func (s *Session) feed(b []byte) error {
 	s.lastHeard.Store(time.Now().UnixNano())
 	s.cork()
 	defer s.uncork()
+	if s.authed.Load() {
+		s.rd.max = s.srv.cfg.Limits.MaxFrameBytes
+	}
 	return s.rd.feed(b, s)
 }
 

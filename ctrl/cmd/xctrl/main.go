@@ -56,6 +56,7 @@ type options struct {
 	inviteBurst                             int
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin, maxPerUser     int
+	maxPreLoginFrame                        int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
@@ -109,6 +110,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
 	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
+	fs.IntVar(&o.maxPreLoginFrame, "max-prelogin-frame", 16<<10, "frame size cap in `bytes` of a socket that has not logged in (a login is small; --max-frame after login)")
 	fs.IntVar(&o.maxPerUser, "max-sockets-per-user", 256, "logged-in `sockets` one login may hold on this instance; past it a login is refused (negative: no bound)")
 	fs.IntVar(&o.failAddr, "login-failures-addr", 20, "failed logins per address per minute before the address is refused for the rest of the minute")
 	fs.IntVar(&o.failUser, "login-failures-user", 10, "failed logins per user per minute before the user is refused for the rest of the minute")
@@ -248,7 +250,8 @@ func (o *options) config2() ctrl.Config {
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
 			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
-			InviteRatePerUser: o.inviteRate, InviteBurstPerUser: o.inviteBurst},
+			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
+			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst},
 		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }
