@@ -79,7 +79,9 @@ func (r *raw) write(b []byte) error {
 	return r.ws.WriteMessage(websocket.TextMessage, b)
 }
 
-// request sends method with params and waits for its reply.
+// request sends method with params and waits for its reply: the reply
+// with its id, or an error with a null id (a frame XCtrl could not read,
+// e.g. one too large, is answered so; one request is in flight at a time).
 func (r *raw) request(ctx context.Context, method string, params any) (*verto.Message, error) {
 	id := r.id.Add(1)
 	b, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
@@ -93,6 +95,9 @@ func (r *raw) request(ctx context.Context, method string, params any) (*verto.Me
 		select {
 		case m := <-r.in:
 			if got, ok := m.ID.Int(); ok && got == id && (m.Result != nil || m.Error != nil) {
+				return m, nil
+			}
+			if m.Error != nil && m.Method == "" && (m.ID.IsNull() || m.ID.IsZero()) {
 				return m, nil
 			}
 		case <-r.closed:
