@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -45,7 +46,8 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	now := time.Now()
-	if srv.byAddr.Blocked(s.addr, now) || (p.Login != "" && srv.byUser.Blocked(p.Login, now)) {
+	client := throttleKey(s.addr)
+	if srv.byAddr.Blocked(client, now) || (p.Login != "" && srv.byUser.Blocked(p.Login, now)) {
 		srv.metrics.login(LoginThrottled)
 		s.logger().Warn("login throttled", "login", p.Login)
 		r.fail(authFailure(verto.MsgAuthFailure))
@@ -66,7 +68,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 			r.fail(verr)
 			return
 		}
-		srv.byAddr.Fail(s.addr, now)
+		srv.byAddr.Fail(client, now)
 		if p.Login != "" {
 			srv.byUser.Fail(p.Login, now)
 		}
@@ -197,6 +199,19 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	}
 	r.result(loginResult(sessid, id))
 	srv.clientReady(s, sessid, user, <-booked)
+}
+
+// throttleKey is the key failed logins count under for a client address:
+// the key of the socket gate (an IPv6 address by its /64, every address of
+// which is one client's; an IPv4-mapped address as IPv4), the text itself
+// when it is not an IP address.
+func throttleKey(addr string) string {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		if k, ok := addrKey(a); ok {
+			return k.String()
+		}
+	}
+	return addr
 }
 
 // loginNodes are the live nodes holding calls of sessid, from the call

@@ -2,6 +2,7 @@ package ctrl_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -269,5 +270,44 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	if refused(y, "1009") {
 		t.Fatal("another user throttled")
+	}
+}
+
+// TestLoginThrottleCountsAnIPv6Prefix: failed logins count per address as
+// the socket gate counts them: an IPv6 client by its /64, which is one
+// client's (it has every address in it), and an IPv4-mapped IPv6 address
+// as its IPv4 address. Before, the throttle counted each address text: a
+// client could try passwords without end by changing addresses in its /64.
+func TestLoginThrottleCountsAnIPv6Prefix(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.Limits.LoginFailuresPerAddr = 3
+		c.Limits.LoginFailuresPerUser = 100
+	})
+	login := func(xff, login, passwd string) *verto.Message {
+		c, err := ctrltest.DialHeader(e.Ctx, x.WSURL(), map[string]string{"X-Forwarded-For": xff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Adopt(c).Call(verto.MethodLogin, map[string]any{"login": login, "passwd": passwd})
+	}
+	for i, xff := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"} {
+		if r := login(xff, fmt.Sprintf("10%02d@%s", i, ctrltest.Domain), "wrong"); r.Error == nil {
+			t.Fatal("wrong password accepted")
+		}
+	}
+	// Right credentials: only the throttle refuses them.
+	if r := login("2001:db8:1:2::99", "1005@"+ctrltest.Domain, ctrltest.Password); r.Error == nil {
+		t.Fatal("another address of the /64 was not throttled after 3 failures in it")
+	}
+	if r := login("2001:db8:1:3::1", "1005@"+ctrltest.Domain, ctrltest.Password); r.Error != nil {
+		t.Fatalf("the next /64 was throttled: %+v", r.Error)
+	}
+	for i := 0; i < 3; i++ {
+		login("198.51.100.20", "1006@"+ctrltest.Domain, "wrong")
+	}
+	if r := login("::ffff:198.51.100.20", "1007@"+ctrltest.Domain, ctrltest.Password); r.Error == nil {
+		t.Fatal("an IPv4 address written as IPv4-mapped IPv6 was not throttled with it")
 	}
 }

@@ -112,7 +112,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
 	fs.IntVar(&o.maxPreLoginFrame, "max-prelogin-frame", 16<<10, "frame size cap in `bytes` of a socket that has not logged in (a login is small; --max-frame after login)")
 	fs.IntVar(&o.maxPerUser, "max-sockets-per-user", 256, "logged-in `sockets` one login may hold on this instance; past it a login is refused (negative: no bound)")
-	fs.IntVar(&o.failAddr, "login-failures-addr", 20, "failed logins per address per minute before the address is refused for the rest of the minute")
+	fs.IntVar(&o.failAddr, "login-failures-addr", 20, "failed logins per address (an IPv6 /64) per minute before the address is refused for the rest of the minute")
 	fs.IntVar(&o.failUser, "login-failures-user", 10, "failed logins per user per minute before the user is refused for the rest of the minute")
 	fs.DurationVar(&o.ping, "ping-interval", 30*time.Second, "send verto.ping after this long without traffic, and a WebSocket ping after this long without anything from the client")
 	fs.DurationVar(&o.peerTimeout, "peer-timeout", 90*time.Second, "close a logged-in socket nothing came from for this long, the pongs to the WebSocket pings included (a peer that vanished); at least twice --ping-interval")
