@@ -228,14 +228,27 @@ func (a *Auth) identity(ctx context.Context, login string, p *verto.LoginParams,
 // part before the first @ and the rest (chop-domain), the default domain
 // without an @, and force-register-domain over all.
 func (a *Auth) split(login string) (user, domain string) {
+	return splitLogin(login, a.DefaultDomain, a.ForceRegisterDomain)
+}
+
+func splitLogin(login, defaultDomain, forceDomain string) (user, domain string) {
 	user, domain, ok := strings.Cut(login, "@")
 	if !ok {
-		domain = a.DefaultDomain
+		domain = defaultDomain
 	}
-	if a.ForceRegisterDomain != "" {
-		domain = a.ForceRegisterDomain
+	if forceDomain != "" {
+		domain = forceDomain
 	}
 	return user, domain
+}
+
+// directoryKey is the key of the user a login names as the directory finds it
+// (split's user and domain, case folded: the directory matches both
+// without case): the key failed logins of a user count under, whatever the
+// spelling of the login.
+func directoryKey(login, defaultDomain, forceDomain string) string {
+	user, domain := splitLogin(login, defaultDomain, forceDomain)
+	return strings.ToLower(user + "@" + domain)
 }
 
 // directoryParams are the client's loginParams as mod_verto adds them to

@@ -46,8 +46,11 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	now := time.Now()
-	client := throttleKey(s.addr)
-	if srv.byAddr.Blocked(client, now) || (p.Login != "" && srv.byUser.Blocked(p.Login, now)) {
+	client, named := throttleKey(s.addr), ""
+	if p.Login != "" {
+		named = directoryKey(p.Login, srv.cfg.DefaultDomain, srv.cfg.ForceRegisterDomain)
+	}
+	if srv.byAddr.Blocked(client, now) || (named != "" && srv.byUser.Blocked(named, now)) {
 		srv.metrics.login(LoginThrottled)
 		s.logger().Warn("login throttled", "login", p.Login)
 		r.fail(authFailure(verto.MsgAuthFailure))
@@ -69,8 +72,8 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 			return
 		}
 		srv.byAddr.Fail(client, now)
-		if p.Login != "" {
-			srv.byUser.Fail(p.Login, now)
+		if named != "" {
+			srv.byUser.Fail(named, now)
 		}
 		srv.metrics.login(LoginFailed)
 		s.logger().Info("login failed", "login", p.Login, "reason", verr.Message)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -309,5 +310,43 @@ func TestLoginThrottleCountsAnIPv6Prefix(t *testing.T) {
 	}
 	if r := login("::ffff:198.51.100.20", "1007@"+ctrltest.Domain, ctrltest.Password); r.Error == nil {
 		t.Fatal("an IPv4 address written as IPv4-mapped IPv6 was not throttled with it")
+	}
+}
+
+// TestLoginThrottleCountsAUserAsTheDirectory: failed logins count per user
+// as the directory finds the user, not per login text: the domain's case,
+// a login without a domain (the default domain), and any domain under
+// force-register-domain all name one user. Before, each spelling had its
+// own count, and a client could guess one user's password without end.
+func TestLoginThrottleCountsAUserAsTheDirectory(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	cases := []struct {
+		name     string
+		config   func(*ctrl.Config)
+		spelling []string // failed logins, each a new spelling of user
+		user     string
+	}{
+		{"case and default domain", func(c *ctrl.Config) { c.DefaultDomain = ctrltest.Domain },
+			[]string{"1000@" + strings.ToUpper(ctrltest.Domain), "1000"}, "1000"},
+		{"force-register-domain", func(c *ctrl.Config) { c.ForceRegisterDomain = ctrltest.Domain },
+			[]string{"1001@a.example.net", "1001@b.example.net"}, "1001"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := e.StartCtrl(func(c *ctrl.Config) {
+				c.Limits.LoginFailuresPerAddr = 100
+				c.Limits.LoginFailuresPerUser = 2
+				tc.config(c)
+			})
+			for _, login := range tc.spelling {
+				if r := e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": login, "passwd": "wrong"}); r.Error == nil {
+					t.Fatalf("%s: wrong password accepted", login)
+				}
+			}
+			r := e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": tc.user + "@" + ctrltest.Domain, "passwd": ctrltest.Password})
+			if r.Error == nil {
+				t.Fatalf("%s not throttled after %d failures under other spellings", tc.user, len(tc.spelling))
+			}
+		})
 	}
 }
