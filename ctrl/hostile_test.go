@@ -1,7 +1,10 @@
 package ctrl_test
 
 import (
+	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -89,4 +92,65 @@ func TestGarbageFloodIsRateLimited(t *testing.T) {
 		t.Fatalf("flooding socket closed with %d, want %d", code, websocket.ClosePolicyViolation)
 	}
 	alive(t, other)
+}
+
+// lineCounter is a slog handler that counts the lines at Warn and above
+// whose message starts with one of prefixes.
+type lineCounter struct {
+	mu       sync.Mutex
+	prefixes []string
+	n        map[string]int
+}
+
+func (c *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *lineCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *lineCounter) WithGroup(string) slog.Handler            { return c }
+func (c *lineCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.prefixes {
+		if r.Level >= slog.LevelInfo && strings.HasPrefix(r.Message, p) {
+			c.n[p]++
+		}
+	}
+	return nil
+}
+
+func (c *lineCounter) count(p string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[p]
+}
+
+// TestRefusedLoginsDoNotFloodTheLog: logins a client may repeat without
+// end, before any login succeeds (a bad identifier; any login while its
+// address is throttled), are each answered, but logged at most once in
+// 10 s: else one client writes thousands of lines a second, and a journal
+// that rate-limits the service drops the lines that matter.
+func TestRefusedLoginsDoNotFloodTheLog(t *testing.T) {
+	lines := &lineCounter{prefixes: []string{"login refused: bad identifier", "login throttled"}, n: map[string]int{}}
+	e := ctrltest.New(t, ctrltest.Options{Logger: slog.New(lines)})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.LoginFailuresPerAddr = 2
+		c.Limits.RatePerSec = 1e6
+		c.Limits.RateBurst = 1e6
+	})
+	c := e.Dial(x)
+	const tries = 100
+	for i := 0; i < tries; i++ {
+		if r := c.Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": "x",
+			"sessid": "bad\nsessid"}); r.Error == nil {
+			t.Fatal("a sessid with a newline accepted")
+		}
+	}
+	for i := 0; i < tries; i++ {
+		if r := c.Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": "wrong"}); r.Error == nil {
+			t.Fatal("wrong password accepted")
+		}
+	}
+	for _, p := range lines.prefixes {
+		if n := lines.count(p); n < 1 || n > 2 {
+			t.Errorf("%q logged %d times for %d refusals, want once (twice if 10 s passed)", p, n, tries)
+		}
+	}
 }

@@ -29,7 +29,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	// before anything else sees them.
 	if verr := checkLoginIdents(&p); verr != nil {
 		srv.metrics.login(LoginFailed)
-		s.logger().Warn("login refused: bad identifier", "err", verr.Message)
+		if srv.loginWarned.badIdent.now(time.Now()) {
+			s.logger().Warn("login refused: bad identifier; logged once in 10 s", "err", verr.Message)
+		}
 		r.fail(verr)
 		return
 	}
@@ -52,7 +54,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	}
 	if srv.byAddr.Blocked(client, now) || (named != "" && srv.byUser.Blocked(named, now)) {
 		srv.metrics.login(LoginThrottled)
-		s.logger().Warn("login throttled", "login", p.Login)
+		if srv.loginWarned.throttled.now(now) {
+			s.logger().Warn("login throttled: too many failures of its address or user; logged once in 10 s", "login", p.Login)
+		}
 		r.fail(authFailure(verto.MsgAuthFailure))
 		return
 	}
@@ -125,7 +129,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	maxSockets := srv.cfg.Limits.MaxSocketsPerUser
 	tooMany := func() {
 		srv.metrics.login(LoginTooManySockets)
-		if srv.socketsWarned.now(now) {
+		if srv.loginWarned.tooMany.now(now) {
 			log().Warn("login refused: the user holds --max-sockets-per-user sockets here; logged once in 10 s", "max", maxSockets)
 		}
 		r.fail(authFailure(verto.MsgTooManySockets))

@@ -81,9 +81,10 @@ type Server struct {
 	byAddr   *Throttle
 	byUser   *Throttle
 	invites  *keyedRate // verto.invite per login
-	// socketsWarned: logins refused by MaxSocketsPerUser logged.
-	socketsWarned logEvery
-	upgrader      ws.HTTPUpgrader // wss://
+	// loginWarned: refusals a client may repeat without end, logged once
+	// in 10 s each.
+	loginWarned struct{ badIdent, throttled, tooMany logEvery }
+	upgrader    ws.HTTPUpgrader // wss://
 	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
 	wsUpgrader ws.Upgrader
 	poller     *poller // nil: a reader goroutine per socket

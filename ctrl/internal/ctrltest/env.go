@@ -45,12 +45,15 @@ type Env struct {
 	clients  []*Client
 	clusters []*Cluster
 	cancel   context.CancelFunc
+	log      *slog.Logger // Options.Logger
 }
 
 // Options tune New.
 type Options struct {
 	Timeout time.Duration // the test's deadline (20 s)
 	NoLeak  bool          // skip the goroutine leak check
+	// Logger, when set, is every XCtrl's logger (default: Logger).
+	Logger *slog.Logger
 }
 
 // New starts an embedded NATS (JetStream on, a free port) and registers the
@@ -67,7 +70,7 @@ func New(t testing.TB, o Options) *Env {
 		cancel()
 		t.Fatal(err)
 	}
-	e := &Env{T: t, Ctx: ctx, NATS: ns, Users: DefaultUsers(), cancel: cancel}
+	e := &Env{T: t, Ctx: ctx, NATS: ns, Users: DefaultUsers(), cancel: cancel, log: o.Logger}
 	t.Cleanup(func() {
 		e.stop()
 		if !o.NoLeak {
@@ -157,7 +160,10 @@ func (e *Env) StartCtrl(mutate func(*ctrl.Config)) *ctrl.Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	deps := ctrl.Deps{Users: e.Users, Logger: Logger(e.T)}
+	deps := ctrl.Deps{Users: e.Users, Logger: e.log}
+	if deps.Logger == nil {
+		deps.Logger = Logger(e.T)
+	}
 	if cfg.DirectoryFile != "" || cfg.FSConfDir != "" || cfg.UserLookup == ctrl.UserLookupNode {
 		deps.Users = nil // the directory's users
 	}
