@@ -136,8 +136,13 @@ func (a *Auth) Authenticate(ctx context.Context, p *verto.LoginParams) (*Identit
 			return nil, authFailure(verto.MsgAuthFailure)
 		}
 		r, err := a.XUI.Check(ctx, tok, p.Login, p.Sessid)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrXUIRejected):
 			return nil, authFailure(verto.MsgAuthFailure)
+		case err != nil:
+			// Not decided (the endpoint is down or slow): not the
+			// client's failure.
+			return nil, a.unavailable(err)
 		}
 		login := r.Login
 		if login == "" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,6 +348,84 @@ func TestLoginThrottleCountsAUserAsTheDirectory(t *testing.T) {
 			if r.Error == nil {
 				t.Fatalf("%s not throttled after %d failures under other spellings", tc.user, len(tc.spelling))
 			}
+		})
+	}
+}
+
+// TestXUIChecksInFlightAreBounded: xui_sessid logins ask the XUI endpoint
+// over HTTP; a login storm (every browser after a restart) or a client's
+// sockets must not open a connection each: XCtrl would spend the file
+// descriptors it keeps for NATS, and the endpoint would get them all at
+// once. At most 64 checks are in flight; the others wait their turn.
+func TestXUIChecksInFlightAreBounded(t *testing.T) {
+	var active, peak atomic.Int64
+	xui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := active.Add(1)
+		defer active.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		time.Sleep(100 * time.Millisecond)
+		_ = json.NewEncoder(w).Encode(map[string]any{"login": body["login"]})
+	}))
+	defer xui.Close()
+	e := ctrltest.New(t, ctrltest.Options{Timeout: time.Minute})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.XUIAuthURL = xui.URL
+		c.Timers.Auth = 30 * time.Second
+	})
+	const logins = 3 * 64
+	errs := make(chan error, logins)
+	for i := 0; i < logins; i++ {
+		b := e.Dial(x)
+		go func() {
+			_, _, err := b.Client.Login(e.Ctx, fmt.Sprintf("%d@%s", 1000+i%10, ctrltest.Domain), "", map[string]any{"xui_sessid": "t"})
+			errs <- err
+		}()
+	}
+	for i := 0; i < logins; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	if p := peak.Load(); p > 64 {
+		t.Fatalf("%d xui_sessid checks in flight at once, want 64 at most", p)
+	}
+}
+
+// TestXUIDownIsNotTheClientsFault: an XUI endpoint that cannot be reached
+// refuses xui_sessid logins as Directory Unavailable, not as the client's
+// failure: else every browser's address is throttled while XUI is down.
+func TestXUIDownIsNotTheClientsFault(t *testing.T) {
+	for _, name := range []string{"unreachable", "503"} {
+		t.Run(name, func(t *testing.T) {
+			e := ctrltest.New(t, ctrltest.Options{})
+			xui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(xui.Close) // before the env's leak check
+			url := xui.URL
+			if name == "unreachable" {
+				xui.Close() // nothing listens there now
+			}
+			x := e.StartCtrl(func(c *ctrl.Config) {
+				c.XUIAuthURL = url
+				c.Limits.LoginFailuresPerAddr = 2
+			})
+			c := e.Dial(x)
+			for i := 0; i < 4; i++ {
+				r := c.Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "loginParams": map[string]any{"xui_sessid": "t"}})
+				if r.Error == nil || r.Error.Message != verto.MsgDirectoryUnavailable {
+					t.Fatalf("login %d: %+v", i, r.Error)
+				}
+			}
+			// Not throttled: a password login from the same address goes in.
+			c.Login("1000@"+ctrltest.Domain, ctrltest.Password, nil)
 		})
 	}
 }

@@ -169,7 +169,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			a.JWT = NewJWTVerifier(cfg.JWTSecret)
 		}
 		if cfg.XUIAuthURL != "" {
-			a.XUI = &XUIChecker{URL: cfg.XUIAuthURL, Client: deps.HTTPClient, Timeout: cfg.Timers.Auth}
+			a.XUI = NewXUIChecker(cfg.XUIAuthURL, deps.HTTPClient, cfg.Timers.Auth)
 		}
 		s.auth = a
 	}
@@ -794,6 +794,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, registryDrainWait)
 	s.registrar.Drain(dctx)
 	cancel()
+	if a, ok := s.auth.(*Auth); ok && a.XUI != nil && a.XUI.Client != nil {
+		a.XUI.Client.CloseIdleConnections() // kept for the logins, none come now
+	}
 	s.stop()
 	return err
 }

@@ -21,12 +21,31 @@ var ErrXUIRejected = errors.New("ctrl: xui_sessid rejected")
 //
 // A 200 answer accepts the token. Its JSON body may name the user
 // ({"login":"1000@example.com"}, else the client's login is used) and add
-// "expires" (epoch seconds), "caller_id_name", "caller_id_number". Any
-// other status rejects it.
+// "expires" (epoch seconds), "caller_id_name", "caller_id_number". A 5xx
+// status, or no answer, decides nothing (the login is refused as Directory
+// Unavailable, not counted against the client); any other status rejects
+// the token.
 type XUIChecker struct {
 	URL     string
 	Client  *http.Client
 	Timeout time.Duration
+	// slots, when set, bounds the checks in flight (NewXUIChecker):
+	// the others wait their turn, within their Timeout.
+	slots chan struct{}
+}
+
+// NewXUIChecker returns a checker of url that has at most maxLookups checks
+// in flight, so that a login storm (or one client's sockets) neither opens
+// a connection per login, spending the file descriptors XCtrl keeps for
+// NATS, nor sends the endpoint every check at once. A nil client is one
+// whose connections to the endpoint are bounded alike.
+func NewXUIChecker(url string, client *http.Client, timeout time.Duration) *XUIChecker {
+	if client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = maxLookups, maxLookups
+		client = &http.Client{Transport: tr}
+	}
+	return &XUIChecker{URL: url, Client: client, Timeout: timeout, slots: make(chan struct{}, maxLookups)}
 }
 
 // XUIReply is the optional body of an accepting answer.
@@ -44,6 +63,14 @@ func (x *XUIChecker) Check(ctx context.Context, token, login, sessid string) (*X
 		ctx, cancel = context.WithTimeout(ctx, x.Timeout)
 		defer cancel()
 	}
+	if x.slots != nil {
+		select {
+		case x.slots <- struct{}{}:
+			defer func() { <-x.slots }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ctrl: xui check: waiting for one of %d in flight: %w", cap(x.slots), ctx.Err())
+		}
+	}
 	body, _ := json.Marshal(map[string]string{"xui_sessid": token, "login": login, "sessid": sessid})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.URL, bytes.NewReader(body))
 	if err != nil {
@@ -60,7 +87,10 @@ func (x *XUIChecker) Check(ctx context.Context, token, login, sessid string) (*X
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode >= 500:
+		return nil, fmt.Errorf("ctrl: xui check: HTTP %d", resp.StatusCode) // undecided
+	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%w: HTTP %d", ErrXUIRejected, resp.StatusCode)
 	}
 	var r XUIReply
