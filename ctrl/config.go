@@ -129,8 +129,15 @@ type Limits struct {
 	RateBurst             int     // burst above the rate (100)
 	MaxQueue              int     // messages queued to one socket before it is dropped (1024)
 	MaxQueueBytes         int     // bytes queued to one socket before it is dropped (4 MiB)
-	MaxSubscriptions      int     // event channels one socket may subscribe (1024)
-	ReadBuffer            int     // per-socket read buffer (1 KiB; frames may be larger)
+	// MaxQueuedTotal bounds the bytes queued to all sockets together
+	// (512 MiB; negative: no bound): past it, a socket that is behind
+	// (more than 64 KiB queued) is dropped as a slow reader, whatever
+	// MaxQueueBytes allows it, so that sockets that do not read (one
+	// user holds up to MaxSocketsPerUser) cannot make XCtrl hold
+	// MaxQueueBytes each.
+	MaxQueuedTotal   int
+	MaxSubscriptions int // event channels one socket may subscribe (1024)
+	ReadBuffer       int // per-socket read buffer (1 KiB; frames may be larger)
 
 	// MaxSockets bounds the client connections held at once (ws:// and
 	// wss://, logged in or not); more are closed as they come. Default:
@@ -224,6 +231,9 @@ func (c Config) Defaults() Config {
 	setInt(&l.RateBurst, 100)
 	setInt(&l.MaxQueue, 1024)
 	setInt(&l.MaxQueueBytes, 4<<20)
+	if l.MaxQueuedTotal == 0 {
+		l.MaxQueuedTotal = 512 << 20
+	}
 	setInt(&l.MaxSubscriptions, 1024)
 	setInt(&l.ReadBuffer, 1024)
 	if l.MaxSocketsPerUser == 0 {

@@ -310,3 +310,91 @@ func TestPreLoginFrameBound(t *testing.T) {
 		t.Fatalf("a 12 KiB frame after login: %+v", r.Error)
 	}
 }
+
+// TestSlowReadersShareOneBound: the bytes XCtrl holds for all sockets
+// together are bounded (MaxQueuedTotal): past it, a socket that is behind
+// is dropped long before its own MaxQueueBytes, so that many sockets that
+// do not read cannot make XCtrl hold MaxQueueBytes each. Sockets that read
+// are not touched.
+func TestSlowReadersShareOneBound(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxQueue = 1 << 16
+		c.Limits.MaxQueueBytes = 16 << 20
+		c.Limits.MaxQueuedTotal = 1 << 20
+		c.Timers.Write = time.Minute
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	reader := e.Login(x, "1000")
+	var slow []string
+	var conns []*websocket.Conn
+	for i := 0; i < 2; i++ {
+		conn, _, err := smallWindowDialer().DialContext(e.Ctx, x.WSURL(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+		sessid := fmt.Sprintf("slow-%d-%s", i, reader.Sessid)
+		login, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "login",
+			"params": map[string]any{"login": fmt.Sprintf("100%d@%s", i+1, ctrltest.Domain), "passwd": ctrltest.Password, "sessid": sessid}})
+		if err := conn.WriteMessage(websocket.TextMessage, login); err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, sessid)
+	}
+	if err := x.WaitSockets(e.Ctx, func(_, in int) bool { return in == 3 }); err != nil {
+		t.Fatal(err)
+	}
+	held := func() float64 {
+		for _, l := range strings.Split(scrape(t, x), "\n") {
+			if v, ok := strings.CutPrefix(l, "xctrl_send_queued_bytes "); ok {
+				var f float64
+				fmt.Sscan(v, &f)
+				return f
+			}
+		}
+		t.Fatal("no xctrl_send_queued_bytes")
+		return 0
+	}
+	big := strings.Repeat("x", 64<<10)
+	// Each slow socket's own bound is 16 MiB (256 events, and what the
+	// kernel takes in its socket buffer); one of them must go once both
+	// hold about 1 MiB together in XCtrl.
+	dropped := ""
+	for i := 0; i < 256 && dropped == ""; i++ {
+		for _, sessid := range slow {
+			rep, err := n.Request(e.Ctx, x.CtrlUUID(), verto.MethodEvent, map[string]any{"eventChannel": sessid, "sessid": sessid,
+				"data": map[string]any{"blob": big, "i": i}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Error != nil && rep.Error.Message == verto.MsgSessionNotFound {
+				dropped = sessid
+				break
+			}
+			if h := held(); h > 1<<20+2*(64<<10+1024) {
+				t.Fatalf("XCtrl holds %.0f bytes for its sockets, over the bound of 1 MiB", h)
+			}
+		}
+	}
+	if dropped == "" {
+		t.Fatal("256 events of 64 KiB sent to each of two sockets that do not read, neither dropped")
+	}
+	alive(t, reader)
+	if !strings.Contains(scrape(t, x), "xctrl_slow_clients_dropped_total 1") {
+		t.Fatal("drop not counted")
+	}
+	// Closed, the other slow socket gives back what it held: the count
+	// comes back to nothing.
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for held() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("XCtrl still counts %.0f bytes held once the slow sockets are closed", held())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -186,6 +186,8 @@ var (
 	nodesDesc   = prometheus.NewDesc("xctrl_nodes_alive", "Nodes heard from within the expiry.", nil, nil)
 	callsDesc   = prometheus.NewDesc("xctrl_calls", "Calls mapped on this instance, by state.", []string{"state"}, nil)
 	pendingDesc = prometheus.NewDesc("xctrl_pending_requests", "Relayed requests waiting for a node.", nil, nil)
+	heldDesc    = prometheus.NewDesc("xctrl_send_queued_bytes",
+		"Bytes of frames queued to all sockets or being written to them (bounded by --max-queued-total).", nil, nil)
 )
 
 func (g *serverGauges) Describe(ch chan<- *prometheus.Desc) {
@@ -193,6 +195,7 @@ func (g *serverGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- nodesDesc
 	ch <- callsDesc
 	ch <- pendingDesc
+	ch <- heldDesc
 }
 
 func (g *serverGauges) Collect(ch chan<- prometheus.Metric) {
@@ -205,6 +208,7 @@ func (g *serverGauges) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range callStateNames {
 		ch <- prometheus.MustNewConstMetric(callsDesc, prometheus.GaugeValue, float64(counts[st]), st)
 	}
+	ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(s.queued.Load()))
 	if s.reqs != nil {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.reqs.Pending()))
 	}

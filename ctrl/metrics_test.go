@@ -42,7 +42,8 @@ func TestMetricNames(t *testing.T) {
 	for _, want := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes",
 		"process_resident_memory_bytes", "process_open_fds", "xctrl_sockets", "xctrl_logins_total", "xctrl_calls",
 		"xctrl_relayed_total", "xctrl_relay_seconds", "xctrl_nodes_alive", "xctrl_bad_frames_total",
-		"xctrl_rate_limited_total", "xctrl_slow_clients_dropped_total", "xctrl_node_timeouts_total", "xctrl_pending_requests"} {
+		"xctrl_rate_limited_total", "xctrl_slow_clients_dropped_total", "xctrl_node_timeouts_total", "xctrl_pending_requests",
+		"xctrl_send_queued_bytes", "xctrl_invites_rate_limited_total"} {
 		if !seen[want] {
 			t.Errorf("no metric %s", want)
 		}

@@ -81,6 +81,10 @@ type Server struct {
 	byAddr   *Throttle
 	byUser   *Throttle
 	invites  *keyedRate // verto.invite per login
+	// queued: bytes queued to all sockets (Limits.MaxQueuedTotal).
+	queued atomic.Int64
+	// slowWarned: sockets dropped for their send queue, logged.
+	slowWarned logEvery
 	// loginWarned: refusals a client may repeat without end, logged once
 	// in 10 s each.
 	loginWarned struct{ badIdent, throttled, tooMany logEvery }

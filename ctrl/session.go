@@ -66,7 +66,12 @@ type Session struct {
 	outBytes int
 	writing  bool
 	closing  bool
-	unsent   []byte     // the rest of a batch writeNow could not write
+	unsent   []byte // the rest of a batch writeNow could not write
+	// unsentData: the frame data bytes of unsent's batch (in held).
+	unsentData int
+	// held: the frame data bytes queued or being written (Server.queued
+	// counts every socket's).
+	held     int
 	corked   bool       // the reader is handling frames: replies wait for it
 	corkWait bool       // something was queued while corked
 	wmu      sync.Mutex // held while frames are written to conn
@@ -306,6 +311,12 @@ func (s *Session) teardown() {
 	if s.rc != nil {
 		s.srv.poller.forget(s)
 	}
+	// What is still queued or unsent is never written: it leaves the
+	// counts.
+	s.outMu.Lock()
+	s.closing = true
+	s.holdLocked(-s.held)
+	s.outMu.Unlock()
 	s.finish()
 	s.srv.wg.Done()
 }
@@ -378,20 +389,29 @@ func (s *Session) enqueue(f outFrame) bool {
 		s.outMu.Unlock()
 		return false
 	}
-	if !f.close && (len(s.out) >= lim.MaxQueue || s.outBytes+len(f.data) > lim.MaxQueueBytes) {
+	n := s.outBytes + len(f.data)
+	full := len(s.out) >= lim.MaxQueue || n > lim.MaxQueueBytes ||
+		// Every socket's queue together is over its bound: a socket
+		// that is behind (holds more than slowQueue) goes, whatever its
+		// own bound says.
+		s.held+len(f.data) > slowQueue && lim.MaxQueuedTotal > 0 && s.srv.queued.Load()+int64(len(f.data)) > int64(lim.MaxQueuedTotal)
+	if !f.close && full {
 		s.closing = true
 		s.out = nil
 		s.outMu.Unlock()
 		s.srv.metrics.slowDropped.Add(1)
-		s.logger().Warn("send queue full: dropping a client that does not read")
+		if s.srv.slowWarned.now(time.Now()) {
+			s.logger().Warn("send queue full: dropping a client that does not read; logged once in 10 s",
+				"held", s.held, "held_all_sockets", s.srv.queued.Load())
+		}
 		s.close(closePolicyViolation, "send queue full")
 		return false
 	}
 	if f.close {
 		s.closing = true
 	}
-	s.out = append(s.out, f)
-	s.outBytes += len(f.data)
+	s.out, s.outBytes = append(s.out, f), n
+	s.holdLocked(len(f.data))
 	start := !s.writing
 	s.writing = true
 	if start && s.corked {
@@ -402,6 +422,35 @@ func (s *Session) enqueue(f outFrame) bool {
 		s.flush()
 	}
 	return true
+}
+
+// slowQueue: a socket whose queue holds more than this is behind (a
+// reading socket's queue is written at once, or holds what came in one
+// burst): it is the one dropped when all queues together are over
+// Limits.MaxQueuedTotal.
+const slowQueue = 64 << 10
+
+// holdLocked counts n bytes more (less, when negative) that XCtrl holds
+// for the socket, queued or being written, in the socket's and the
+// server's counts. Call with outMu held.
+func (s *Session) holdLocked(n int) {
+	s.held += n
+	s.srv.queued.Add(int64(n))
+}
+
+// written: the data of frames (dataBytes) reached the socket.
+func (s *Session) written(dataBytes int) {
+	s.outMu.Lock()
+	s.holdLocked(-dataBytes)
+	s.outMu.Unlock()
+}
+
+func dataBytes(batch []outFrame) int {
+	n := 0
+	for _, f := range batch {
+		n += len(f.data)
+	}
+	return n
 }
 
 // flush writes the queue: at once when the socket takes it, else on the
@@ -487,9 +536,11 @@ func (s *Session) writeNow() bool {
 			// The rest of this batch goes first, on the writer goroutine.
 			s.outMu.Lock()
 			s.unsent = append([]byte(nil), buf.Bytes()[n:]...)
+			s.unsentData = dataBytes(batch)
 			s.outMu.Unlock()
 			return false
 		}
+		s.written(dataBytes(batch))
 		s.lastActive.Store(time.Now().UnixNano())
 	}
 }
@@ -546,8 +597,8 @@ func (s *Session) writeBatch(batch []outFrame) error {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.Timers.Write))
 	defer func() { _ = s.conn.SetWriteDeadline(time.Time{}) }()
 	s.outMu.Lock()
-	unsent := s.unsent
-	s.unsent = nil
+	unsent, data := s.unsent, s.unsentData
+	s.unsent, s.unsentData = nil, 0
 	s.outMu.Unlock()
 	if _, err := w.Write(unsent); err != nil {
 		return err
@@ -562,8 +613,13 @@ func (s *Session) writeBatch(batch []outFrame) error {
 		if _, err := w.Write(f.data); err != nil {
 			return err
 		}
+		data += len(f.data)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	s.written(data)
+	return nil
 }
 
 // close sends a close frame (best effort, and not while a write is stuck:

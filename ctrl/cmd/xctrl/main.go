@@ -56,7 +56,7 @@ type options struct {
 	inviteBurst                             int
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin, maxPerUser     int
-	maxPreLoginFrame                        int
+	maxPreLoginFrame, maxQueuedTotalMiB     int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
@@ -108,6 +108,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.inviteBurst, "invite-burst-per-user", 20, "burst of `invites` above --invite-rate-per-user")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
+	fs.IntVar(&o.maxQueuedTotalMiB, "max-queued-total", 512, "`MiB` of frames XCtrl holds for all sockets together; past it a socket more than 64 KiB behind is dropped (negative: no bound)")
 	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
 	fs.IntVar(&o.maxPreLoginFrame, "max-prelogin-frame", 16<<10, "frame size cap in `bytes` of a socket that has not logged in (a login is small; --max-frame after login)")
@@ -248,7 +249,7 @@ func (o *options) config2() ctrl.Config {
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
-			MaxQueue: o.maxQueue, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
+			MaxQueue: o.maxQueue, MaxQueuedTotal: mib(o.maxQueuedTotalMiB), LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
 			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst},
@@ -405,4 +406,12 @@ func logger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// mib is n MiB in bytes; a negative n stays negative (no bound).
+func mib(n int) int {
+	if n < 0 {
+		return -1
+	}
+	return n << 20
 }
