@@ -70,8 +70,9 @@ type Session struct {
 	// unsentData: the frame data bytes of unsent's batch (in held).
 	unsentData int
 	// held: the frame data bytes queued or being written (Server.queued
-	// counts every socket's).
+	// counts every socket's); heldGone: counted out at teardown.
 	held     int
+	heldGone bool
 	corked   bool       // the reader is handling frames: replies wait for it
 	corkWait bool       // something was queued while corked
 	wmu      sync.Mutex // held while frames are written to conn
@@ -316,6 +317,7 @@ func (s *Session) teardown() {
 	s.outMu.Lock()
 	s.closing = true
 	s.holdLocked(-s.held)
+	s.heldGone = true // a write that ends after this counts nothing
 	s.outMu.Unlock()
 	s.finish()
 	s.srv.wg.Done()
@@ -434,6 +436,9 @@ const slowQueue = 64 << 10
 // for the socket, queued or being written, in the socket's and the
 // server's counts. Call with outMu held.
 func (s *Session) holdLocked(n int) {
+	if s.heldGone {
+		return // torn down: counted out already
+	}
 	s.held += n
 	s.srv.queued.Add(int64(n))
 }
