@@ -89,6 +89,7 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 		c.Limits.RatePerSec = 1e9
 		c.Limits.InviteRatePerUser = -1
 		c.Limits.MaxSocketsPerUser = -1
+		c.Limits.LoginRatePerUser = -1
 		c.Limits.RateBurst = 1e9
 		c.Limits.LoginFailuresPerAddr = 1 << 30
 		c.Limits.MaxQueue = 1 << 16

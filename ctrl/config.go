@@ -156,6 +156,16 @@ type Limits struct {
 	// reload) replaces a socket and is not refused.
 	MaxSocketsPerUser int
 
+	// LoginRatePerUser bounds the successful logins of one login, all
+	// its sockets on this instance together, per second sustained (10;
+	// negative: no bound); LoginBurstPerUser is the burst above it (300,
+	// more than MaxSocketsPerUser: every socket of a user may come back
+	// at once when an instance goes). Each login writes the registry and
+	// may ask nodes: a credential logging in and out in a loop must not
+	// take XCtrl and JetStream from everybody.
+	LoginRatePerUser  float64
+	LoginBurstPerUser int
+
 	// InviteRatePerUser bounds the verto.invite requests of one login,
 	// all its sockets on this instance together, per second sustained
 	// (5; negative: no bound); InviteBurstPerUser is the burst above it
@@ -239,6 +249,10 @@ func (c Config) Defaults() Config {
 	if l.MaxSocketsPerUser == 0 {
 		l.MaxSocketsPerUser = 256
 	}
+	if l.LoginRatePerUser == 0 {
+		l.LoginRatePerUser = 10
+	}
+	setInt(&l.LoginBurstPerUser, 300)
 	if l.InviteRatePerUser == 0 {
 		l.InviteRatePerUser = 5
 	}

@@ -398,3 +398,32 @@ func TestSlowReadersShareOneBound(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestLoginChurnFromOneUser: one user's successful logins are bounded per
+// second (over all its sockets on the instance): each login writes the
+// registry and may ask nodes, so a credential that logs in, closes and
+// logs in again in a loop would take XCtrl and JetStream from everybody.
+// Another user still logs in; a login refused so is not a failure (the
+// address is not throttled for it).
+func TestLoginChurnFromOneUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.LoginRatePerUser = 0.01
+		c.Limits.LoginBurstPerUser = 3
+		c.Limits.LoginFailuresPerAddr = 2
+	})
+	for i := 0; i < 3; i++ {
+		b := e.Login(x, "1000")
+		b.Close()
+	}
+	for i := 0; i < 3; i++ {
+		r := e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": ctrltest.Password})
+		if r.Error == nil || r.Error.Message != verto.MsgRateLimited || r.Error.Code != verto.CodeAuthFailed {
+			t.Fatalf("login %d past the burst: %+v", 4+i, r.Error)
+		}
+	}
+	alive(t, e.Login(x, "1001"))
+	if !strings.Contains(scrape(t, x), `xctrl_logins_total{result="rate_limited"} 3`) {
+		t.Fatal("refusals not counted")
+	}
+}

@@ -111,6 +111,15 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		r.result(loginResult(cur, curID))
 		return
 	}
+	// A new login writes the registry: bounded per user.
+	if ok, warn := srv.logins.allow(login, now); !ok {
+		srv.metrics.login(LoginRateLimited)
+		if warn {
+			log().Warn("login refused: over the login rate of one user (--login-rate-per-user); logged once in 10 s")
+		}
+		r.fail(authFailure(verto.MsgRateLimited))
+		return
+	}
 	sessid := p.Sessid
 	if sessid == "" {
 		sessid = NewUUID()

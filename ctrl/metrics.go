@@ -45,10 +45,11 @@ const (
 	LoginThrottled
 	LoginInUse
 	LoginTooManySockets
+	LoginRateLimited
 	loginResults
 )
 
-var loginResultNames = [loginResults]string{"ok", "failed", "throttled", "session_in_use", "too_many_sockets"}
+var loginResultNames = [loginResults]string{"ok", "failed", "throttled", "session_in_use", "too_many_sockets", "rate_limited"}
 
 // relayBuckets are the latency histogram's upper bounds in seconds.
 var relayBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}

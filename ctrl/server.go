@@ -81,6 +81,7 @@ type Server struct {
 	byAddr   *Throttle
 	byUser   *Throttle
 	invites  *keyedRate // verto.invite per login
+	logins   *keyedRate // successful logins per login
 	// queued: bytes queued to all sockets (Limits.MaxQueuedTotal).
 	queued atomic.Int64
 	// slowWarned: sockets dropped for their send queue, logged.
@@ -143,6 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
 		invites:  newKeyedRate(cfg.Limits.InviteRatePerUser, cfg.Limits.InviteBurstPerUser),
+		logins:   newKeyedRate(cfg.Limits.LoginRatePerUser, cfg.Limits.LoginBurstPerUser),
 	}
 	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)
@@ -682,6 +684,7 @@ func (s *Server) startLoops() {
 		s.byAddr.Sweep(now)
 		s.byUser.Sweep(now)
 		s.invites.Sweep(now)
+		s.logins.Sweep(now)
 	})
 }
 

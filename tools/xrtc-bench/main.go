@@ -434,10 +434,11 @@ func serveXCtrl(args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	// The load spreads its sockets over the 20 users of FreeSWITCH's
-	// stock directory, as on mod_verto: 900 each at 18,000, past the
-	// default --max-sockets-per-user.
+	// stock directory, as on mod_verto: 900 each at 18,000, logged in as
+	// fast as they go, past the default --max-sockets-per-user and
+	// --login-rate-per-user.
 	srv, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", NATSStoreDir: dir, NoPoller: *noPoller,
-		Limits: ctrl.Limits{MaxSocketsPerUser: -1}},
+		Limits: ctrl.Limits{MaxSocketsPerUser: -1, LoginRatePerUser: -1}},
 		ctrl.Deps{Users: users})
 	if err != nil {
 		fmt.Println("error", err)
