@@ -72,6 +72,7 @@ func Scenarios() []Scenario {
 		{"sockets-no-login", "one client opens sockets and never logs in", socketsNoLogin},
 		{"peer-vanish", "half the callers' sockets fall silent without closing (no frame, no pong); they log in again", peerVanish},
 		{"garbage-flood", "sockets flooding undecodable frames, before and after login", garbageFlood},
+		{"one-user-flood", "one credential opens 300 sockets and floods logins and invites", oneUserFlood},
 		{"overlong-ids", "over-long and malformed identifiers on the WebSocket and on NATS", overlongIDs},
 		{"nats-cluster-member-kill", "3-server NATS cluster, registry with 3 replicas: the member of one XCtrl SIGKILLed during calls and logins, then restarted", clusterMemberKill},
 	}
@@ -636,6 +637,118 @@ func socketsNoLogin(r *run) {
 	r.healthy(x)
 	r.note("%d sockets tried from %s in %.2f s, none logged in: %d taken, %d closed as they came; xctrl RSS %+.1f MiB (%.1f KiB a socket taken)",
 		len(socks), floodAddr, opened.Seconds(), held, refused.Load(), float64(rss1-rss0)/(1<<20), float64(rss1-rss0)/1024/float64(max(held, 1)))
+}
+
+// oneUserFlood: one credential (a user's password, all a hostile client
+// needs) opens 300 sockets from one address and logs them all in, then
+// sends invites from every one as fast as the socket's rate allows, and
+// logs in and out in a loop. XCtrl's per-user bounds hold (256 logged-in
+// sockets, 5 invites a second with a burst of 20, 10 logins a second with
+// a burst of 300): the node sees a few dozen of the invites, and the other
+// users' calls never notice.
+func oneUserFlood(r *run) {
+	if !r.start(Options{Ctrls: 1, Nodes: 1}) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
+		return
+	}
+	mark := marks(r.callers)
+	x := r.sys.Ctrls[0]
+	user := r.sys.User()
+	const sockets, maxPerUser = 300, 256
+	socks := make([]*raw, sockets)
+	var in, tooMany atomic.Int64
+	err := parallel(r.ctx, sockets, 50, func(ctx context.Context, i int) error {
+		s, err := dialRawFrom(ctx, x.WS, floodAddr, true)
+		if err != nil {
+			return err
+		}
+		socks[i] = s
+		lctx, cancel := context.WithTimeout(ctx, r.sc.Attempt)
+		defer cancel()
+		switch err := s.login(lctx, user, ctrl.NewUUID()); {
+		case err == nil:
+			in.Add(1)
+		case strings.Contains(err.Error(), verto.MsgTooManySockets):
+			tooMany.Add(1)
+		default:
+			return fmt.Errorf("login %d: %w", i, err)
+		}
+		return nil
+	})
+	defer func() {
+		for _, s := range socks {
+			if s != nil {
+				s.close()
+			}
+		}
+	}()
+	if err != nil {
+		r.problem("opening sockets: %v", err)
+		return
+	}
+	if in.Load() != maxPerUser || tooMany.Load() != sockets-maxPerUser {
+		r.problem("one user logged in %d sockets (%d refused as too many), want %d in", in.Load(), tooMany.Load(), maxPerUser)
+	}
+	// Invites from every logged-in socket, 20 each, as fast as they go.
+	const perSocket = 20
+	t0 := time.Now()
+	var reached, limited atomic.Int64
+	err = parallel(r.ctx, sockets, 50, func(ctx context.Context, i int) error {
+		s := socks[i]
+		for k := 0; k < perSocket; k++ {
+			m, err := s.request(ctx, verto.MethodInvite, map[string]any{"sdp": "v=0\r\n", "dialogParams": map[string]any{
+				"callID": ctrl.NewUUID(), "destination_number": DestEcho}})
+			if err != nil {
+				return nil // not logged in (refused above), or closed
+			}
+			switch {
+			case m.Error != nil && m.Error.Message == verto.MsgRateLimited:
+				limited.Add(1)
+			case m.Error != nil && m.Error.Code == verto.CodeAuthRequired:
+				return nil // one of the sockets refused as too many
+			default:
+				reached.Add(1) // the node answered (created it, or refused the SDP)
+			}
+		}
+		return nil
+	})
+	took := time.Since(t0)
+	if err != nil {
+		r.problem("invites: %v", err)
+	}
+	if most := 20 + int64(5*took.Seconds()) + 5; reached.Load() > most {
+		r.problem("%d invites of one user reached the node in %.1f s (bound: a burst of 20, 5 a second)", reached.Load(), took.Seconds())
+	}
+	// Logins and logouts in a loop, 400 sockets one after another, the
+	// others closed first (else each is refused as one too many).
+	for i, s := range socks {
+		if s != nil {
+			s.close()
+			socks[i] = nil
+		}
+	}
+	churned, churnLimited := 0, 0
+	for i := 0; i < 400 && r.ctx.Err() == nil; i++ {
+		s, err := dialRawFrom(r.ctx, x.WS, floodAddr, true)
+		if err != nil {
+			break
+		}
+		lctx, cancel := context.WithTimeout(r.ctx, r.sc.Attempt)
+		err = s.login(lctx, user, ctrl.NewUUID())
+		cancel()
+		s.close()
+		switch {
+		case err == nil:
+			churned++
+		case strings.Contains(err.Error(), verto.MsgRateLimited), strings.Contains(err.Error(), verto.MsgTooManySockets):
+			churnLimited++
+		}
+	}
+	r.recover(time.Now(), []int{0}, DestEcho)
+	r.judge(r.callers, mark)
+	r.healthy(x)
+	r.note("one user: %d of %d sockets logged in (%d refused: too many); %d invites in %.1f s, %d reached the node, %d refused (rate); then %d logins in a loop, %d refused",
+		in.Load(), sockets, tooMany.Load(), reached.Load()+limited.Load(), took.Seconds(), reached.Load(), limited.Load(),
+		churned+churnLimited, churnLimited)
 }
 
 // peerVanish: half the callers' sockets fall silent without closing, as a
