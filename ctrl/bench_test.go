@@ -87,9 +87,12 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 	x := e.StartCtrl(func(c *ctrl.Config) {
 		c.MetricsListen = ""
 		c.Limits.RatePerSec = 1e9
-		c.Limits.InviteRatePerUser = -1
-		c.Limits.MaxSocketsPerUser = -1
-		c.Limits.LoginRatePerUser = -1
+		// The per-user bounds are checked (their cost is measured) but
+		// never reached.
+		c.Limits.UserRatePerSec, c.Limits.UserRateBurst = 1e9, 1<<30
+		c.Limits.InviteRatePerUser, c.Limits.InviteBurstPerUser = 1e9, 1<<30
+		c.Limits.LoginRatePerUser, c.Limits.LoginBurstPerUser = 1e9, 1<<30
+		c.Limits.MaxSocketsPerUser = 1 << 30
 		c.Limits.RateBurst = 1e9
 		c.Limits.LoginFailuresPerAddr = 1 << 30
 		c.Limits.MaxQueue = 1 << 16

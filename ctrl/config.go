@@ -127,8 +127,14 @@ type Limits struct {
 	MaxBatch              int     // messages in one batch (32)
 	RatePerSec            float64 // sustained messages per second per socket (50)
 	RateBurst             int     // burst above the rate (100)
-	MaxQueue              int     // messages queued to one socket before it is dropped (1024)
-	MaxQueueBytes         int     // bytes queued to one socket before it is dropped (4 MiB)
+	// UserRatePerSec bounds the messages of one login, all its sockets on
+	// this instance together, per second sustained (200; negative: no
+	// bound), UserRateBurst the burst above it (2,000): a user's sockets
+	// share it, so that 256 sockets do not send 256 times RatePerSec.
+	UserRatePerSec float64
+	UserRateBurst  int
+	MaxQueue       int // messages queued to one socket before it is dropped (1024)
+	MaxQueueBytes  int // bytes queued to one socket before it is dropped (4 MiB)
 	// MaxQueuedTotal bounds the bytes queued to all sockets together
 	// (512 MiB; negative: no bound): past it, a socket that is behind
 	// (more than 64 KiB queued) is dropped as a slow reader, whatever
@@ -239,6 +245,10 @@ func (c Config) Defaults() Config {
 		l.RatePerSec = 50
 	}
 	setInt(&l.RateBurst, 100)
+	if l.UserRatePerSec == 0 {
+		l.UserRatePerSec = 200
+	}
+	setInt(&l.UserRateBurst, 2000)
 	setInt(&l.MaxQueue, 1024)
 	setInt(&l.MaxQueueBytes, 4<<20)
 	if l.MaxQueuedTotal == 0 {

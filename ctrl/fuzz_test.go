@@ -39,6 +39,8 @@ func FuzzFrame(f *testing.F) {
 	x := e.StartCtrl(func(c *ctrl.Config) {
 		c.Limits.RatePerSec = 1e6
 		c.Limits.RateBurst = 1e6
+		c.Limits.UserRatePerSec = -1
+		c.Limits.InviteRatePerUser = -1
 		c.Limits.MaxFrameBytes = 64 << 10
 	})
 	e.StartNode(fakenode.Options{UUID: "fz", AutoAnswer: true, Quiet: true})

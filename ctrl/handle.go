@@ -116,6 +116,12 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 			return
 		}
 	}
+	if within && s.authed.Load() && !srv.userMsgs.allow(s.userRate, n, now) {
+		// Within the socket's rate, over its user's (all its sockets
+		// together): refused, but the socket is not struck for it.
+		within = false
+		srv.metrics.userLimited.Add(uint64(n))
+	}
 	if !within {
 		srv.refuse(s, f, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
 		return

@@ -274,8 +274,10 @@ func (srv *Server) nodeGone(node string, cause verto.Cause) {
 // sessid was taken over), and tells every live node to detach its calls.
 func (srv *Server) sessionClosed(s *Session) {
 	s.mu.Lock()
-	sessid, id, lease, punted := s.sessid, s.ident, s.lease, s.punted
+	sessid, id, lease, punted, ur := s.sessid, s.ident, s.lease, s.punted, s.userRate
+	s.userRate = nil
 	s.mu.Unlock()
+	srv.userMsgs.release(ur)
 	if id != nil {
 		// Tell the nodes before the sessid leaves the table: a new login
 		// of this sessid on this instance then either finds this socket

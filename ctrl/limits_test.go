@@ -427,3 +427,43 @@ func TestLoginChurnFromOneUser(t *testing.T) {
 		t.Fatal("refusals not counted")
 	}
 }
+
+// TestMessagesFromOneUser: what one user sends, all its sockets together,
+// is bounded per second (UserRatePerSec) as each socket's is (RatePerSec):
+// else a user with 256 sockets sends 256 times a socket's rate, and every
+// message may reach a node. Past the bound, requests are answered Rate
+// limit exceeded; another user's are not.
+func TestMessagesFromOneUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
+		c.Limits.UserRatePerSec, c.Limits.UserRateBurst = 0.01, 40
+	})
+	a, b := e.Login(x, "1000"), e.Login(x, "1000")
+	const each = 100
+	for i := 0; i < each; i++ {
+		a.Send(verto.MethodPing, nil)
+		b.Send(verto.MethodPing, nil)
+	}
+	pong, limited := 0, 0
+	for _, c := range []*ctrltest.Browser{a, b} {
+		for i := 0; i < each; i++ {
+			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
+			switch {
+			case m.Error == nil:
+				pong++
+			case m.Error.Message == verto.MsgRateLimited:
+				limited++
+			default:
+				t.Fatalf("ping: %+v", m.Error)
+			}
+		}
+	}
+	if pong != 40 || limited != 2*each-40 {
+		t.Fatalf("one user's two sockets: %d pings answered, %d refused; want 40 answered (the user's burst)", pong, limited)
+	}
+	alive(t, e.Login(x, "1001"))
+	if !strings.Contains(scrape(t, x), "xctrl_user_rate_limited_total 160") {
+		t.Fatal("refusals not counted")
+	}
+}

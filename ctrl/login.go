@@ -173,6 +173,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	gone := s.finished.Load()
 	if !gone {
 		s.sessid, s.ident, s.userRaw, s.lease = sessid, id, user, lease
+		s.userRate = srv.userMsgs.acquire(login)
 	}
 	s.mu.Unlock()
 	if gone {
@@ -185,8 +186,10 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		// Logins of the user raced past the check above: this one is
 		// not filed, and takes nothing with it.
 		s.mu.Lock()
-		s.ident, s.userRaw, s.lease = nil, nil, nil
+		ur := s.userRate
+		s.ident, s.userRaw, s.lease, s.userRate = nil, nil, nil, nil
 		s.mu.Unlock()
+		srv.userMsgs.release(ur)
 		srv.registrar.Remove(lease)
 		<-booked
 		tooMany()

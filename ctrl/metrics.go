@@ -29,11 +29,13 @@ type Metrics struct {
 	rateLimited counter
 	// invitesLimited: verto.invite refused by the per-login invite rate.
 	invitesLimited counter
-	slowDropped    counter
-	nodeTimeout    counter
-	nodeSuspect    counter
-	refusedBy      *prometheus.CounterVec
-	peersGone      counter
+	// userLimited: messages refused by the per-login message rate.
+	userLimited counter
+	slowDropped counter
+	nodeTimeout counter
+	nodeSuspect counter
+	refusedBy   *prometheus.CounterVec
+	peersGone   counter
 
 	relay histogram
 }
@@ -90,6 +92,7 @@ func newMetrics(srv *Server) *Metrics {
 	}
 	m.badFrames = f.counter("xctrl_bad_frames_total", "Frames or messages answered with a JSON-RPC error before routing.")
 	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
+	m.userLimited = f.counter("xctrl_user_rate_limited_total", "Messages refused by the per-login message rate (--user-rate), all of a user's sockets together.")
 	m.invitesLimited = f.counter("xctrl_invites_rate_limited_total", "verto.invite requests refused by the per-login invite rate (--invite-rate-per-user).")
 	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
 	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")

@@ -82,6 +82,7 @@ type Server struct {
 	byUser   *Throttle
 	invites  *keyedRate // verto.invite per login
 	logins   *keyedRate // successful logins per login
+	userMsgs *userRates // messages per login
 	// queued: bytes queued to all sockets (Limits.MaxQueuedTotal).
 	queued atomic.Int64
 	// slowWarned: sockets dropped for their send queue, logged.
@@ -145,6 +146,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
 		invites:  newKeyedRate(cfg.Limits.InviteRatePerUser, cfg.Limits.InviteBurstPerUser),
 		logins:   newKeyedRate(cfg.Limits.LoginRatePerUser, cfg.Limits.LoginBurstPerUser),
+		userMsgs: newUserRates(cfg.Limits.UserRatePerSec, cfg.Limits.UserRateBurst),
 	}
 	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)

@@ -78,8 +78,10 @@ type Session struct {
 	wmu      sync.Mutex // held while frames are written to conn
 
 	// authed: logged in (set once); until then frames are capped at
-	// Limits.MaxPreLoginFrameBytes.
+	// Limits.MaxPreLoginFrameBytes. userRate, the user's message bucket,
+	// is set (under mu) before authed, and read by the reader after it.
 	authed   atomic.Bool
+	userRate *userRate
 	closed   atomic.Bool
 	finished atomic.Bool
 	torn     atomic.Bool

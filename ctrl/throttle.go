@@ -149,3 +149,65 @@ func (l *logEvery) now(t time.Time) bool {
 	last := l.last.Load()
 	return t.UnixNano()-last >= int64(10*time.Second) && l.last.CompareAndSwap(last, t.UnixNano())
 }
+
+// userRates are the message buckets of logged-in users, one a login,
+// shared by its sockets on the instance and kept while one of them is
+// open.
+type userRates struct {
+	rate  float64 // negative: no bound
+	burst int
+
+	mu sync.Mutex
+	m  map[string]*userRate
+}
+
+// userRate is one login's bucket.
+type userRate struct {
+	key  string
+	refs int // sockets holding it (under userRates.mu)
+
+	mu sync.Mutex
+	r  rateLimiter
+}
+
+func newUserRates(rate float64, burst int) *userRates {
+	return &userRates{rate: rate, burst: burst, m: make(map[string]*userRate)}
+}
+
+// acquire returns key's bucket for one more socket (nil: no bound).
+func (u *userRates) acquire(key string) *userRate {
+	if u.rate < 0 {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.m[key]
+	if r == nil {
+		r = &userRate{key: key}
+		u.m[key] = r
+	}
+	r.refs++
+	return r
+}
+
+// release gives a socket's bucket back; the last socket's goes.
+func (u *userRates) release(r *userRate) {
+	if r == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if r.refs--; r.refs <= 0 && u.m[r.key] == r {
+		delete(u.m, r.key)
+	}
+}
+
+// allow takes n tokens of the bucket (nil: always).
+func (u *userRates) allow(r *userRate, n int, now int64) bool {
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.r.allow(n, u.rate, u.burst, now)
+}

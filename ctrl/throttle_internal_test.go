@@ -45,3 +45,26 @@ func TestKeyedRate(t *testing.T) {
 		t.Fatal("no bound, yet buckets kept")
 	}
 }
+
+func TestUserRatesLiveWithTheirSockets(t *testing.T) {
+	u := newUserRates(1, 2)
+	a, b := u.acquire("1000@x"), u.acquire("1000@x")
+	if a != b {
+		t.Fatal("two sockets of one login got two buckets")
+	}
+	if !u.allow(a, 2, 1) || u.allow(b, 1, 1) {
+		t.Fatal("the login's sockets do not share the burst of 2")
+	}
+	u.release(a)
+	if _, ok := u.m["1000@x"]; !ok {
+		t.Fatal("the bucket went with a socket still open")
+	}
+	u.release(b)
+	if len(u.m) != 0 {
+		t.Fatalf("%d buckets left after the last socket", len(u.m))
+	}
+	off := newUserRates(-1, 0)
+	if r := off.acquire("x"); r != nil || !off.allow(r, 1000, 1) {
+		t.Fatal("no bound, yet a bucket")
+	}
+}

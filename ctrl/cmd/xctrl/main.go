@@ -52,8 +52,8 @@ type options struct {
 	jwtSecret, xuiURL                       string
 	jsapi, fsapi, pprof                     bool
 	maxFrame, maxBatch, rateBurst, maxQueue int
-	rate, inviteRate, loginRate             float64
-	inviteBurst, loginBurst                 int
+	rate, inviteRate, loginRate, userRate   float64
+	inviteBurst, loginBurst, userBurst      int
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin, maxPerUser     int
 	maxPreLoginFrame, maxQueuedTotalMiB     int
@@ -105,6 +105,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxBatch, "max-batch", 32, "most `messages` in one batch frame")
 	fs.Float64Var(&o.rate, "rate", 50, "messages per `second` one socket may send (sustained)")
 	fs.IntVar(&o.rateBurst, "rate-burst", 100, "burst of `messages` above --rate")
+	fs.Float64Var(&o.userRate, "user-rate", 200, "messages per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
+	fs.IntVar(&o.userBurst, "user-rate-burst", 2000, "burst of `messages` above --user-rate")
 	fs.Float64Var(&o.loginRate, "login-rate-per-user", 10, "logins per `second` one login may make, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.loginBurst, "login-burst-per-user", 300, "burst of `logins` above --login-rate-per-user")
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
@@ -255,7 +257,8 @@ func (o *options) config2() ctrl.Config {
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
 			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst,
-			LoginRatePerUser: o.loginRate, LoginBurstPerUser: o.loginBurst},
+			LoginRatePerUser: o.loginRate, LoginBurstPerUser: o.loginBurst,
+			UserRatePerSec: o.userRate, UserRateBurst: o.userBurst},
 		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }
