@@ -643,9 +643,10 @@ func socketsNoLogin(r *run) {
 // needs) opens 300 sockets from one address and logs them all in, then
 // sends invites from every one as fast as the socket's rate allows, and
 // logs in and out in a loop. XCtrl's per-user bounds hold (256 logged-in
-// sockets, 5 invites a second with a burst of 20, 10 logins a second with
-// a burst of 300): the node sees a few dozen of the invites, and the other
-// users' calls never notice.
+// sockets, 200 messages a second with a burst of 2,000, 5 invites a second
+// with a burst of 20, 10 logins a second with a burst of 300): the node
+// sees a few dozen of the invites, and the other users' calls never
+// notice.
 func oneUserFlood(r *run) {
 	if !r.start(Options{Ctrls: 1, Nodes: 1}) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
 		return
