@@ -95,6 +95,9 @@ type Auth struct {
 	XUI      *XUIChecker  // nil: xui_sessid refused
 	Now      func() time.Time
 	Log      *slog.Logger // nil: lookup failures are not logged here
+	// warned, when set, lets lookup failures be logged once in 10 s: a
+	// client may repeat a login the directory cannot decide without end.
+	warned *logEvery
 }
 
 // Login param keys of the token variants.
@@ -198,8 +201,8 @@ func (a *Auth) Authenticate(ctx context.Context, p *verto.LoginParams) (*Identit
 
 // unavailable is the failure of a login the directory could not decide.
 func (a *Auth) unavailable(err error) *verto.Error {
-	if a.Log != nil {
-		a.Log.Warn("login: user lookup failed", "err", err)
+	if a.Log != nil && (a.warned == nil || a.warned.now(time.Now())) {
+		a.Log.Warn("login: user lookup failed; logged once in 10 s", "err", err)
 	}
 	return authFailure(verto.MsgDirectoryUnavailable)
 }

@@ -3,6 +3,8 @@ package ctrl_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -124,16 +126,21 @@ func (c *lineCounter) count(p string) int {
 
 // TestRefusedLoginsDoNotFloodTheLog: logins a client may repeat without
 // end, before any login succeeds (a bad identifier; any login while its
-// address is throttled), are each answered, but logged at most once in
-// 10 s: else one client writes thousands of lines a second, and a journal
-// that rate-limits the service drops the lines that matter.
+// address is throttled; a login the directory cannot decide), are each
+// answered, but logged at most once in 10 s: else one client writes
+// thousands of lines a second, and a journal that rate-limits the service
+// drops the lines that matter.
 func TestRefusedLoginsDoNotFloodTheLog(t *testing.T) {
-	lines := &lineCounter{prefixes: []string{"login refused: bad identifier", "login throttled"}, n: map[string]int{}}
+	lines := &lineCounter{prefixes: []string{"login refused: bad identifier", "login throttled",
+		"login not decided", "login: user lookup failed"}, n: map[string]int{}}
 	e := ctrltest.New(t, ctrltest.Options{Logger: slog.New(lines)})
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // an XUI endpoint nobody answers at
 	x := e.StartCtrl(func(c *ctrl.Config) {
 		c.Limits.LoginFailuresPerAddr = 2
 		c.Limits.RatePerSec = 1e6
 		c.Limits.RateBurst = 1e6
+		c.XUIAuthURL = down.URL
 	})
 	c := e.Dial(x)
 	const tries = 100
@@ -141,6 +148,12 @@ func TestRefusedLoginsDoNotFloodTheLog(t *testing.T) {
 		if r := c.Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": "x",
 			"sessid": "bad\nsessid"}); r.Error == nil {
 			t.Fatal("a sessid with a newline accepted")
+		}
+	}
+	for i := 0; i < tries; i++ {
+		r := c.Call(verto.MethodLogin, map[string]any{"login": "1001@" + ctrltest.Domain, "loginParams": map[string]any{"xui_sessid": "t"}})
+		if r.Error == nil || r.Error.Message != verto.MsgDirectoryUnavailable {
+			t.Fatalf("a login with XUI down: %+v", r.Error)
 		}
 	}
 	for i := 0; i < tries; i++ {

@@ -275,8 +275,9 @@ func (srv *Server) nodeGone(node string, cause verto.Cause) {
 func (srv *Server) sessionClosed(s *Session) {
 	s.mu.Lock()
 	sessid, id, lease, punted, ur := s.sessid, s.ident, s.lease, s.punted, s.userRate
-	s.userRate = nil
 	s.mu.Unlock()
+	// The socket's reader may still read userRate (finish runs once;
+	// the bucket stays usable after its release).
 	srv.userMsgs.release(ur)
 	if id != nil {
 		// Tell the nodes before the sessid leaves the table: a new login

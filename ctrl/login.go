@@ -71,7 +71,9 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		if verr.Message == verto.MsgDirectoryUnavailable {
 			// Not the client's fault: not counted against it.
 			srv.metrics.login(LoginFailed)
-			s.logger().Warn("login not decided: the directory is unavailable", "login", p.Login)
+			if srv.loginWarned.undecided.now(now) {
+				s.logger().Warn("login not decided: the directory is unavailable; logged once in 10 s", "login", p.Login)
+			}
 			r.fail(verr)
 			return
 		}

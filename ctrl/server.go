@@ -89,7 +89,7 @@ type Server struct {
 	slowWarned logEvery
 	// loginWarned: refusals a client may repeat without end, logged once
 	// in 10 s each.
-	loginWarned struct{ badIdent, throttled, tooMany logEvery }
+	loginWarned struct{ badIdent, throttled, tooMany, undecided, lookup logEvery }
 	upgrader    ws.HTTPUpgrader // wss://
 	// wsUpgrader upgrades ws:// handshakes on the accepted connections.
 	wsUpgrader ws.Upgrader
@@ -172,7 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.auth = deps.Auth
 	} else {
 		a := &Auth{Users: s.users, DefaultDomain: cfg.DefaultDomain, ForceRegisterDomain: cfg.ForceRegisterDomain,
-			BlindReg: cfg.BlindReg, Log: s.log}
+			BlindReg: cfg.BlindReg, Log: s.log, warned: &s.loginWarned.lookup}
 		if cfg.JWTSecret != "" {
 			a.JWT = NewJWTVerifier(cfg.JWTSecret)
 		}
