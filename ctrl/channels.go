@@ -25,6 +25,17 @@ func (srv *Server) subscribe(s *Session, m *verto.Message, r replier) {
 		r.fail(verr)
 		return
 	}
+	// The user's channels, all its sockets together, are bounded: counted
+	// and added under the user's lock, so that its sockets cannot race
+	// past the bound.
+	if u := s.userRate; u != nil {
+		u.subMu.Lock()
+		defer u.subMu.Unlock()
+	}
+	if verr := srv.checkUserChannels(s, p.EventChannel); verr != nil {
+		r.fail(verr)
+		return
+	}
 	id := s.Identity()
 	var res verto.SubscribeResult
 	groups := map[string][]string{} // owner node ("" = every node) -> channels
@@ -218,6 +229,38 @@ func (srv *Server) checkChannels(s *Session, chans []string) *verto.Error {
 	s.mu.Unlock()
 	if len(chans) > max || n+len(chans) > max {
 		return verto.Errorf(verto.CodeInvalidParams, "Invalid params: more than %d channels on one socket", max)
+	}
+	return nil
+}
+
+// checkUserChannels bounds the channels of the socket's user, all its
+// sockets on this instance together (MaxSubscriptionsPerUser): those held,
+// and those asked that this socket does not hold yet. Call with the
+// user's subMu held.
+func (srv *Server) checkUserChannels(s *Session, chans []string) *verto.Error {
+	max := srv.cfg.Limits.MaxSubscriptionsPerUser
+	if max <= 0 {
+		return nil
+	}
+	held := 0
+	for _, o := range srv.sessions.ByLogin(s.loginName()) {
+		if o == s {
+			continue
+		}
+		o.mu.Lock()
+		held += len(o.subs)
+		o.mu.Unlock()
+	}
+	s.mu.Lock()
+	held += len(s.subs)
+	for _, ch := range chans {
+		if _, ok := s.subs[ch]; !ok {
+			held++
+		}
+	}
+	s.mu.Unlock()
+	if held > max {
+		return verto.Errorf(verto.CodeInvalidParams, "Invalid params: more than %d channels for one user", max)
 	}
 	return nil
 }

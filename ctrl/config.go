@@ -143,7 +143,12 @@ type Limits struct {
 	// MaxQueueBytes each.
 	MaxQueuedTotal   int
 	MaxSubscriptions int // event channels one socket may subscribe (1024)
-	ReadBuffer       int // per-socket read buffer (1 KiB; frames may be larger)
+	// MaxSubscriptionsPerUser bounds the event channels of one login,
+	// all its sockets on this instance together (4,096; negative: no
+	// bound): XCtrl and the nodes keep every subscription, and one user
+	// holds up to MaxSocketsPerUser sockets.
+	MaxSubscriptionsPerUser int
+	ReadBuffer              int // per-socket read buffer (1 KiB; frames may be larger)
 
 	// MaxSockets bounds the client connections held at once (ws:// and
 	// wss://, logged in or not); more are closed as they come. Default:
@@ -255,6 +260,9 @@ func (c Config) Defaults() Config {
 		l.MaxQueuedTotal = 512 << 20
 	}
 	setInt(&l.MaxSubscriptions, 1024)
+	if l.MaxSubscriptionsPerUser == 0 {
+		l.MaxSubscriptionsPerUser = 4096
+	}
 	setInt(&l.ReadBuffer, 1024)
 	if l.MaxSocketsPerUser == 0 {
 		l.MaxSocketsPerUser = 256

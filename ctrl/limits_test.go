@@ -467,3 +467,70 @@ func TestMessagesFromOneUser(t *testing.T) {
 		t.Fatal("refusals not counted")
 	}
 }
+
+// TestSubscriptionsPerUser: one user's event channels, all its sockets
+// together, are bounded (MaxSubscriptionsPerUser) as each socket's are
+// (MaxSubscriptions): every subscription is kept by XCtrl and by the nodes
+// it goes to, and a user holds up to MaxSocketsPerUser sockets. The bound
+// holds for subscriptions that race, and gives back what is unsubscribed
+// or closed.
+func TestSubscriptionsPerUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	for _, u := range []string{"1000", "1001", "1002"} {
+		e.Users.Add(u, ctrltest.Domain, ctrltest.Password, map[string]string{"jsonrpc-allowed-event-channels": "presence"})
+	}
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxSubscriptions = 10
+		c.Limits.MaxSubscriptionsPerUser = 15
+	})
+	e.StartNode(fakenode.Options{UUID: "n1"})
+	chans := func(from, n int) []string {
+		var out []string
+		for i := from; i < from+n; i++ {
+			out = append(out, fmt.Sprintf("presence.%d@%s", 2000+i, ctrltest.Domain))
+		}
+		return out
+	}
+	sub := func(c *ctrltest.Browser, ch []string) *verto.Error {
+		return c.Call(verto.MethodSubscribe, map[string]any{"eventChannel": ch}).Error
+	}
+	a, b := e.Login(x, "1000"), e.Login(x, "1000")
+	if err := sub(a, chans(0, 10)); err != nil {
+		t.Fatalf("10 channels on one socket: %+v", err)
+	}
+	if err := sub(b, chans(10, 5)); err != nil {
+		t.Fatalf("5 more on the user's other socket: %+v", err)
+	}
+	if err := sub(b, chans(15, 1)); err == nil || !strings.Contains(err.Message, "for one user") {
+		t.Fatalf("a 16th channel of the user: %+v", err)
+	}
+	if r := a.Call(verto.MethodUnsubscribe, map[string]any{"eventChannel": chans(0, 3)}); r.Error != nil {
+		t.Fatalf("unsubscribe: %+v", r.Error)
+	}
+	if err := sub(b, chans(15, 3)); err != nil {
+		t.Fatalf("after 3 unsubscribed: %+v", err)
+	}
+	if err := sub(e.Login(x, "1001"), chans(0, 10)); err != nil {
+		t.Fatalf("another user: %+v", err)
+	}
+	a.Close()
+	b.Close()
+	// Racing: four sockets of a new user ask 5 channels each at once.
+	var socks []*ctrltest.Browser
+	for i := 0; i < 4; i++ {
+		socks = append(socks, e.Login(x, "1002"))
+	}
+	errs := make(chan *verto.Error, len(socks))
+	for i, c := range socks {
+		go func() { errs <- sub(c, chans(100+5*i, 5)) }()
+	}
+	ok := 0
+	for range socks {
+		if err := <-errs; err == nil {
+			ok++
+		}
+	}
+	if ok != 3 {
+		t.Fatalf("%d of 4 racing subscriptions of 5 got in under a bound of 15, want 3", ok)
+	}
+}

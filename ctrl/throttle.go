@@ -150,9 +150,9 @@ func (l *logEvery) now(t time.Time) bool {
 	return t.UnixNano()-last >= int64(10*time.Second) && l.last.CompareAndSwap(last, t.UnixNano())
 }
 
-// userRates are the message buckets of logged-in users, one a login,
-// shared by its sockets on the instance and kept while one of them is
-// open.
+// userRates are the shares of logged-in users, one a login, shared by its
+// sockets on the instance and kept while one of them is open: the message
+// bucket, and the lock its subscriptions are bounded under.
 type userRates struct {
 	rate  float64 // negative: no bound
 	burst int
@@ -161,24 +161,24 @@ type userRates struct {
 	m  map[string]*userRate
 }
 
-// userRate is one login's bucket.
+// userRate is one login's share.
 type userRate struct {
 	key  string
 	refs int // sockets holding it (under userRates.mu)
 
 	mu sync.Mutex
 	r  rateLimiter
+	// subMu is held while a subscription of one of the login's sockets
+	// is counted and added (Server.subscribe).
+	subMu sync.Mutex
 }
 
 func newUserRates(rate float64, burst int) *userRates {
 	return &userRates{rate: rate, burst: burst, m: make(map[string]*userRate)}
 }
 
-// acquire returns key's bucket for one more socket (nil: no bound).
+// acquire returns key's share for one more socket.
 func (u *userRates) acquire(key string) *userRate {
-	if u.rate < 0 {
-		return nil
-	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	r := u.m[key]
@@ -202,9 +202,9 @@ func (u *userRates) release(r *userRate) {
 	}
 }
 
-// allow takes n tokens of the bucket (nil: always).
+// allow takes n tokens of the bucket (always, with no bound).
 func (u *userRates) allow(r *userRate, n int, now int64) bool {
-	if r == nil {
+	if r == nil || u.rate < 0 {
 		return true
 	}
 	r.mu.Lock()

@@ -57,6 +57,7 @@ type options struct {
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin, maxPerUser     int
 	maxPreLoginFrame, maxQueuedTotalMiB     int
+	maxSubs, maxSubsPerUser                 int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
@@ -112,6 +113,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.inviteBurst, "invite-burst-per-user", 20, "burst of `invites` above --invite-rate-per-user")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
+	fs.IntVar(&o.maxSubs, "max-subscriptions", 1024, "event `channels` one socket may subscribe")
+	fs.IntVar(&o.maxSubsPerUser, "max-subscriptions-per-user", 4096, "event `channels` one login may subscribe, all its sockets on this instance together (negative: no bound)")
 	fs.IntVar(&o.maxQueuedTotalMiB, "max-queued-total", 512, "`MiB` of frames XCtrl holds for all sockets together; past it a socket more than 64 KiB behind is dropped (negative: no bound)")
 	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
@@ -253,7 +256,8 @@ func (o *options) config2() ctrl.Config {
 		JWTSecret: secret, XUIAuthURL: o.xuiURL, NATSURLs: urls, NATSListen: o.natsListen, NATSStoreDir: o.natsStore,
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
-			MaxQueue: o.maxQueue, MaxQueuedTotal: mib(o.maxQueuedTotalMiB), LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
+			MaxQueue: o.maxQueue, MaxQueuedTotal: mib(o.maxQueuedTotalMiB), MaxSubscriptions: o.maxSubs,
+			MaxSubscriptionsPerUser: o.maxSubsPerUser, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
 			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst,
