@@ -612,13 +612,7 @@ func socketsNoLogin(r *run) {
 		socks[i] = s
 		return nil
 	})
-	defer func() {
-		for _, s := range socks {
-			if s != nil {
-				s.close()
-			}
-		}
-	}()
+	defer closeAll(socks)
 	if err != nil {
 		r.problem("opening sockets: %v", err)
 		return
@@ -675,13 +669,7 @@ func oneUserFlood(r *run) {
 		}
 		return nil
 	})
-	defer func() {
-		for _, s := range socks {
-			if s != nil {
-				s.close()
-			}
-		}
-	}()
+	defer closeAll(socks)
 	if err != nil {
 		r.problem("opening sockets: %v", err)
 		return
@@ -721,12 +709,7 @@ func oneUserFlood(r *run) {
 	}
 	// Logins and logouts in a loop, 400 sockets one after another, the
 	// others closed first (else each is refused as one too many).
-	for i, s := range socks {
-		if s != nil {
-			s.close()
-			socks[i] = nil
-		}
-	}
+	closeAll(socks)
 	churned, churnLimited := 0, 0
 	for i := 0; i < 400 && r.ctx.Err() == nil; i++ {
 		s, err := dialRawFrom(r.ctx, x.WS, floodAddr, true)
@@ -750,6 +733,17 @@ func oneUserFlood(r *run) {
 	r.note("one user: %d of %d sockets logged in (%d refused: too many); %d invites in %.1f s, %d reached the node, %d refused (rate); then %d logins in a loop, %d refused",
 		in.Load(), sockets, tooMany.Load(), reached.Load()+limited.Load(), took.Seconds(), reached.Load(), limited.Load(),
 		churned+churnLimited, churnLimited)
+}
+
+// closeAll closes the sockets of socks that are open (nil entries
+// skipped) and forgets them.
+func closeAll(socks []*raw) {
+	for i, s := range socks {
+		if s != nil {
+			s.close()
+			socks[i] = nil
+		}
+	}
 }
 
 // peerVanish: half the callers' sockets fall silent without closing, as a
