@@ -113,6 +113,7 @@ type Server struct {
 
 	started  atomic.Bool
 	draining atomic.Bool
+	openMu   sync.Mutex // orders opening a socket against Shutdown (openSocket)
 	stopOnce sync.Once
 }
 
@@ -641,13 +642,20 @@ func (s *Server) openSocket(conn net.Conn, host string, port int, early []byte) 
 	}
 	sess := newSession(s, conn, host)
 	sess.port = port
+	// Under openMu, against Shutdown: a socket is either counted before
+	// Shutdown waits for the sockets (and closed by it), or sees it
+	// draining and is not opened. A WaitGroup must not be added to once
+	// its Wait may have begun.
+	s.openMu.Lock()
+	if s.draining.Load() {
+		s.openMu.Unlock()
+		_ = ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down")))
+		_ = conn.Close()
+		return
+	}
 	s.sessions.Add(sess)
 	s.wg.Add(1)
-	if s.draining.Load() {
-		// Shutdown began during the handshake: it either found this
-		// socket in the table or is seen here.
-		sess.closeAfterFlush(closeGoingAway, "server shutting down")
-	}
+	s.openMu.Unlock()
 	sess.start(early)
 }
 
@@ -775,7 +783,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.started.Load() {
 		return nil
 	}
+	s.openMu.Lock()
 	s.draining.Store(true)
+	s.openMu.Unlock()
 	s.closeListeners()
 	for _, hs := range s.https {
 		_ = hs.Shutdown(ctx)
