@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // gate bounds the client connections XCtrl holds, so that one client cannot
@@ -83,9 +82,6 @@ func (g *gate) refuse(reason string, addr netip.Addr) {
 		g.refused(reason, addr)
 	}
 }
-
-// warnNow reports whether a refusal should be logged now (logEvery).
-func (g *gate) warnNow(now time.Time) bool { return g.warned.now(now) }
 
 // slotConn is an accepted connection holding its slot in the gate until it
 // is closed, and its address's pre-login slot until it logs in.

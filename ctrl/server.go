@@ -636,8 +636,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // frames the client sent behind its handshake.
 func (s *Server) openSocket(conn net.Conn, host string, port int, early []byte) {
 	if sc := slotOf(conn); sc != nil && !sc.forwarded(host) {
-		_ = ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusPolicyViolation, "too many sockets from this address")))
-		_ = conn.Close()
+		refuseSocket(conn, ws.StatusPolicyViolation, "too many sockets from this address")
 		return
 	}
 	sess := newSession(s, conn, host)
@@ -649,14 +648,22 @@ func (s *Server) openSocket(conn net.Conn, host string, port int, early []byte) 
 	s.openMu.Lock()
 	if s.draining.Load() {
 		s.openMu.Unlock()
-		_ = ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down")))
-		_ = conn.Close()
+		refuseSocket(conn, ws.StatusGoingAway, "server shutting down")
 		return
 	}
 	s.sessions.Add(sess)
 	s.wg.Add(1)
 	s.openMu.Unlock()
 	sess.start(early)
+}
+
+// refuseSocket closes an upgraded connection that gets no Verto socket,
+// with a close frame (one write) saying why.
+func refuseSocket(conn net.Conn, code ws.StatusCode, reason string) {
+	if b, err := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, reason))); err == nil {
+		_, _ = conn.Write(b)
+	}
+	_ = conn.Close()
 }
 
 // isWebSocketUpgrade: the request asks for a WebSocket.
@@ -887,7 +894,7 @@ func raiseFileLimit() uint64 {
 // most one line every 10 s.
 func (s *Server) connRefused(reason string, addr netip.Addr) {
 	s.metrics.refused(reason)
-	if s.gate.warnNow(time.Now()) {
+	if s.gate.warned.now(time.Now()) {
 		switch reason {
 		case refusedCapacity:
 			s.log.Warn("refusing client connections: at the socket limit", "max_sockets", s.gate.max, "addr", addr)

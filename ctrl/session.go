@@ -445,19 +445,11 @@ func (s *Session) holdLocked(n int) {
 	s.srv.queued.Add(int64(n))
 }
 
-// written: the data of frames (dataBytes) reached the socket.
-func (s *Session) written(dataBytes int) {
+// written: frames of data bytes (their payloads) reached the socket.
+func (s *Session) written(data int) {
 	s.outMu.Lock()
-	s.holdLocked(-dataBytes)
+	s.holdLocked(-data)
 	s.outMu.Unlock()
-}
-
-func dataBytes(batch []outFrame) int {
-	n := 0
-	for _, f := range batch {
-		n += len(f.data)
-	}
-	return n
 }
 
 // flush writes the queue: at once when the socket takes it, else on the
@@ -527,6 +519,7 @@ func (s *Session) writeNow() bool {
 				return false
 			}
 		}
+		data := s.outBytes // the batch's frame data
 		s.out, s.outBytes = nil, 0
 		s.outMu.Unlock()
 		buf.Reset()
@@ -543,11 +536,11 @@ func (s *Session) writeNow() bool {
 			// The rest of this batch goes first, on the writer goroutine.
 			s.outMu.Lock()
 			s.unsent = append([]byte(nil), buf.Bytes()[n:]...)
-			s.unsentData = dataBytes(batch)
+			s.unsentData = data
 			s.outMu.Unlock()
 			return false
 		}
-		s.written(dataBytes(batch))
+		s.written(data)
 		s.lastActive.Store(time.Now().UnixNano())
 	}
 }
