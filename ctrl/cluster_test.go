@@ -1,11 +1,15 @@
 package ctrl_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
@@ -115,4 +119,60 @@ func TestNATSClusterSurvivesAMember(t *testing.T) {
 		t.Fatalf("call after the member rejoined: %+v", rep.Error)
 	}
 	late.ExpectCall(verto.MethodInvite, "after-rejoin")
+}
+
+// XCtrl started with its NATS cluster (one compose file, one boot) may ask
+// for its buckets before every member is up: the cluster answers "no
+// suitable peers for placement" for a 3-replica bucket until the last
+// member has joined and been heard from (found by CI: the chaos suite's
+// bucket creation failed so on a cluster that had just formed). Creating
+// the bucket waits for the members within the caller's deadline instead of
+// failing at once.
+func TestBucketWaitsForAMemberToJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-server JetStream cluster")
+	}
+	e := ctrltest.New(t, ctrltest.Options{Timeout: 60 * time.Second})
+	cl := e.StartClusterOf(3, 2)
+	nc, err := nats.Connect(cl.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	back := make(chan struct{})
+	go func() {
+		defer close(back)
+		time.Sleep(time.Second) // the member boots while the bucket is asked for
+		cl.Start(e.Ctx, 2)
+	}()
+	ctx, cancel := context.WithTimeout(e.Ctx, 30*time.Second)
+	defer cancel()
+	if _, err := ctrl.NewKVRegistry(ctx, nc, ctrl.KVOptions{Bucket: "joins", TTL: time.Minute, Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	<-back
+}
+
+// A bucket that cannot be placed (more replicas than the cluster has
+// members) ends the wait at the caller's deadline with the server's reason.
+func TestBucketThatCannotBePlacedSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-server JetStream cluster")
+	}
+	e := ctrltest.New(t, ctrltest.Options{Timeout: 60 * time.Second})
+	cl := e.StartCluster(3)
+	nc, err := nats.Connect(cl.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Second)
+	defer cancel()
+	_, err = ctrl.NewKVRegistry(ctx, nc, ctrl.KVOptions{Bucket: "too_many", TTL: time.Minute, Replicas: 5})
+	if err == nil {
+		t.Fatal("a 5-replica bucket was created on 3 members")
+	}
+	if !strings.Contains(err.Error(), "no suitable peers") {
+		t.Errorf("error %q does not give the server's reason", err)
+	}
 }

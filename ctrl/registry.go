@@ -194,9 +194,70 @@ func (b *kvBucket) Attach(ctx context.Context, nc *nats.Conn) error {
 	return b.Ensure(ctx)
 }
 
+// bucketAttempt bounds one attempt to open or create a bucket: a cluster
+// whose JetStream is not ready yet may leave a request unanswered.
+const bucketAttempt = 2 * time.Second
+
 // Ensure opens the bucket, or creates it when it is missing (file storage
-// first, memory where JetStream has no file storage).
+// first, memory where JetStream has no file storage). While the cluster
+// cannot do it yet (its JetStream still electing, or a member that the
+// bucket's replicas need not yet joined) it tries again until ctx ends,
+// and then says what the cluster answered last.
 func (b *kvBucket) Ensure(ctx context.Context) error {
+	var (
+		logged time.Time
+		said   error // the cluster's last answer: the deadline cutting the last attempt says less
+	)
+	wait := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, bucketAttempt)
+		err := b.ensure(actx)
+		cancel()
+		if err == nil || !notReadyYet(err) {
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			said = err
+		}
+		if ctx.Err() == nil && time.Since(logged) >= 5*time.Second {
+			logged = time.Now()
+			b.opts.Log.Warn("bucket: the cluster cannot serve it yet; waiting", "bucket", b.opts.Bucket,
+				"replicas", b.opts.Replicas, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			if said != nil {
+				return said
+			}
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// notReadyYet reports whether err is the cluster not being ready for a
+// bucket yet rather than refusing it: a request left unanswered, JetStream
+// electing its leaders, or no peers to place the replicas on (also what
+// more replicas than members gets: that one ends at the caller's deadline).
+func notReadyYet(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case 10005, // no suitable peers for placement
+		10008, // JetStream system temporarily unavailable
+		10009: // JetStream cluster can not handle request
+		return true
+	}
+	return false
+}
+
+func (b *kvBucket) ensure(ctx context.Context) error {
 	b.mu.RLock()
 	js := b.js
 	b.mu.RUnlock()

@@ -25,16 +25,22 @@ type Cluster struct {
 
 // StartCluster starts an n-member cluster that the env stops after its
 // XCtrl instances and nodes.
-func (e *Env) StartCluster(n int) *Cluster {
+func (e *Env) StartCluster(n int) *Cluster { return e.StartClusterOf(n, n) }
+
+// StartClusterOf configures an n-member cluster and starts its first up
+// members, as a cluster booting one member at a time is before the last
+// arrives (its JetStream not ready); Start brings the others.
+func (e *Env) StartClusterOf(n, up int) *Cluster {
 	e.T.Helper()
-	c := NewCluster(e.Ctx, e.T, n)
+	c := NewCluster(e.Ctx, e.T, n, up)
 	e.clusters = append(e.clusters, c)
 	return c
 }
 
-// NewCluster starts n members and waits until JetStream is ready; Close
-// stops it.
-func NewCluster(ctx context.Context, t testing.TB, n int) *Cluster {
+// NewCluster configures n members and starts the first up; with all of
+// them up it waits until JetStream is ready (with fewer, JetStream waits
+// for the others). Close stops it.
+func NewCluster(ctx context.Context, t testing.TB, n, up int) *Cluster {
 	t.Helper()
 	// Not t.TempDir: its clean-up would run before the env stops the
 	// members that write there. Close removes it.
@@ -55,8 +61,11 @@ func NewCluster(ctx context.Context, t testing.TB, n int) *Cluster {
 			ServerName: fmt.Sprintf("n%d", i), Cluster: &natsd.ClusterOptions{Name: "xrtc-test", Listen: routeAddrs[i], Routes: routes}})
 	}
 	c.Servers = make([]*natsd.Server, n)
-	for i := range n {
+	for i := range up {
 		c.Start(ctx, i)
+	}
+	if up < n {
+		return c
 	}
 	for _, s := range c.Servers {
 		if err := s.WaitJetStream(ctx); err != nil {
