@@ -24,7 +24,7 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 		return
 	}
 	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
-		e.log.Warn("xrtc: client's answer refused", "call_id", c.id, "err", err)
+		e.warnQuiet("xrtc: client's answer refused", "call_id", c.id, "err", err)
 		e.respond(r, nil, sessionError(refusedSDP(err, msgCodecError), c.id))
 		e.endCall(c, CauseOf(err), true, true)
 		return

@@ -82,12 +82,12 @@ func (e *Endpoint) runAPI(r *request) {
 	if r.msg.Method == verto.MethodFSAPI {
 		var cmd string
 		if obj.Get("cmd", &cmd) && !perms.FSAPIAllowed(cmd, obj.String("arg")) {
-			e.log.Warn("xrtc: fsapi refused by jsonrpc-allowed-fsapi", "login", p.XrtcUser.Login, "cmd", cmd)
+			e.warnQuiet("xrtc: fsapi refused by jsonrpc-allowed-fsapi", "login", p.XrtcUser.Login, "cmd", cmd)
 			e.respond(r, nil, verto.ErrPermission)
 			return
 		}
 	} else if !perms.JSAPIAllowed(&obj) {
-		e.log.Warn("xrtc: jsapi refused by jsonrpc-allowed-jsapi", "login", p.XrtcUser.Login, "command", obj.String("command"))
+		e.warnQuiet("xrtc: jsapi refused by jsonrpc-allowed-jsapi", "login", p.XrtcUser.Login, "command", obj.String("command"))
 		e.respond(r, nil, verto.ErrPermission)
 		return
 	}
@@ -141,7 +141,7 @@ func (e *Endpoint) jsapi(r *request, runner APIRunner, obj *verto.Object, u *ver
 	out, err := runner.ExecuteJSONAPI(req)
 	if err != nil {
 		if !errors.Is(err, ErrNoJSONAPI) {
-			e.log.Warn("xrtc: jsapi failed", "command", obj.String("command"), "err", err)
+			e.warnQuiet("xrtc: jsapi failed", "command", obj.String("command"), "err", err)
 		}
 		e.respond(r, nil, verto.ErrPermission) // mod_verto's answer when the JSON API gives nothing
 		return

@@ -124,7 +124,7 @@ func (e *Endpoint) deliverChat(m UserChat, params *verto.Object) {
 			err = e.publish(e.subjects.Ctrl(ctrl), verto.MethodInfo, json.RawMessage(b), true)
 		}
 		if err != nil {
-			e.log.Warn("xrtc: chat not sent", "to", m.To, "sessid", sessid, "ctrl_uuid", ctrl, "err", err)
+			e.warnQuiet("xrtc: chat not sent", "to", m.To, "sessid", sessid, "ctrl_uuid", ctrl, "err", err)
 		}
 	}
 	if c := e.lookup(m.CallID); c != nil && m.CallID != "" {
@@ -143,7 +143,7 @@ func (e *Endpoint) deliverChat(m UserChat, params *verto.Object) {
 	}
 	socks, err := e.contacts(e.ctx, subject, m.To)
 	if err != nil {
-		e.log.Warn("xrtc: chat not sent: the user's sockets are unknown", "to", m.To, "err", err)
+		e.warnQuiet("xrtc: chat not sent: the user's sockets are unknown", "to", m.To, "err", err)
 		return
 	}
 	if len(socks) == 0 {

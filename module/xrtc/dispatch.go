@@ -127,7 +127,7 @@ func (e *Endpoint) checkIdents(r *request, ctrlUUID, sessid, callID string) bool
 		return true
 	}
 	e.stats.badInput.Add(1)
-	e.log.Warn("xrtc: request refused: bad identifier", "method", r.msg.Method, "err", err)
+	e.warnQuiet("xrtc: request refused: bad identifier", "method", r.msg.Method, "err", err)
 	var ie *verto.IdentError
 	if errors.As(err, &ie) {
 		e.respond(r, nil, ie.RPC())
@@ -164,7 +164,7 @@ func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 	if !c.mayAct(p) {
 		// Someone else's call: as if it did not exist (owner.go).
 		e.stats.foreign.Add(1)
-		e.log.Warn("xrtc: request on another client's call refused", "method", method, "call_id", callID,
+		e.warnQuiet("xrtc: request on another client's call refused", "method", method, "call_id", callID,
 			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		e.respond(r, nil, callNotExist(callID))
 		return

@@ -72,6 +72,7 @@ type Endpoint struct {
 	bus      Bus
 	ownBus   bool
 	clock    Clock
+	quiet    quietLog // client-caused warnings, bounded
 	log      *slog.Logger
 	nodeUUID string
 	subjects verto.Subjects
@@ -343,7 +344,7 @@ func (e *Endpoint) handle(subject, reply string, data []byte) {
 		if errors.As(err, &de) {
 			rpc, id = de.RPC(), de.ID
 		}
-		e.log.Warn("xrtc: bad message from NATS", "subject", subject, "bytes", len(data), "err", err)
+		e.warnQuiet("xrtc: bad message from NATS", "subject", subject, "bytes", len(data), "err", err)
 		if reply != "" {
 			e.sendReply(reply, verto.NewError(id, rpc))
 		}

@@ -320,7 +320,7 @@ func (e *Endpoint) broadcast(r *request, p *eventParams, s *socket, u *verto.Use
 			e.ev.mu.Unlock()
 		}
 	} else if err := e.host.Broadcast(ch, event); err != nil {
-		e.log.Warn("xrtc: broadcast refused by the switch", "channel", ch, "err", err)
+		e.warnQuiet("xrtc: broadcast refused by the switch", "channel", ch, "err", err)
 	}
 	e.respond(r, nodeResult{NodeUUID: e.nodeUUID}, nil)
 }

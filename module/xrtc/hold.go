@@ -27,7 +27,7 @@ func (e *Endpoint) hold(c *Call, ch Channel, action string, state State) {
 	want := action == verto.ActionHold || (action == verto.ActionToggleHold && !held)
 	if err := ch.Hold(want); err != nil {
 		// mod_verto answers with the hold state whatever happened.
-		e.log.Warn("xrtc: hold refused by the switch", "call_id", c.id, "hold", want, "err", err)
+		e.warnQuiet("xrtc: hold refused by the switch", "call_id", c.id, "hold", want, "err", err)
 	}
 	if e.readHold(c, ch) != held {
 		// hold and unhold restart the media watch with the timeout now in

@@ -66,7 +66,7 @@ func (e *Endpoint) createInbound(r *request, p *verto.CallParams, c *Call) {
 		c.state = StateHangup
 		c.mu.Unlock()
 		e.unregister(c)
-		e.log.Warn("xrtc: cannot create channel", "call_id", c.id, "destination", spec.Caller.DestinationNumber, "err", err)
+		e.warnQuiet("xrtc: cannot create channel", "call_id", c.id, "destination", spec.Caller.DestinationNumber, "err", err)
 		var ce *CauseError
 		switch {
 		case errors.Is(err, ErrBadSDP), errors.Is(err, ErrCodec), errors.As(err, &ce):

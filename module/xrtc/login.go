@@ -78,7 +78,7 @@ func (e *Endpoint) loginCall(c *Call, p *verto.ControlParams) bool {
 		// sessid of a socket that closed (its registry entry went with it)
 		// logged in with it. The call is not offered to them (owner.go).
 		e.stats.foreign.Add(1)
-		e.log.Warn("xrtc: login of another user with a call's sessid: call not re-offered", "call_id", c.id,
+		e.warnQuiet("xrtc: login of another user with a call's sessid: call not re-offered", "call_id", c.id,
 			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		return false
 	}

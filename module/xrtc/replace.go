@@ -29,7 +29,7 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 	}
 	if oc := e.lookup(other); oc != nil && !oc.mayAct(p) {
 		e.stats.foreign.Add(1)
-		e.log.Warn("xrtc: attended transfer with another client's call refused", "call_id", c.id, "replaces", other,
+		e.warnQuiet("xrtc: attended transfer with another client's call refused", "call_id", c.id, "replaces", other,
 			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		return msgInvalidLeg
 	}

@@ -69,7 +69,7 @@ func (e *Endpoint) lookupUser(r *request) {
 		res := verto.LookupUserResult{NodeUUID: e.nodeUUID}
 		switch {
 		case err != nil:
-			e.log.Warn("xrtc: user lookup failed", "user", p.ID+"@"+p.Domain, "err", err)
+			e.warnQuiet("xrtc: user lookup failed", "user", p.ID+"@"+p.Domain, "err", err)
 			e.respond(r, nil, &verto.Error{Code: verto.CodeSessionError, Message: fmt.Sprintf("USER LOOKUP FAILED: %v", err)})
 			return
 		case u == nil:
