@@ -100,8 +100,10 @@ const busQueue = 1 << 17
 const busRedialMax = 5 * time.Second
 
 // dialNATSBus connects with opts (plus the bus's own handlers) and keeps the
-// bus connected for good.
-func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, error) {
+// bus connected for good. While no server answers (XCtrl booted before its
+// NATS) it tries again until ctx ends; a server that refuses it (its
+// credentials) ends the wait at once.
+func dialNATSBus(ctx context.Context, url string, log *slog.Logger, opts ...nats.Option) (*natsBus, error) {
 	b := &natsBus{log: log, ch: make(chan *nats.Msg, busQueue), done: make(chan struct{}), ran: make(chan struct{}),
 		subs: make(map[*busSub]struct{}), bySub: make(map[*nats.Subscription]*busSub)}
 	all := append([]nats.Option{
@@ -123,7 +125,7 @@ func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, e
 		nats.ClosedHandler(b.closedForGood),
 	}, opts...)
 	b.dial = func() (*nats.Conn, error) { return nats.Connect(url, all...) }
-	nc, err := b.dial()
+	nc, err := b.firstDial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +133,28 @@ func dialNATSBus(url string, log *slog.Logger, opts ...nats.Option) (*natsBus, e
 	b.wg.Add(1)
 	go b.run()
 	return b, nil
+}
+
+// firstDial connects, waiting for a server to answer until ctx ends.
+func (b *natsBus) firstDial(ctx context.Context) (*nats.Conn, error) {
+	var logged time.Time
+	wait := 100 * time.Millisecond
+	for {
+		nc, err := b.dial()
+		if err == nil || !errors.Is(err, nats.ErrNoServers) {
+			return nc, err
+		}
+		if time.Since(logged) >= 5*time.Second {
+			logged = time.Now()
+			b.log.Warn("nats: no server answers yet; waiting", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, busRedialMax)
+	}
 }
 
 // closedForGood replaces a connection nats.go will not reconnect.

@@ -1,7 +1,9 @@
 package ctrl
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -22,9 +24,12 @@ const (
 )
 
 // DialBus is XCtrl's NATS bus, for tests that give XCtrl their own registry
-// (Deps.Bus and Deps.Registry go together); close stops it.
+// (Deps.Bus and Deps.Registry go together), on a server that is up; close
+// stops it.
 func DialBus(url string) (b Bus, close func(), err error) {
-	nb, err := dialNATSBus(url, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nb, err := dialNATSBus(ctx, url, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package ctrl_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -326,4 +327,51 @@ func TestLoginReachesOnlyTheNodesOfItsCalls(t *testing.T) {
 			t.Fatalf("node %s without calls of the sessid got xrtc.login", n.UUID())
 		}
 	}
+}
+
+// XCtrl started before its NATS (a machine that boots XCtrl first, a
+// cluster still coming up after a power cut) waits for it within the start
+// deadline instead of exiting: systemd's start limit would otherwise give
+// up on it after five quick failures and leave it down for good.
+func TestStartsBeforeItsNATS(t *testing.T) {
+	base := ctrltest.Goroutines()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	x, err := ctrl.New(ctrl.Config{WSListen: "127.0.0.1:0", NATSURLs: []string{"nats://" + addr}},
+		ctrl.Deps{Users: ctrltest.DefaultUsers(), Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- x.Start(ctx) }()
+	select {
+	case err := <-started:
+		t.Fatalf("XCtrl did not wait for its NATS: %v", err)
+	case <-time.After(time.Second): // NATS boots a second after XCtrl
+	}
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: addr, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := <-started; err != nil {
+		t.Fatalf("XCtrl with its NATS up a second late: %v", err)
+	}
+	c, err := ctrltest.Dial(ctx, x.WSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Login(ctx, "1000@"+ctrltest.Domain, ctrltest.Password, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	_ = x.Shutdown(ctx)
+	ns.Close()
+	ctrltest.CheckLeaks(t, base)
 }

@@ -481,7 +481,7 @@ func (s *Server) startBus(ctx context.Context) error {
 		// TCP for every bus message and registry write.
 		opts = append(opts, nats.InProcessServer(s.natsd.InProcess()))
 	}
-	nb, err := dialNATSBus(url, s.log, append(opts,
+	nb, err := dialNATSBus(ctx, url, s.log, append(opts,
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
