@@ -154,15 +154,23 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 // BenchmarkRelay measures, in one run: a raw NATS request/reply, a raw
 // WebSocket echo, and the full relay client -> XCtrl -> NATS -> node ->
 // XCtrl -> client (verto.info on a call), each b.N times, and reports the
-// medians, the relay's p99 and its ratio to the two raw medians added.
+// medians, the relay's p99 and its ratio to the two raw medians added. The
+// relay runs twice: to the fake node, which reads each request as a node
+// must, and to a bare node that answers unread as the raw NATS responder
+// does; the second ratio is XCtrl's own part.
 func BenchmarkRelay(b *testing.B) {
 	e, x := benchEnv(b)
 	e.StartNode(fakenode.Options{UUID: "bench", Quiet: true})
+	e.StartNode(fakenode.Options{UUID: "bare", Quiet: true, Bare: true})
 	cl := rawLogin(b, x.WSURL(), "1000")
 	if _, err := cl.call("verto.invite", inviteParams("relay-call")); err != nil {
 		b.Fatal(err)
 	}
-	info := `{"dtmf":"1","dialogParams":{"callID":"relay-call","destination_number":"9196","caller_id_name":"Bench","caller_id_number":"1000"}}`
+	// node_uuid routes each request, whichever node took the invite: a
+	// node that reads it (the fake node, as a node must) and one that
+	// answers unread, as the raw NATS responder does.
+	info := `{"dtmf":"1","node_uuid":"bench","dialogParams":{"callID":"relay-call","destination_number":"9196","caller_id_name":"Bench","caller_id_number":"1000"}}`
+	bareInfo := strings.Replace(info, `"node_uuid":"bench"`, `"node_uuid":"bare"`, 1)
 	sample := []byte(`{"jsonrpc":"2.0","id":"1","method":"verto.info","params":` + info + `,"sessid":"bench-0123456789","ctrl_uuid":"` +
 		x.CtrlUUID() + `","node_uuid":"bench","xrtc_user":{"login":"1000@example.com","id":"1000","domain":"example.com"}}`)
 
@@ -211,6 +219,7 @@ func BenchmarkRelay(b *testing.B) {
 	relayT := make([]time.Duration, 0, b.N)
 	pingT := make([]time.Duration, 0, b.N)
 	nodeT := make([]time.Duration, 0, b.N)
+	bareT := make([]time.Duration, 0, b.N)
 	nodeSubject := verto.DefaultSubjects().Node("bench")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -238,6 +247,11 @@ func BenchmarkRelay(b *testing.B) {
 			b.Fatal(err)
 		}
 		t5 := time.Now()
+		if _, err := cl.call("verto.info", bareInfo); err != nil {
+			b.Fatal(err)
+		}
+		t6 := time.Now()
+		bareT = append(bareT, t6.Sub(t5))
 		pingT = append(pingT, t4.Sub(t3))
 		nodeT = append(nodeT, t5.Sub(t4))
 		natsT = append(natsT, t1.Sub(t0))
@@ -253,6 +267,9 @@ func BenchmarkRelay(b *testing.B) {
 	b.ReportMetric(us(median(nodeT)), "node-direct-median-µs")
 	b.ReportMetric(us(p99(relayT)), "relay-p99-µs")
 	b.ReportMetric(float64(rm)/float64(nm+wm), "relay/(nats+ws)")
+	bm := median(bareT)
+	b.ReportMetric(us(bm), "relay-bare-node-median-µs")
+	b.ReportMetric(float64(bm)/float64(nm+wm), "relay-bare-node/(nats+ws)")
 }
 
 func inviteParams(callID string) string {

@@ -35,6 +35,10 @@ type Options struct {
 	AutoAnswer bool
 	// Quiet keeps the node from recording what it receives (benchmarks).
 	Quiet bool
+	// Bare answers every request with the same result, unread, as a raw
+	// NATS responder does (the relay benchmark's node, so that what it
+	// measures beyond raw NATS and a raw WebSocket is XCtrl's own work).
+	Bare bool
 	// Refuse are channel families (the part before the first dot) the
 	// node refuses to subscribe, as xrtc refuses FSevent channels while
 	// enable-fs-events is off.
@@ -261,7 +265,16 @@ func (n *Node) record(subject, method string, params json.RawMessage) {
 }
 
 // onMsg handles what XCtrl sends the node.
+// bareResult is what a Bare node answers to every request.
+var bareResult = []byte(`{"jsonrpc":"2.0","id":1,"result":{"message":"SENT"}}`)
+
 func (n *Node) onMsg(m *nats.Msg) {
+	if n.opts.Bare {
+		if m.Reply != "" {
+			_ = m.Respond(bareResult)
+		}
+		return
+	}
 	msg, err := verto.DecodeMessage(m.Data, verto.Limits{MaxBytes: 4 << 20})
 	if err != nil || msg.Kind() == verto.KindResult || msg.Kind() == verto.KindError {
 		return
