@@ -220,6 +220,9 @@ type Timers struct {
 	Auth          time.Duration // xui_sessid check timeout (3 s)
 	UserLookup    time.Duration // wait for a node's answer to xrtc.lookupUser (3 s)
 	UserCache     time.Duration // how long a node's positive answer is kept (10 s)
+	// CertCheck: how often the wss:// certificate's files are looked at
+	// for a renewal, on handshakes (10 s); SIGHUP reads them at once.
+	CertCheck time.Duration
 }
 
 // Defaults returns c with every unset field at its default.
@@ -298,6 +301,7 @@ func (c Config) Defaults() Config {
 	setDur(&t.Auth, 3*time.Second)
 	setDur(&t.UserLookup, 3*time.Second)
 	setDur(&t.UserCache, 10*time.Second)
+	setDur(&t.CertCheck, 10*time.Second)
 	if c.UserLookup == "" {
 		c.UserLookup = UserLookupFiles
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 )
@@ -24,13 +26,19 @@ func refused(t *testing.T, x *ctrl.Server, reason string) float64 {
 	return counterValue(t, x, "xctrl_sockets_refused_total", "reason", reason)
 }
 
-// counterValue is the counter name of x's metrics, with the label pair
-// (name, value) when given.
+// counterValue is the counter (or gauge) name of x's metrics, with the
+// label pair (name, value) when given.
 func counterValue(t *testing.T, x *ctrl.Server, name string, label ...string) float64 {
 	t.Helper()
 	mfs, err := x.Metrics().Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	value := func(m *dto.Metric) float64 {
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
 	}
 	for _, mf := range mfs {
 		if mf.GetName() != name {
@@ -38,16 +46,16 @@ func counterValue(t *testing.T, x *ctrl.Server, name string, label ...string) fl
 		}
 		for _, m := range mf.GetMetric() {
 			if len(label) == 0 {
-				return m.GetCounter().GetValue()
+				return value(m)
 			}
 			for _, l := range m.GetLabel() {
 				if l.GetName() == label[0] && l.GetValue() == label[1] {
-					return m.GetCounter().GetValue()
+					return value(m)
 				}
 			}
 		}
 	}
-	t.Fatalf("no counter %s %v", name, label)
+	t.Fatalf("no metric %s %v", name, label)
 	return 0
 }
 

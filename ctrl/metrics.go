@@ -192,6 +192,8 @@ var (
 	pendingDesc = prometheus.NewDesc("xctrl_pending_requests", "Relayed requests waiting for a node.", nil, nil)
 	heldDesc    = prometheus.NewDesc("xctrl_send_queued_bytes",
 		"Bytes of frames queued to all sockets or being written to them (bounded by --max-queued-total).", nil, nil)
+	certDesc = prometheus.NewDesc("xctrl_tls_certificate_not_after_seconds",
+		"When the wss:// certificate in use expires (Unix time): alert before it does.", nil, nil)
 )
 
 func (g *serverGauges) Describe(ch chan<- *prometheus.Desc) {
@@ -200,6 +202,7 @@ func (g *serverGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- callsDesc
 	ch <- pendingDesc
 	ch <- heldDesc
+	ch <- certDesc
 }
 
 func (g *serverGauges) Collect(ch chan<- prometheus.Metric) {
@@ -213,6 +216,9 @@ func (g *serverGauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(callsDesc, prometheus.GaugeValue, float64(counts[st]), st)
 	}
 	ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(s.queued.Load()))
+	if s.certs != nil {
+		ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(s.certs.NotAfter().Unix()))
+	}
 	if s.reqs != nil {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.reqs.Pending()))
 	}

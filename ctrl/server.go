@@ -98,6 +98,7 @@ type Server struct {
 	nofile     uint64  // the open-file limit (Start)
 
 	wsAddr, wssAddr, metricsAddr string
+	certs                        *certStore // the wss:// certificate (nil: no wss)
 	https                        []*http.Server
 	wsLns                        []net.Listener // accepted by acceptWS
 	subs                         []Subscription
@@ -189,6 +190,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // answers cached from nodes. A directory with errors keeps the old users;
 // every problem is logged with its file and line. Logged-in sockets stay.
 func (s *Server) ReloadUsers() error {
+	return s.reloadUsers()
+}
+
+// Reload is what SIGHUP does: the users read again (ReloadUsers) and the
+// wss:// certificate read again from its files (a renewal). What does not
+// load keeps what is in use; the first error is returned.
+func (s *Server) Reload() error {
+	err := s.reloadUsers()
+	if s.certs != nil {
+		err = errors.Join(err, s.certs.Reload())
+	}
+	return err
+}
+
+func (s *Server) reloadUsers() error {
 	r, ok := s.users.(Reloader)
 	if !ok {
 		return nil
@@ -561,11 +577,12 @@ func (s *Server) listen() error {
 		go s.acceptWS(gl, other)
 	}
 	if s.cfg.WSSListen != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		certs, err := newCertStore(s.cfg.CertFile, s.cfg.KeyFile, s.cfg.Timers.CertCheck, s.log)
 		if err != nil {
-			return fmt.Errorf("ctrl: certificate: %w", err)
+			return err
 		}
-		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.certs = certs
+		tc := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 		if s.wssAddr, err = serve(s.cfg.WSSListen, tc, mux, true); err != nil {
 			return err
 		}

@@ -177,8 +177,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for {
 			select {
 			case <-hup:
-				log.Info("SIGHUP: reloading users")
-				_ = srv.ReloadUsers()
+				log.Info("SIGHUP: reloading users and the wss certificate")
+				_ = srv.Reload()
 			case <-ctx.Done():
 				return
 			}
