@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -106,7 +108,7 @@ func (a Auth) Options() ([]nats.Option, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrAuth, err)
 		}
-		opts = append(opts, nats.Token(tok))
+		opts = append(opts, tokenFromFile(a.TokenFile, tok))
 	case a.NKeySeedFile != "":
 		o, err := nkeyOption(a.NKeySeedFile)
 		if err != nil {
@@ -144,6 +146,27 @@ func nkeyOption(path string) (nats.Option, error) {
 	return nats.NkeyOptionFromSeed(path)
 }
 
+// tokenFromFile gives the token of a token file at each connect and
+// reconnect (nats.go asks the handler every time): XCtrl's embedded NATS
+// takes a new token when XCtrl restarts and writes it to the file, and a
+// token read once would be refused for good. A file that cannot be read,
+// or is empty, gives the token read last.
+func tokenFromFile(path, first string) nats.Option {
+	var (
+		mu   sync.Mutex
+		last = first
+	)
+	return nats.TokenHandler(func() string {
+		tok, err := ReadToken(path)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil && tok != "" {
+			last = tok
+		}
+		return last
+	})
+}
+
 // ReadToken reads the token of a token file: its first line, trimmed.
 func ReadToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -154,12 +177,16 @@ func ReadToken(path string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// WriteToken writes a token file readable by its owner only (0600).
+// WriteToken writes a token file readable by its owner only (0600). The
+// file is replaced whole (a new file renamed over it): a node that reads it
+// while it is written, at a reconnect, sees the old token or the new one.
 func WriteToken(path, token string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // gone already once renamed
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
 		return err
@@ -168,5 +195,8 @@ func WriteToken(path, token string) error {
 		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -121,3 +121,56 @@ func TestEndpointConnectsWithATokenFile(t *testing.T) {
 	}
 	_ = bad.Stop(ctx)
 }
+
+// XCtrl's embedded NATS takes a new token each time XCtrl starts, and
+// writes it to the token file. A node on that machine must come back on
+// the bus after XCtrl restarts (a crash, an upgrade): it reads the file
+// again at each connect, not only when the module loads (found by reading
+// the code: the node retried the old token until FreeSWITCH was restarted).
+func TestNodeFollowsARestartedXCtrlsNewToken(t *testing.T) {
+	checkLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ns, err := natsd.Start(ctx, natsd.Options{Listen: "127.0.0.1:-1", NoJetStream: true, Token: "first-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(ns.ClientURL(), "nats://")
+	file := filepath.Join(t.TempDir(), "nats.token")
+	if err := natsauth.WriteToken(file, "first-token"); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := natsauth.Auth{TokenFile: file}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan struct{}, 4)
+	b, err := xrtc.DialNATS([]string{ns.ClientURL()}, xrtc.NATSOptions{Log: testLog(), ReconnectWait: 20 * time.Millisecond,
+		Auth: auth, Reconnected: func() { back <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Subscribe("node.x", "", func(_, _ string, _ []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	// XCtrl restarts: a new server on the same port, with a new token in
+	// the file.
+	ns.Close()
+	if err := natsauth.WriteToken(file, "second-token"); err != nil {
+		t.Fatal(err)
+	}
+	ns2, err := natsd.Start(ctx, natsd.Options{Listen: addr, NoJetStream: true, Token: "second-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns2.Close()
+	select {
+	case <-back:
+	case <-ctx.Done():
+		t.Fatalf("the node never came back on the bus with the new token (%s)", b.Status())
+	}
+	if !b.Connected() {
+		t.Fatalf("not connected after coming back (%s)", b.Status())
+	}
+}
