@@ -1,0 +1,103 @@
+//go:build freeswitch
+
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"xccrtc/ctrl"
+)
+
+// hostileSDPs are offers a client could send to take a node down: each is
+// a browser-like offer made too big in one way, well within XCtrl's frame
+// bound (256 KiB).
+func hostileSDPs(base string) map[string]string {
+	head, audio, _ := strings.Cut(base, "m=audio")
+	audio = "m=audio" + audio
+	lines := func(n int, f func(i int) string) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(f(i))
+			b.WriteString("\r\n")
+		}
+		return b.String()
+	}
+	addToAudio := func(extra string) string {
+		return head + strings.Replace(audio, "a=rtcp-mux\r\n", "a=rtcp-mux\r\n"+extra, 1)
+	}
+	var pts []string
+	for i := range 2000 {
+		pts = append(pts, fmt.Sprint(i%128))
+	}
+	return map[string]string{
+		"200 m-lines": head + strings.Repeat(audio, 200),
+		"4000 candidates": addToAudio(lines(4000, func(i int) string {
+			return fmt.Sprintf("a=candidate:%d 1 udp 2122260223 10.%d.%d.%d %d typ host", i, i/65536%256, i/256%256, i%256, 10000+i%50000)
+		})),
+		"3000 rtpmaps": addToAudio(lines(3000, func(i int) string {
+			return fmt.Sprintf("a=rtpmap:%d opus%d/48000/2", 96+i%32, i)
+		})),
+		"2000 payload types": head + strings.Replace(audio, "SAVPF ", "SAVPF "+strings.Join(pts, " ")+" ", 1),
+		"100 KB line":        addToAudio("a=fmtp:111 " + strings.Repeat("x", 100<<10) + "\r\n"),
+		"4000 ssrc lines": addToAudio(lines(4000, func(i int) string {
+			return fmt.Sprintf("a=ssrc:%d cname:%d", 1000+i, i)
+		})),
+		"long ice-ufrag":   strings.Replace(base, "a=ice-ufrag:", "a=ice-ufrag:"+strings.Repeat("u", 60<<10), 1),
+		"long fingerprint": strings.Replace(base, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 "+strings.Repeat("AB:", 20<<10), 1),
+		"huge port":        strings.Replace(base, "m=audio 9 ", "m=audio 99999999999999999999 ", 1),
+		"no lines":         "v=0",
+		"binary":           "v=0\r\n\x00\x01\x02\xff\xfe m=audio 9 RTP/AVP 0\r\n",
+	}
+}
+
+// testHostileSDP: each oversized or malformed offer gets an answer (an
+// error, or a call that FreeSWITCH answers or ends), FreeSWITCH stays up,
+// and a normal call works after them all. The node hands the offer to
+// FreeSWITCH as mod_verto does; this checks that FreeSWITCH's SDP code,
+// not a parser of ours, bears what one client can send.
+func testHostileSDP(t *testing.T, f *fsEnv, x *ctrl.Server) {
+	p := dialPeer(t, x.WSURL(), "1001")
+	defer p.close()
+	defer hangupAll(t, f)
+	base := p.newCall(newID())
+	offer, err := base.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdp := base.gathered(func() error { return base.pc.SetLocalDescription(offer) })
+	for name, bad := range hostileSDPs(sdp) {
+		start := time.Now()
+		id := newID()
+		r := p.request("verto.invite", map[string]any{
+			"sdp":          bad,
+			"dialogParams": map[string]any{"callID": id, "destination_number": "9196", "caller_id_number": "1001"},
+		})
+		outcome := "refused"
+		if r.Error == nil {
+			// The offer is negotiated after CALL CREATED: wait for the
+			// call's answer or its end.
+			outcome = "no answer, no bye"
+			p.wait(10*time.Second, func() bool {
+				for _, m := range p.reqs {
+					if m.callID() == id && (m.Method == "verto.answer" || m.Method == "verto.media" || m.Method == "verto.bye") {
+						outcome = m.Method + " " + m.param("cause")
+						return true
+					}
+				}
+				return false
+			})
+		}
+		t.Logf("%s (%d bytes): %s in %v (error %+v)", name, len(bad), outcome, time.Since(start).Round(time.Millisecond), r.Error)
+		if outcome == "no answer, no bye" {
+			t.Errorf("%s: the call hangs (neither answered nor ended in 10 s)", name)
+		}
+		if out, err := f.cli("status"); err != nil || !strings.Contains(out, "UP") {
+			t.Fatalf("FreeSWITCH after %q: %v\n%s", name, err, out)
+		}
+		hangupAll(t, f)
+	}
+	p.call("9196")
+}
