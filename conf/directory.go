@@ -272,6 +272,25 @@ func (d *Directory) UserCount() int {
 	return n
 }
 
+// StockPassword is FreeSWITCH's stock default_password (vars.xml), which
+// its stock directory gives every user.
+const StockPassword = "1234"
+
+// UsersWithPassword lists the users (id@domain) that log in with pw as
+// their own id and domain: with StockPassword, the users anyone who read
+// FreeSWITCH's stock config can log in as.
+func (d *Directory) UsersWithPassword(pw string) []string {
+	var out []string
+	for _, dom := range d.Domains {
+		for _, u := range dom.Users {
+			if !u.Pointer && u.CheckPassword(u.ID, u.Domain, pw) {
+				out = append(out, u.Login())
+			}
+		}
+	}
+	return out
+}
+
 // Domain returns the domain FreeSWITCH would use for name: the first whose
 // name matches case-insensitively.
 func (d *Directory) Domain(name string) (*Domain, bool) {

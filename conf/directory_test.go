@@ -414,3 +414,27 @@ func TestParsePerm(t *testing.T) {
 }
 
 func pair(name, value string) Pair { return Pair{Name: name, Value: value} }
+
+// The users that log in with FreeSWITCH's stock default_password are
+// listed (XCtrl warns of them), whichever param holds it; pointers and
+// other passwords are not.
+func TestUsersWithTheStockPassword(t *testing.T) {
+	a1 := A1Hash("1003", "x", StockPassword)
+	fsys := fstest.MapFS{"c/dir.xml": &fstest.MapFile{Data: []byte(`<document type="freeswitch/xml"><section name="directory"><domain name="x"><groups>
+<group name="g"><users>
+<user id="1000"><params><param name="password" value="1234"/></params></user>
+<user id="1001"><params><param name="password" value="s3cret"/></params></user>
+<user id="1002"><params><param name="password" value="s3cret"/><param name="jsonrpc-password" value="1234"/></params></user>
+<user id="1003"><params><param name="a1-hash" value="`+a1+`"/></params></user>
+</users></group>
+<group name="h"><users><user id="1000" type="pointer"/></users></group>
+</groups></domain></section></document>`)}}
+	d, err := LoadDirectory("/c/dir.xml", DirectoryOptions{CoreVars: map[string]string{}, FS: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.UsersWithPassword(StockPassword)
+	if want := []string{"1000@x", "1002@x", "1003@x"}; !slices.Equal(got, want) {
+		t.Errorf("users with the stock password: %v, want %v", got, want)
+	}
+}

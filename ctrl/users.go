@@ -162,6 +162,11 @@ func loadDirectory(cfg Config, log *slog.Logger) (*conf.Directory, error) {
 	}
 	log.Info("directory loaded", "from", from, "files", len(d.Files), "domains", len(d.Domains), "users", d.UserCount(),
 		"warnings", len(ps))
+	if weak := d.UsersWithPassword(conf.StockPassword); len(weak) > 0 {
+		// XCtrl faces the internet, and the stock config is public.
+		log.Warn("users log in with FreeSWITCH's stock default_password: anyone can log in as them; set default_password in vars.xml, or their password params",
+			"password", conf.StockPassword, "users", len(weak), "first", weak[:min(len(weak), 5)])
+	}
 	return d, nil
 }
 
