@@ -425,7 +425,7 @@ func TestUsersWithTheStockPassword(t *testing.T) {
 <user id="1000"><params><param name="password" value="1234"/></params></user>
 <user id="1001"><params><param name="password" value="s3cret"/></params></user>
 <user id="1002"><params><param name="password" value="s3cret"/><param name="jsonrpc-password" value="1234"/></params></user>
-<user id="1003"><params><param name="a1-hash" value="`+a1+`"/></params></user>
+<user id="1003"><params><param name="a1-hash" value="` + a1 + `"/></params></user>
 </users></group>
 <group name="h"><users><user id="1000" type="pointer"/></users></group>
 </groups></domain></section></document>`)}}
