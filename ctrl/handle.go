@@ -187,6 +187,20 @@ func (srv *Server) frameTooLarge(s *Session) {
 	s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgTooLarge}))
 }
 
+// controlFrame counts a peer's ping or pong against the socket's rate as
+// a message: each ping costs a pong, and a flood of either would take a
+// core of XCtrl for one client. It reports whether to answer (a ping): yes
+// until the socket is closed as a flood (strike).
+func (srv *Server) controlFrame(s *Session) bool {
+	now := time.Now().UnixNano()
+	lim := &srv.cfg.Limits
+	if s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {
+		return true
+	}
+	srv.metrics.rateLimited.Add(1)
+	return srv.strike(s, now)
+}
+
 // strike counts a frame that came over the rate limit. A client that keeps
 // sending at more than twice its rate (a second bucket of the same size runs
 // dry) is a flood, not a burst: its socket is closed and strike says false.

@@ -339,7 +339,14 @@ func (s *Session) tooLarge() {
 
 func (s *Session) ping(payload []byte) {
 	s.lastActive.Store(time.Now().UnixNano())
-	s.enqueue(outFrame{data: bytes.Clone(payload), op: ws.OpPong})
+	if s.srv.controlFrame(s) {
+		s.enqueue(outFrame{data: bytes.Clone(payload), op: ws.OpPong})
+	}
+}
+
+func (s *Session) pong() {
+	s.lastActive.Store(time.Now().UnixNano())
+	s.srv.controlFrame(s)
 }
 
 func (s *Session) closeFrame(payload []byte) {

@@ -250,3 +250,59 @@ func smallWindowDialer() *websocket.Dialer {
 	}}
 	return &websocket.Dialer{NetDialContext: nd.DialContext}
 }
+
+// WebSocket pings count against the socket's rate like messages: each
+// costs XCtrl a pong, and a client that sends them by the thousand, before
+// it logs in or after, would have a core of XCtrl answer them (found by
+// reading the frame reader: control frames bypassed the rate limit). A
+// socket that keeps sending them past its rate is dropped (1008), as a
+// message flood is; others go on.
+func TestPingFloodIsRateLimited(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec = 5
+		c.Limits.RateBurst = 10
+	})
+	other := e.Login(x, "1001")
+	for _, op := range []ws.OpCode{ws.OpPing, ws.OpPong} {
+		conn, br, _, err := ws.Dial(e.Ctx, x.WSURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flood []byte
+		for range 5000 {
+			b, _ := ws.CompileFrame(ws.MaskFrame(ws.NewFrame(op, true, []byte("x"))))
+			flood = append(flood, b...)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		go func() { _, _ = conn.Write(flood) }() // may be cut off halfway
+		var rd io.Reader = conn
+		if br != nil {
+			rd = io.MultiReader(br, conn)
+		}
+		pongs, code, reason := 0, ws.StatusCode(0), ""
+		for {
+			h, err := ws.ReadHeader(rd)
+			if err != nil {
+				break
+			}
+			payload := make([]byte, h.Length)
+			if _, err := io.ReadFull(rd, payload); err != nil {
+				break
+			}
+			if h.OpCode == ws.OpPong {
+				pongs++
+			}
+			if h.OpCode == ws.OpClose {
+				code, reason = ws.ParseCloseFrameData(payload)
+				break
+			}
+		}
+		conn.Close()
+		if code != ws.StatusPolicyViolation || reason != verto.MsgRateLimited || pongs > 100 {
+			t.Errorf("5,000 frames of opcode %d: closed with %d %q after %d pongs, want %d %q after at most 100",
+				op, code, reason, pongs, ws.StatusPolicyViolation, verto.MsgRateLimited)
+		}
+	}
+	alive(t, other)
+}

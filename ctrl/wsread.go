@@ -32,9 +32,10 @@ type wsHandler interface {
 	message(data []byte)
 	// tooLarge: a message over the cap was read to its end and dropped.
 	tooLarge()
-	// ping and closeFrame are the peer's control frames (payload only
-	// valid during the call).
+	// ping, pong and closeFrame are the peer's control frames (payload
+	// only valid during the call).
 	ping(payload []byte)
+	pong()
 	closeFrame(payload []byte)
 }
 
@@ -109,6 +110,8 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			switch hdr.OpCode {
 			case ws.OpPing:
 				h.ping(payload)
+			case ws.OpPong:
+				h.pong()
 			case ws.OpClose:
 				h.closeFrame(payload)
 			}

@@ -14,6 +14,7 @@ type recorder struct{ got []string }
 func (r *recorder) message(d []byte)    { r.got = append(r.got, "msg:"+string(d)) }
 func (r *recorder) tooLarge()           { r.got = append(r.got, "too-large") }
 func (r *recorder) ping(p []byte)       { r.got = append(r.got, "ping:"+string(p)) }
+func (r *recorder) pong()               { r.got = append(r.got, "pong") }
 func (r *recorder) closeFrame(p []byte) { r.got = append(r.got, fmt.Sprintf("close:%x", p)) }
 
 // clientFrame is a masked frame as a browser sends it.
@@ -46,6 +47,7 @@ func TestWSReader(t *testing.T) {
 		{"too large across fragments", [][]byte{clientFrame(t, ws.OpText, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"too-large", "msg:ok"}, false},
+		{"pong", [][]byte{clientFrame(t, ws.OpPong, true, "q"), clientFrame(t, ws.OpText, true, "m")}, []string{"pong", "msg:m"}, false},
 		{"close", [][]byte{clientFrame(t, ws.OpClose, true, "\x03\xe8")}, []string{"close:03e8"}, false},
 		{"unmasked", [][]byte{ws.MustCompileFrame(ws.NewTextFrame([]byte("x")))}, nil, true},
 		{"continuation first", [][]byte{clientFrame(t, ws.OpContinuation, true, "x")}, nil, true},
