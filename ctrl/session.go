@@ -344,6 +344,8 @@ func (s *Session) ping(payload []byte) {
 	}
 }
 
+func (s *Session) fragment() { s.srv.controlFrame(s) }
+
 func (s *Session) pong() {
 	s.lastActive.Store(time.Now().UnixNano())
 	s.srv.controlFrame(s)

@@ -32,6 +32,9 @@ type wsHandler interface {
 	message(data []byte)
 	// tooLarge: a message over the cap was read to its end and dropped.
 	tooLarge()
+	// fragment: a data frame that does not end its message (the message
+	// comes with its last frame).
+	fragment()
 	// ping, pong and closeFrame are the peer's control frames (payload
 	// only valid during the call).
 	ping(payload []byte)
@@ -123,6 +126,9 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			r.over, r.msg = true, nil
 			data = data[n:]
 			r.discard, r.dropFin = hdr.Length, hdr.Fin
+			if !hdr.Fin {
+				h.fragment()
+			}
 			if hdr.Length == 0 && hdr.Fin {
 				r.over = false
 				h.tooLarge()
@@ -139,6 +145,7 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 		switch {
 		case !hdr.Fin:
 			r.msg = append(r.msg, payload...)
+			h.fragment()
 		case r.msg != nil:
 			msg := append(r.msg, payload...)
 			r.msg = nil

@@ -15,6 +15,7 @@ func (r *recorder) message(d []byte)    { r.got = append(r.got, "msg:"+string(d)
 func (r *recorder) tooLarge()           { r.got = append(r.got, "too-large") }
 func (r *recorder) ping(p []byte)       { r.got = append(r.got, "ping:"+string(p)) }
 func (r *recorder) pong()               { r.got = append(r.got, "pong") }
+func (r *recorder) fragment()           { r.got = append(r.got, "frag") }
 func (r *recorder) closeFrame(p []byte) { r.got = append(r.got, fmt.Sprintf("close:%x", p)) }
 
 // clientFrame is a masked frame as a browser sends it.
@@ -41,12 +42,12 @@ func TestWSReader(t *testing.T) {
 		{"two in a row", [][]byte{clientFrame(t, ws.OpText, true, "1"), clientFrame(t, ws.OpText, true, "2")}, []string{"msg:1", "msg:2"}, false},
 		{"64 KiB+ payload (8-byte length)", [][]byte{clientFrame(t, ws.OpText, true, big)}, []string{"msg:" + big}, false},
 		{"fragments with a ping between", [][]byte{clientFrame(t, ws.OpText, false, "ab"), clientFrame(t, ws.OpPing, true, "p"),
-			clientFrame(t, ws.OpContinuation, false, "cd"), clientFrame(t, ws.OpContinuation, true, "ef")}, []string{"ping:p", "msg:abcdef"}, false},
+			clientFrame(t, ws.OpContinuation, false, "cd"), clientFrame(t, ws.OpContinuation, true, "ef")}, []string{"frag", "ping:p", "frag", "msg:abcdef"}, false},
 		{"too large, then fine", [][]byte{clientFrame(t, ws.OpText, true, string(bytes.Repeat([]byte("y"), 2000))), clientFrame(t, ws.OpText, true, "ok")},
 			[]string{"too-large", "msg:ok"}, false},
 		{"too large across fragments", [][]byte{clientFrame(t, ws.OpText, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, false, string(bytes.Repeat([]byte("y"), 600))),
-			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"too-large", "msg:ok"}, false},
+			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"frag", "frag", "too-large", "msg:ok"}, false},
 		{"pong", [][]byte{clientFrame(t, ws.OpPong, true, "q"), clientFrame(t, ws.OpText, true, "m")}, []string{"pong", "msg:m"}, false},
 		{"close", [][]byte{clientFrame(t, ws.OpClose, true, "\x03\xe8")}, []string{"close:03e8"}, false},
 		{"unmasked", [][]byte{ws.MustCompileFrame(ws.NewTextFrame([]byte("x")))}, nil, true},
