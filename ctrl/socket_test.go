@@ -255,8 +255,8 @@ func smallWindowDialer() *websocket.Dialer {
 // costs XCtrl a pong, and a client that sends them by the thousand, before
 // it logs in or after, would have a core of XCtrl answer them (found by
 // reading the frame reader: control frames bypassed the rate limit). So do
-// pongs, and the fragments of a message (browsers send whole messages; one
-// message cut in byte-long fragments cost a frame's work per byte). A
+// pongs, and small fragments of a message (browsers send whole messages;
+// one message cut in byte-long fragments cost a frame's work per byte). A
 // socket that keeps sending them past its rate is dropped (1008), as a
 // message flood is; others go on.
 func TestPingFloodIsRateLimited(t *testing.T) {

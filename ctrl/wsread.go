@@ -27,13 +27,19 @@ type wsReader struct {
 }
 
 // wsHandler receives what a wsReader decodes.
+// smallFragment: a message fragment smaller than this costs as much as a
+// message (wsHandler.fragment). Browsers send whole messages, libraries
+// that cut messages cut them at their write buffer (4 KiB for gorilla),
+// and a message cut in byte-long fragments costs a frame's work per byte.
+const smallFragment = 512
+
 type wsHandler interface {
 	// message is one whole text or binary message; the callee owns data.
 	message(data []byte)
 	// tooLarge: a message over the cap was read to its end and dropped.
 	tooLarge()
-	// fragment: a data frame that does not end its message (the message
-	// comes with its last frame).
+	// fragment: a data frame under smallFragment bytes that does not end
+	// its message (the message comes with its last frame).
 	fragment()
 	// ping, pong and closeFrame are the peer's control frames (payload
 	// only valid during the call).
@@ -126,7 +132,7 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			r.over, r.msg = true, nil
 			data = data[n:]
 			r.discard, r.dropFin = hdr.Length, hdr.Fin
-			if !hdr.Fin {
+			if !hdr.Fin && hdr.Length < smallFragment {
 				h.fragment()
 			}
 			if hdr.Length == 0 && hdr.Fin {
@@ -145,7 +151,9 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 		switch {
 		case !hdr.Fin:
 			r.msg = append(r.msg, payload...)
-			h.fragment()
+			if hdr.Length < smallFragment {
+				h.fragment()
+			}
 		case r.msg != nil:
 			msg := append(r.msg, payload...)
 			r.msg = nil
