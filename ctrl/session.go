@@ -346,10 +346,9 @@ func (s *Session) ping(payload []byte) {
 
 func (s *Session) fragment() { s.srv.controlFrame(s) }
 
-func (s *Session) pong() {
-	s.lastActive.Store(time.Now().UnixNano())
-	s.srv.controlFrame(s)
-}
+// pong: a peer's pong (lastHeard already says it is there) only counts
+// against its rate.
+func (s *Session) pong() { s.srv.controlFrame(s) }
 
 func (s *Session) closeFrame(payload []byte) {
 	code, _ := ws.ParseCloseFrameData(payload)
