@@ -188,6 +188,15 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 		r.result(sessionError("Permission Denied."))
 		return
 	}
+	if ok, warn := srv.casts.allow(id.User.Login, time.Now()); !ok {
+		srv.metrics.castsLimited.Add(1)
+		if warn {
+			s.logger().Warn("broadcasts refused: over the rate of one user (--broadcast-rate-per-user); logged once in 10 s",
+				"login", id.User.Login, "eventChannel", ch)
+		}
+		r.fail(sessionError(verto.MsgRateLimited))
+		return
+	}
 	o.Set("userid", id.User.Login)
 	o.Set("fromDisplay", id.Display())
 	node, ok := srv.router.ChannelNode(ch)

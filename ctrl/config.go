@@ -186,6 +186,15 @@ type Limits struct {
 	InviteRatePerUser  float64
 	InviteBurstPerUser int
 
+	// BroadcastRatePerUser bounds the verto.broadcast requests of one
+	// login, all its sockets on this instance together, per second
+	// sustained (5; negative: no bound); BroadcastBurstPerUser is the
+	// burst above it (50). A broadcast goes to every socket subscribed to
+	// its channel (a conference's chat or liveArray: hundreds), so one
+	// user's broadcasts are bounded far below its message rate.
+	BroadcastRatePerUser  float64
+	BroadcastBurstPerUser int
+
 	LoginFailuresPerAddr int           // failed logins per address per window (20)
 	LoginFailuresPerUser int           // failed logins per user per window (10)
 	LoginFailureWindow   time.Duration // (1 min)
@@ -278,6 +287,10 @@ func (c Config) Defaults() Config {
 		l.InviteRatePerUser = 5
 	}
 	setInt(&l.InviteBurstPerUser, 20)
+	if l.BroadcastRatePerUser == 0 {
+		l.BroadcastRatePerUser = 5
+	}
+	setInt(&l.BroadcastBurstPerUser, 50)
 	setInt(&l.LoginFailuresPerAddr, 20)
 	setInt(&l.LoginFailuresPerUser, 10)
 	setDur(&l.LoginFailureWindow, time.Minute)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"xccrtc/conf"
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
 	"xccrtc/ctrl/internal/fakenode"
@@ -533,5 +534,55 @@ func TestSubscriptionsPerUser(t *testing.T) {
 	}
 	if ok != 3 {
 		t.Fatalf("%d of 4 subscriptions of 5 got in under a bound of 15, want 3", ok)
+	}
+}
+
+// TestBroadcastFloodFromOneUser: a verto.broadcast reaches every socket
+// subscribed to its channel (a conference's chat or liveArray: hundreds of
+// sockets), so one user's broadcasts are bounded on their own, far below
+// the user's message rate (found by reading: 2,000 broadcasts of one user
+// in a burst made 2,000 times the channel's subscribers in frames). Past
+// the bound a broadcast is answered Rate limit exceeded and reaches no
+// node; others broadcast on.
+func TestBroadcastFloodFromOneUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.BroadcastRatePerUser = 1
+		c.Limits.BroadcastBurstPerUser = 5
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	for _, u := range []string{"caster", "other"} {
+		e.Users.Add(u, ctrltest.Domain, ctrltest.Password, map[string]string{conf.ParamAllowedEventChannels: "demo"})
+	}
+	a, b := e.Login(x, "caster"), e.Login(x, "caster")
+	chat := map[string]any{"eventChannel": "demo", "data": map[string]any{"action": "send", "message": "hi"}}
+	const each = 20
+	var ids []int64
+	for i := 0; i < each; i++ {
+		ids = append(ids, a.Send(verto.MethodBroadcast, chat), b.Send(verto.MethodBroadcast, chat))
+	}
+	passed, refused := 0, 0
+	for i, id := range ids {
+		r := []*ctrltest.Browser{a, b}[i%2].Reply(id)
+		switch {
+		case r.Error == nil && ctrltest.Param(r, "message") == "":
+			passed++
+		case r.Error == nil:
+			t.Fatalf("broadcast %d: %s", i, r.Result)
+		case r.Error.Message == verto.MsgRateLimited:
+			refused++
+		default:
+			t.Fatalf("broadcast %d: %+v", i, r.Error)
+		}
+	}
+	if passed < 5 || passed > 7 || passed+refused != 2*each {
+		t.Fatalf("%d broadcasts passed, %d refused; want 5 to 7 passed, the rest refused", passed, refused)
+	}
+	if got := n.Count(verto.MethodBroadcast); got != passed {
+		t.Fatalf("the node got %d broadcasts, want %d: a refused one reached it", got, passed)
+	}
+	other := e.Login(x, "other")
+	if r := other.Call(verto.MethodBroadcast, chat); r.Error != nil || ctrltest.Param(r, "message") != "" {
+		t.Fatalf("another user's broadcast: %+v %s", r.Error, r.Result)
 	}
 }

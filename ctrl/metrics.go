@@ -29,6 +29,8 @@ type Metrics struct {
 	rateLimited counter
 	// invitesLimited: verto.invite refused by the per-login invite rate.
 	invitesLimited counter
+	// castsLimited: verto.broadcast refused by the per-login broadcast rate.
+	castsLimited counter
 	// userLimited: messages refused by the per-login message rate.
 	userLimited counter
 	slowDropped counter
@@ -94,6 +96,7 @@ func newMetrics(srv *Server) *Metrics {
 	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
 	m.userLimited = f.counter("xctrl_user_rate_limited_total", "Messages refused by the per-login message rate (--user-rate), all of a user's sockets together.")
 	m.invitesLimited = f.counter("xctrl_invites_rate_limited_total", "verto.invite requests refused by the per-login invite rate (--invite-rate-per-user).")
+	m.castsLimited = f.counter("xctrl_broadcasts_rate_limited_total", "verto.broadcast requests refused by the per-login broadcast rate (--broadcast-rate-per-user).")
 	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
 	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")
 	m.nodeSuspect = f.counter("xctrl_node_suspected_total", "Times a node got no responders or timed out and was taken out of the choice.")

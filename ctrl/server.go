@@ -81,6 +81,7 @@ type Server struct {
 	byAddr   *Throttle
 	byUser   *Throttle
 	invites  *keyedRate // verto.invite per login
+	casts    *keyedRate // verto.broadcast per login
 	logins   *keyedRate // successful logins per login
 	userMsgs *userRates // messages per login
 	// queued: bytes queued to all sockets (Limits.MaxQueuedTotal).
@@ -147,6 +148,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		byAddr:   NewThrottle(cfg.Limits.LoginFailuresPerAddr, cfg.Limits.LoginFailureWindow),
 		byUser:   NewThrottle(cfg.Limits.LoginFailuresPerUser, cfg.Limits.LoginFailureWindow),
 		invites:  newKeyedRate(cfg.Limits.InviteRatePerUser, cfg.Limits.InviteBurstPerUser),
+		casts:    newKeyedRate(cfg.Limits.BroadcastRatePerUser, cfg.Limits.BroadcastBurstPerUser),
 		logins:   newKeyedRate(cfg.Limits.LoginRatePerUser, cfg.Limits.LoginBurstPerUser),
 		userMsgs: newUserRates(cfg.Limits.UserRatePerSec, cfg.Limits.UserRateBurst),
 	}
@@ -718,6 +720,7 @@ func (s *Server) startLoops() {
 		s.byAddr.Sweep(now)
 		s.byUser.Sweep(now)
 		s.invites.Sweep(now)
+		s.casts.Sweep(now)
 		s.logins.Sweep(now)
 	})
 }

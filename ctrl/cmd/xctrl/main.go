@@ -54,6 +54,8 @@ type options struct {
 	maxFrame, maxBatch, rateBurst, maxQueue int
 	rate, inviteRate, loginRate, userRate   float64
 	inviteBurst, loginBurst, userBurst      int
+	castRate                                float64
+	castBurst                               int
 	failAddr, failUser                      int
 	maxSockets, maxPreLogin, maxPerUser     int
 	maxPreLoginFrame, maxQueuedTotalMiB     int
@@ -112,6 +114,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.loginBurst, "login-burst-per-user", 300, "burst of `logins` above --login-rate-per-user")
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.inviteBurst, "invite-burst-per-user", 20, "burst of `invites` above --invite-rate-per-user")
+	fs.Float64Var(&o.castRate, "broadcast-rate-per-user", 5, "verto.broadcast per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound): each reaches every subscriber of its channel")
+	fs.IntVar(&o.castBurst, "broadcast-burst-per-user", 50, "burst of `broadcasts` above --broadcast-rate-per-user")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
 	fs.IntVar(&o.maxSubs, "max-subscriptions", 1024, "event `channels` one socket may subscribe")
 	fs.IntVar(&o.maxSubsPerUser, "max-subscriptions-per-user", 4096, "event `channels` one login may subscribe, all its sockets on this instance together (negative: no bound)")
@@ -261,6 +265,7 @@ func (o *options) config2() ctrl.Config {
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
 			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst,
+			BroadcastRatePerUser: o.castRate, BroadcastBurstPerUser: o.castBurst,
 			LoginRatePerUser: o.loginRate, LoginBurstPerUser: o.loginBurst,
 			UserRatePerSec: o.userRate, UserRateBurst: o.userBurst},
 		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},

@@ -241,6 +241,19 @@ func (n *Node) Wait(ctx context.Context, method string, match func(Received) boo
 	}
 }
 
+// Count is how many messages with method the node received so far.
+func (n *Node) Count(method string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, r := range n.log {
+		if r.Method == method {
+			c++
+		}
+	}
+	return c
+}
+
 // Seen reports whether the node received a message with method so far.
 func (n *Node) Seen(method string) bool {
 	n.mu.Lock()
