@@ -9,6 +9,7 @@ package natsauth
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,13 +181,35 @@ func ReadToken(path string) (string, error) {
 // WriteToken writes a token file readable by its owner only (0600). The
 // file is replaced whole (a new file renamed over it): a node that reads it
 // while it is written, at a reconnect, sees the old token or the new one.
+// Where the directory is not writable but the file is, the file is written
+// in place.
 func WriteToken(path, token string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return writeFile(path, token)
+		}
 		return err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // gone already once renamed
+	if err := fill(f, token); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeFile writes the token over path's contents.
+func writeFile(path, token string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	return fill(f, token)
+}
+
+// fill makes f its owner's only, writes the token in it and closes it.
+func fill(f *os.File, token string) error {
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
 		return err
@@ -195,8 +218,5 @@ func WriteToken(path, token string) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return f.Close()
 }

@@ -193,3 +193,38 @@ func pemKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: b})
 }
+
+// WriteToken replaces the file whole, owner-only, and reads back; where
+// only the file (not its directory) is writable, it writes in place.
+func TestWriteToken(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nats.token")
+	for _, tok := range []string{"first", "second"} {
+		if err := WriteToken(path, tok); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadToken(path)
+		if err != nil || got != tok {
+			t.Fatalf("read back %q, %v; want %q", got, err, tok)
+		}
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v, %v", st.Mode(), err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root writes in a read-only directory: the in-place case cannot be seen")
+	}
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	if err := WriteToken(path, "third"); err != nil {
+		t.Fatalf("in a read-only directory: %v", err)
+	}
+	if got, _ := ReadToken(path); got != "third" {
+		t.Fatalf("read back %q", got)
+	}
+}
