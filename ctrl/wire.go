@@ -19,7 +19,9 @@ func jsonString(s string) json.RawMessage {
 // "params":<params>} in one buffer: the relay's request to a node, the
 // client's params copied as they came with XCtrl's members set.
 func requestFrame(id uint64, method string, params *verto.Object) []byte {
-	b := make([]byte, 0, 48+len(method)+params.JSONSize())
+	// The whole frame: the id has at most 20 digits. A buffer a few bytes
+	// short was copied again for its last bytes, on every relay.
+	b := make([]byte, 0, len(`{"jsonrpc":"2.0","id":"","method":"","params":}`)+20+len(method)+params.JSONSize())
 	b = append(b, `{"jsonrpc":"2.0","id":"`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `","method":`...)
