@@ -187,11 +187,11 @@ func (srv *Server) frameTooLarge(s *Session) {
 	s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgTooLarge}))
 }
 
-// controlFrame counts a peer's ping, pong or message fragment against the
+// countFrame counts a peer's ping, pong or message fragment against the
 // socket's rate as a message: each ping costs a pong, and a flood of any of
 // them would take a core of XCtrl for one client. It reports whether to
 // answer (a ping): yes until the socket is closed as a flood (strike).
-func (srv *Server) controlFrame(s *Session) bool {
+func (srv *Server) countFrame(s *Session) bool {
 	now := time.Now().UnixNano()
 	lim := &srv.cfg.Limits
 	if s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {

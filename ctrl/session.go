@@ -339,16 +339,16 @@ func (s *Session) tooLarge() {
 
 func (s *Session) ping(payload []byte) {
 	s.lastActive.Store(time.Now().UnixNano())
-	if s.srv.controlFrame(s) {
+	if s.srv.countFrame(s) {
 		s.enqueue(outFrame{data: bytes.Clone(payload), op: ws.OpPong})
 	}
 }
 
-func (s *Session) fragment() { s.srv.controlFrame(s) }
+func (s *Session) fragment() { s.srv.countFrame(s) }
 
 // pong: a peer's pong (lastHeard already says it is there) only counts
 // against its rate.
-func (s *Session) pong() { s.srv.controlFrame(s) }
+func (s *Session) pong() { s.srv.countFrame(s) }
 
 func (s *Session) closeFrame(payload []byte) {
 	code, _ := ws.ParseCloseFrameData(payload)

@@ -26,13 +26,13 @@ type wsReader struct {
 	hb [ws.MaxHeaderSize - 2]byte
 }
 
-// wsHandler receives what a wsReader decodes.
 // smallFragment: a message fragment smaller than this costs as much as a
 // message (wsHandler.fragment). Browsers send whole messages, libraries
 // that cut messages cut them at their write buffer (4 KiB for gorilla),
 // and a message cut in byte-long fragments costs a frame's work per byte.
 const smallFragment = 512
 
+// wsHandler receives what a wsReader decodes.
 type wsHandler interface {
 	// message is one whole text or binary message; the callee owns data.
 	message(data []byte)
