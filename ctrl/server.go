@@ -188,25 +188,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// ReloadUsers reads the directory files again (SIGHUP), or drops the
+// ReloadUsers reads the directory files again (Reload, SIGHUP), or drops the
 // answers cached from nodes. A directory with errors keeps the old users;
 // every problem is logged with its file and line. Logged-in sockets stay.
 func (s *Server) ReloadUsers() error {
-	return s.reloadUsers()
-}
-
-// Reload is what SIGHUP does: the users read again (ReloadUsers) and the
-// wss:// certificate read again from its files (a renewal). What does not
-// load keeps what is in use; the first error is returned.
-func (s *Server) Reload() error {
-	err := s.reloadUsers()
-	if s.certs != nil {
-		err = errors.Join(err, s.certs.Reload())
-	}
-	return err
-}
-
-func (s *Server) reloadUsers() error {
 	r, ok := s.users.(Reloader)
 	if !ok {
 		return nil
@@ -217,6 +202,17 @@ func (s *Server) reloadUsers() error {
 	}
 	s.log.Info("users reloaded")
 	return nil
+}
+
+// Reload is what SIGHUP does: the users read again (ReloadUsers) and the
+// wss:// certificate read again from its files (a renewal). What does not
+// load keeps what is in use; the errors are joined.
+func (s *Server) Reload() error {
+	err := s.ReloadUsers()
+	if s.certs != nil {
+		err = errors.Join(err, s.certs.Reload())
+	}
+	return err
 }
 
 // CtrlUUID is this instance's id on the bus.

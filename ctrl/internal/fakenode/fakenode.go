@@ -277,10 +277,10 @@ func (n *Node) record(subject, method string, params json.RawMessage) {
 	n.mu.Unlock()
 }
 
-// onMsg handles what XCtrl sends the node.
 // bareResult is what a Bare node answers to every request.
 var bareResult = []byte(`{"jsonrpc":"2.0","id":1,"result":{"message":"SENT"}}`)
 
+// onMsg handles what XCtrl sends the node.
 func (n *Node) onMsg(m *nats.Msg) {
 	if n.opts.Bare {
 		if m.Reply != "" {
