@@ -21,7 +21,8 @@ import (
 // are built on top (Requests) with one shared reply subscription.
 type Bus interface {
 	// Publish sends data to subject; reply, when not "", is the subject the
-	// receiver answers to.
+	// receiver answers to. data is not kept: the caller may reuse it once
+	// Publish returns.
 	Publish(subject, reply string, data []byte) error
 	Subscribe(subject string, h func(*BusMsg)) (Subscription, error)
 	QueueSubscribe(subject, queue string, h func(*BusMsg)) (Subscription, error)
@@ -421,7 +422,7 @@ type Requests struct {
 
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]*pendingReq
+	pending map[uint64]pendingReq
 	closed  bool
 
 	stop, stopped chan struct{}
@@ -438,7 +439,7 @@ const sweepEvery = 25 * time.Millisecond
 
 // NewRequests subscribes the shared reply inbox.
 func NewRequests(bus Bus) (*Requests, error) {
-	r := &Requests{bus: bus, pending: make(map[uint64]*pendingReq), stop: make(chan struct{}), stopped: make(chan struct{})}
+	r := &Requests{bus: bus, pending: make(map[uint64]pendingReq), stop: make(chan struct{}), stopped: make(chan struct{})}
 	r.prefix = bus.NewInbox() + "."
 	sub, err := bus.Subscribe(r.prefix+"*", r.onReply)
 	if err != nil {
@@ -489,9 +490,10 @@ func (r *Requests) NextID() uint64 {
 // Send publishes data to subject as request id and calls cb exactly once:
 // with the reply, or with ErrTimeout, ErrNoResponders or ErrClosed. cb runs
 // on the reply subscription's goroutine (or the timeout sweeper's): it must
-// not block.
+// not block. data is published before Send returns: the caller may reuse
+// it then.
 func (r *Requests) Send(subject string, id uint64, data []byte, timeout time.Duration, cb func(*BusMsg, error)) {
-	p := &pendingReq{cb: cb, deadline: time.Now().Add(timeout).UnixNano()}
+	p := pendingReq{cb: cb, deadline: time.Now().Add(timeout).UnixNano()}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -563,7 +565,7 @@ func (r *Requests) Close() {
 	}
 	r.closed = true
 	ps := r.pending
-	r.pending = make(map[uint64]*pendingReq)
+	r.pending = make(map[uint64]pendingReq)
 	r.mu.Unlock()
 	close(r.stop)
 	<-r.stopped

@@ -225,7 +225,7 @@ type Timers struct {
 	// so that a client whose XCtrl died finds its detached calls.
 	CallRecordTTL time.Duration
 	Write         time.Duration // socket write deadline (10 s)
-	ReadLinger    time.Duration // a polled socket quiet this long goes back to the epoll poller (100 ms)
+	ReadLinger    time.Duration // a polled socket quiet this long (from half of it) goes back to the epoll poller (100 ms)
 	Auth          time.Duration // xui_sessid check timeout (3 s)
 	UserLookup    time.Duration // wait for a node's answer to xrtc.lookupUser (3 s)
 	UserCache     time.Duration // how long a node's positive answer is kept (10 s)

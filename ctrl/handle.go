@@ -328,12 +328,24 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 	ci.nodeUUID = ci.obj.String(verto.KeyNodeUUID)
 	ci.sdp = ci.obj.String("sdp") != ""
 	if raw, ok := ci.obj.Raw("dialogParams"); ok && len(raw) > 0 && raw[0] == '{' {
-		var dp verto.Object
 		ci.dialog = true
-		if dp.UnmarshalJSON(raw) == nil {
-			ci.callID, ci.dest = dp.String(verto.KeyCallID), dp.String("destination_number")
+		// Only three keys of it are read: scanned, not made an Object.
+		var callID, dest, node json.RawMessage
+		if verto.EachMember(raw, func(key []byte, val json.RawMessage) error {
+			switch string(key) {
+			case verto.KeyCallID:
+				callID = val
+			case "destination_number":
+				dest = val
+			case verto.KeyNodeUUID:
+				node = val
+			}
+			return nil
+		}) == nil {
+			ci.callID, _ = verto.StringValue(callID)
+			ci.dest, _ = verto.StringValue(dest)
 			if ci.nodeUUID == "" {
-				ci.nodeUUID = dp.String(verto.KeyNodeUUID)
+				ci.nodeUUID, _ = verto.StringValue(node)
 			}
 		}
 	}
@@ -528,7 +540,14 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 	}
 	o.SetRaw(verto.KeyXrtcUser, user)
 	rid := srv.reqs.NextID()
-	payload := requestFrame(rid, m.Method, o)
+	bp := requestBufs.Get().(*[]byte)
+	payload := requestFrame((*bp)[:0], rid, m.Method, o)
+	defer func() {
+		if cap(payload) <= maxPooledRequest {
+			*bp = payload[:0]
+			requestBufs.Put(bp)
+		}
+	}()
 	srv.metrics.relayedToNode(m.Method)
 	clientID := m.ID
 	srv.reqs.Send(subject, rid, payload, timeout, func(bm *BusMsg, err error) {
@@ -553,12 +572,19 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 		case out == repliedElsewhere:
 		case out != nil:
 			r.send(out)
-		case err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{':
-			// The common case, written straight: the node's result with
-			// the socket's sessid (and node_uuid) added.
-			r.s.sendRaw(resultFrame(clientID, appendMembers(reply.Result, verto.KeyNodeUUID, node, verto.KeySessid, sessid)))
 		default:
-			r.send(srv.clientReply(clientID, reply, err, sessid, node))
+			// The common case is written straight: the node's result
+			// object with the socket's sessid (and node_uuid) added.
+			direct := err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{'
+			if direct {
+				var f []byte
+				if f, direct = resultFrame(clientID, reply.Result, verto.KeyNodeUUID, node, verto.KeySessid, sessid); direct {
+					r.s.sendRaw(f)
+				}
+			}
+			if !direct {
+				r.send(srv.clientReply(clientID, reply, err, sessid, node))
+			}
 		}
 		srv.metrics.relay.observe(time.Since(start))
 	})

@@ -3,6 +3,7 @@ package ctrl
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -264,8 +265,15 @@ func (s *Session) linger() error {
 	// The deadline must not outlive the linger: the next raw read of the
 	// socket (after epoll) would fail with it.
 	defer func() { _ = s.conn.SetReadDeadline(time.Time{}) }()
+	var until time.Time
 	for !s.closed.Load() {
-		_ = s.conn.SetReadDeadline(time.Now().Add(d))
+		// The deadline moves only once half the linger has passed: each
+		// move is a timer update, on every message of a busy socket. A
+		// quiet socket leaves after d/2 to d.
+		if now := time.Now(); now.Add(d / 2).After(until) {
+			until = now.Add(d)
+			_ = s.conn.SetReadDeadline(until)
+		}
 		n, err := s.conn.Read(buf)
 		if n > 0 {
 			if perr := s.feed(buf[:n]); perr != nil {
@@ -532,7 +540,7 @@ func (s *Session) writeNow() bool {
 		s.outMu.Unlock()
 		buf.Reset()
 		for _, f := range batch {
-			_ = ws.WriteHeader(buf, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))})
+			buf.Write(appendFrameHeader(buf.AvailableBuffer(), f.opcode(), len(f.data)))
 			buf.Write(f.data)
 		}
 		n, err := rawWrite(s.rc, buf.Bytes())
@@ -550,6 +558,21 @@ func (s *Session) writeNow() bool {
 		}
 		s.written(data)
 		s.lastActive.Store(time.Now().UnixNano())
+	}
+}
+
+// appendFrameHeader appends the header of a whole (FIN), unmasked server
+// frame of n bytes (RFC 6455 5.2), without the allocation ws.WriteHeader
+// makes for every frame.
+func appendFrameHeader(b []byte, op ws.OpCode, n int) []byte {
+	b = append(b, 0x80|byte(op))
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
 	}
 }
 

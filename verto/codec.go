@@ -150,8 +150,28 @@ func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 // decodeOne decodes a valid JSON value into a message, without reflection on
 // the params.
 func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
-	var o Object
-	if err := parseObjectFast(&o, b, lim.MaxDepth, true); err != nil {
+	// The members are read straight off the scan, the last of a repeated
+	// key winning as in an Object, with no Object built.
+	var idRaw, version, method, params, result, errRaw json.RawMessage
+	var hasID, hasVersion, hasMethod, hasParams, hasResult, hasErr bool
+	err := eachMember(b, lim.MaxDepth, true, func(key []byte, val json.RawMessage) error {
+		switch string(key) {
+		case "id":
+			idRaw, hasID = val, true
+		case "jsonrpc":
+			version, hasVersion = val, true
+		case "method":
+			method, hasMethod = val, true
+		case "params":
+			params, hasParams = val, true
+		case "result":
+			result, hasResult = val, true
+		case "error":
+			errRaw, hasErr = val, true
+		}
+		return nil
+	})
+	if err != nil {
 		if isObject(b) {
 			return nil, jsonError(err, lim.MaxDepth) // not valid JSON after all
 		}
@@ -161,37 +181,36 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	bad := func(name string) *DecodeError {
 		return &DecodeError{ID: m.ID, Index: -1, Err: fmt.Errorf("%w: %s", ErrBadField, name)}
 	}
-	if raw, ok := o.Raw("id"); ok {
-		if err := m.ID.UnmarshalJSON(raw); err != nil {
+	if hasID {
+		if err := m.ID.UnmarshalJSON(idRaw); err != nil {
 			return nil, bad("id")
 		}
 		if m.ID.IsNull() {
 			m.ID = ID{}
 		}
 	}
-	raw, ok := o.Raw("jsonrpc")
-	if !ok || string(raw) != `"2.0"` {
+	if !hasVersion || string(version) != `"2.0"` {
 		return nil, &DecodeError{ID: m.ID, Index: -1, Err: ErrVersion}
 	}
 	m.JSONRPC = Version
-	if raw, ok := o.Raw("method"); ok {
+	if hasMethod {
 		var ok bool
-		if m.Method, ok = unquote(raw); !ok {
+		if m.Method, ok = unquote(method); !ok {
 			return nil, bad("method")
 		}
 	}
-	if raw, ok := o.Raw("params"); ok && string(raw) != "null" {
-		if raw[0] != '{' && raw[0] != '[' {
+	if hasParams && string(params) != "null" {
+		if params[0] != '{' && params[0] != '[' {
 			return nil, bad("params")
 		}
-		m.Params = raw
+		m.Params = params
 	}
-	if raw, ok := o.Raw("result"); ok {
-		m.Result = raw
+	if hasResult {
+		m.Result = result
 	}
-	if raw, ok := o.Raw("error"); ok && string(raw) != "null" {
+	if hasErr && string(errRaw) != "null" {
 		m.Error = new(Error)
-		if raw[0] != '{' || m.Error.UnmarshalJSON(raw) != nil {
+		if errRaw[0] != '{' || m.Error.UnmarshalJSON(errRaw) != nil {
 			return nil, bad("error")
 		}
 	}

@@ -366,3 +366,41 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A repeated member of a message is read as encoding/json reads it: the
+// last one wins (escaped keys included), and the decode builds no Object
+// for the message's own members.
+func TestDecodeRepeatedMembers(t *testing.T) {
+	for _, tc := range []struct {
+		name, frame, method, params string
+		id                          string
+	}{
+		{"method", `{"jsonrpc":"2.0","id":1,"method":"verto.bye","method":"verto.info","params":{}}`, "verto.info", `{}`, "1"},
+		{"escaped key", `{"jsonrpc":"2.0","id":1,"method":"verto.bye","\u006dethod":"verto.ping"}`, "verto.ping", ``, "1"},
+		{"id", `{"jsonrpc":"2.0","id":1,"id":"two","method":"verto.ping"}`, "verto.ping", ``, `"two"`},
+		{"params", `{"jsonrpc":"2.0","id":1,"method":"verto.info","params":{"a":1},"params":{"b":2}}`, "verto.info", `{"b":2}`, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := DecodeMessage([]byte(tc.frame), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var std struct {
+				Method string          `json:"method"`
+				ID     json.RawMessage `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(tc.frame), &std); err != nil {
+				t.Fatal(err)
+			}
+			id, _ := m.ID.MarshalJSON()
+			if m.Method != tc.method || m.Method != std.Method || string(m.Params) != tc.params || string(id) != tc.id || string(id) != string(std.ID) {
+				t.Errorf("method %q params %s id %s; want %q %s %s", m.Method, m.Params, id, tc.method, tc.params, tc.id)
+			}
+		})
+	}
+	frame := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":{"dtmf":"1"}}`)
+	// The Message, its id's bytes and the method's string.
+	if n := testing.AllocsPerRun(100, func() { _, _ = DecodeMessage(frame, DefaultLimits) }); n > 3 {
+		t.Errorf("DecodeMessage made %v allocations, want at most 3", n)
+	}
+}

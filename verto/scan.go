@@ -408,3 +408,19 @@ func unquote(raw []byte) (string, bool) {
 	}
 	return s, true
 }
+
+// EachMember calls fn with every member of the JSON object b, in order and
+// duplicates included (a caller that keeps the last one reads b as an
+// Object would): the key unescaped, the value raw, both sharing b. It is
+// for objects inside a frame Decode validated already (dialogParams,
+// say): it checks structure and nesting, not the whole JSON grammar, and
+// builds no Object.
+func EachMember(b []byte, fn func(key []byte, val json.RawMessage) error) error {
+	if err := eachMember(b, DefaultLimits.MaxDepth, false, fn); err != nil {
+		return fmt.Errorf("verto: object: %w", err)
+	}
+	return nil
+}
+
+// StringValue decodes raw as a JSON string: "" and false when it is not one.
+func StringValue(raw json.RawMessage) (string, bool) { return unquote(raw) }
