@@ -91,6 +91,7 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 		// never reached.
 		c.Limits.UserRatePerSec, c.Limits.UserRateBurst = 1e9, 1<<30
 		c.Limits.InviteRatePerUser, c.Limits.InviteBurstPerUser = 1e9, 1<<30
+		c.Limits.MaxCallsPerUser = 1 << 30
 		c.Limits.BroadcastRatePerUser, c.Limits.BroadcastBurstPerUser = 1e9, 1<<30
 		c.Limits.LoginRatePerUser, c.Limits.LoginBurstPerUser = 1e9, 1<<30
 		c.Limits.MaxSocketsPerUser = 1 << 30

@@ -205,8 +205,8 @@ func TestNodeMessagesReachTheirSocket(t *testing.T) {
 
 func TestConferenceMembersShareANode(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
-	// One user places 40 calls below: no bound on its invites.
-	x := e.StartCtrl(func(c *ctrl.Config) { c.Limits.InviteRatePerUser = -1 })
+	// One user places 40 calls below: no bound on its invites or calls.
+	x := e.StartCtrl(func(c *ctrl.Config) { c.Limits.InviteRatePerUser, c.Limits.MaxCallsPerUser = -1, -1 })
 	y := e.StartCtrl(nil)
 	for _, id := range []string{"n1", "n2", "n3", "n4"} {
 		e.StartNode(fakenode.Options{UUID: id, SessionsMax: 1000})

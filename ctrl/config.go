@@ -186,6 +186,15 @@ type Limits struct {
 	InviteRatePerUser  float64
 	InviteBurstPerUser int
 
+	// MaxCallsPerUser bounds the calls one login holds through this
+	// instance at once: those its sockets placed and not yet ended, and
+	// those they answered or took back (32; negative: no bound). An
+	// invite past it is refused (MsgTooManyCalls) and never reaches a
+	// node. A client that keeps its calls' media going holds them for
+	// ever; the invite rate alone would let one user fill a node's
+	// FreeSWITCH (max-sessions) a few calls a second.
+	MaxCallsPerUser int
+
 	// BroadcastRatePerUser bounds the verto.broadcast requests of one
 	// login, all its sockets on this instance together, per second
 	// sustained (5; negative: no bound); BroadcastBurstPerUser is the
@@ -287,6 +296,9 @@ func (c Config) Defaults() Config {
 		l.InviteRatePerUser = 5
 	}
 	setInt(&l.InviteBurstPerUser, 20)
+	if l.MaxCallsPerUser == 0 {
+		l.MaxCallsPerUser = 32
+	}
 	if l.BroadcastRatePerUser == 0 {
 		l.BroadcastRatePerUser = 5
 	}

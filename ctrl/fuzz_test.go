@@ -41,6 +41,7 @@ func FuzzFrame(f *testing.F) {
 		c.Limits.RateBurst = 1e6
 		c.Limits.UserRatePerSec = -1
 		c.Limits.InviteRatePerUser = -1
+		c.Limits.MaxCallsPerUser = -1
 		c.Limits.MaxFrameBytes = 64 << 10
 	})
 	e.StartNode(fakenode.Options{UUID: "fz", AutoAnswer: true, Quiet: true})

@@ -427,13 +427,22 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		r.fail(sessionError(verto.MsgNoNode).With(verto.KeyCallID, ci.callID))
 		return
 	}
-	if !srv.router.Place(ci.callID, node, key, s) {
+	switch srv.router.Place(ci.callID, node, key, s, id.User.Login, srv.cfg.Limits.MaxCallsPerUser) {
+	case placedAlready:
 		// The callID is a call this instance routes already: the node
 		// would refuse to create it again, and the invite must not touch
 		// the call's mapping (before, its failure released the mapping,
 		// and an invite from another socket joined the call's sockets:
 		// anyone who learnt a callID could do both).
 		r.fail(sessionError(verto.MsgCannotCreate).With(verto.KeyCallID, ci.callID))
+		return
+	case placeTooMany:
+		srv.metrics.callsLimited.Add(1)
+		if srv.callsWarned.now(now) {
+			s.logger().Warn("invite refused: the user holds --max-calls-per-user calls on this instance; logged once in 10 s",
+				"login", id.User.Login, "callID", ci.callID, "max", srv.cfg.Limits.MaxCallsPerUser)
+		}
+		r.fail(sessionError(verto.MsgTooManyCalls).With(verto.KeyCallID, ci.callID))
 		return
 	}
 	srv.placeInvite(s, m, r, ci, key, node, true)

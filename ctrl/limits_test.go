@@ -586,3 +586,85 @@ func TestBroadcastFloodFromOneUser(t *testing.T) {
 		t.Fatalf("another user's broadcast: %+v %s", r.Error, r.Result)
 	}
 }
+
+// TestCallsPerUser: one login holds at most MaxCallsPerUser calls through
+// an instance, from all its sockets: a client that keeps its calls' media
+// going holds them for ever, and the invite rate alone would let it fill a
+// node's FreeSWITCH (max-sessions) a few calls a second. An invite past the
+// bound is refused here and never reaches a node; a call that ends, or
+// fails, gives its place back; an answered call to the user counts; other
+// users are not touched.
+func TestCallsPerUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.MaxCallsPerUser = 3
+		c.Limits.InviteRatePerUser = -1
+	})
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	a, b := e.Login(x, "1000"), e.Login(x, "1000")
+	invite := func(c *ctrltest.Browser, callID, dest string) *verto.Message {
+		t.Helper()
+		return c.Reply(c.Invite(callID, dest, nil))
+	}
+	refused := func(r *verto.Message, callID string) {
+		t.Helper()
+		if r.Error == nil || r.Error.Message != verto.MsgTooManyCalls || r.Error.Code != verto.CodeSessionError {
+			t.Fatalf("invite %s past the bound: %+v %s", callID, r.Error, r.Result)
+		}
+		var got string
+		r.Error.Field(verto.KeyCallID, &got)
+		if got != callID {
+			t.Fatalf("refusal names callID %q, want %q", got, callID)
+		}
+	}
+	for i, c := range []*ctrltest.Browser{a, a, b} {
+		if r := invite(c, fmt.Sprint("c", i), "9196"); r.Error != nil {
+			t.Fatalf("call %d: %+v", i, r.Error)
+		}
+	}
+	refused(invite(b, "c3", "9196"), "c3")
+	refused(invite(a, "c4", "9196"), "c4")
+	if on := len(n.Calls()); on != 3 {
+		t.Fatalf("the node holds %d calls, want 3: a refused invite reached it", on)
+	}
+	if r := e.Login(x, "1001"); r.Reply(r.Invite("other", "9196", nil)).Error != nil {
+		t.Fatal("another user is refused")
+	}
+	// A hang-up gives the place back; a failed invite holds none.
+	if r := a.Call(verto.MethodBye, ctrltest.CallParams("c0", nil)); r.Error != nil {
+		t.Fatalf("bye: %+v", r.Error)
+	}
+	if r := invite(b, "failing", "fail"); r.Error == nil || r.Error.Message == verto.MsgTooManyCalls {
+		t.Fatalf("an invite the node refuses: %+v", r.Error)
+	}
+	if r := invite(b, "c5", "9196"); r.Error != nil {
+		t.Fatalf("after a hang-up: %+v", r.Error)
+	}
+	refused(invite(b, "c6", "9196"), "c6")
+	// A call to the user, answered, is one of its calls too.
+	if r := a.Call(verto.MethodBye, ctrltest.CallParams("c1", nil)); r.Error != nil {
+		t.Fatalf("bye: %+v", r.Error)
+	}
+	go func() { _, _ = n.Originate(e.Ctx, x.Config().RTCSubject, "1000@"+ctrltest.Domain, "to-user") }()
+	a.ExpectCall(verto.MethodInvite, "to-user")
+	if r := a.Call(verto.MethodAnswer, ctrltest.CallParams("to-user", map[string]any{"sdp": "v=0 answer"})); r.Error != nil {
+		t.Fatalf("answer: %+v", r.Error)
+	}
+	refused(invite(b, "c7", "9196"), "c7")
+	// A closed socket's calls are detached (the node ends them unless a
+	// socket takes them back, and then they count again): they leave
+	// the count.
+	a.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		callID := fmt.Sprint("after-close-", i)
+		r := invite(b, callID, "9196")
+		if r.Error == nil {
+			break
+		}
+		if r.Error.Message != verto.MsgTooManyCalls || time.Now().After(deadline) {
+			t.Fatalf("after the socket with a call closed: %+v", r.Error)
+		}
+		time.Sleep(20 * time.Millisecond) // the close reaches XCtrl in its time
+	}
+}

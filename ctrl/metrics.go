@@ -29,6 +29,9 @@ type Metrics struct {
 	rateLimited counter
 	// invitesLimited: verto.invite refused by the per-login invite rate.
 	invitesLimited counter
+	// callsLimited: verto.invite refused because the login holds
+	// MaxCallsPerUser calls.
+	callsLimited counter
 	// castsLimited: verto.broadcast refused by the per-login broadcast rate.
 	castsLimited counter
 	// userLimited: messages refused by the per-login message rate.
@@ -96,6 +99,7 @@ func newMetrics(srv *Server) *Metrics {
 	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
 	m.userLimited = f.counter("xctrl_user_rate_limited_total", "Messages refused by the per-login message rate (--user-rate), all of a user's sockets together.")
 	m.invitesLimited = f.counter("xctrl_invites_rate_limited_total", "verto.invite requests refused by the per-login invite rate (--invite-rate-per-user).")
+	m.callsLimited = f.counter("xctrl_invites_over_call_limit_total", "verto.invite requests refused because their login holds --max-calls-per-user calls on this instance.")
 	m.castsLimited = f.counter("xctrl_broadcasts_rate_limited_total", "verto.broadcast requests refused by the per-login broadcast rate (--broadcast-rate-per-user).")
 	m.slowDropped = f.counter("xctrl_slow_clients_dropped_total", "Sockets closed because their send queue overflowed.")
 	m.nodeTimeout = f.counter("xctrl_node_timeouts_total", "Relayed requests that a node did not answer in time.")

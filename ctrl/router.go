@@ -34,6 +34,10 @@ type Router struct {
 	// the calls live on, detached). onPair runs under the router's lock.
 	pairs  map[sockNode]int
 	onPair func(s *Session, node string, put bool)
+	// owned counts the calls of each login: those it placed here and
+	// those its sockets answered or took back (verto.attach), while they
+	// are mapped.
+	owned map[string]int
 }
 
 type sockNode struct {
@@ -47,6 +51,7 @@ type call struct {
 	state  callState
 	socks  []*Session
 	booked map[*Session]bool // sockets counted in Router.pairs
+	owner  string            // the login in whose Router.owned the call counts
 }
 
 type destRoute struct {
@@ -68,19 +73,34 @@ func NewRouter() *Router {
 		dests: make(map[string]*destRoute),
 		chans: make(map[string]*destRoute),
 		pairs: make(map[sockNode]int),
+		owned: make(map[string]int),
 	}
 }
 
-// Place records a new call from socket s to dest on node; false, and
-// nothing changed, when the callID is mapped already.
-func (r *Router) Place(callID, node, dest string, s *Session) bool {
+// placeResult is what Place did.
+type placeResult int
+
+const (
+	placed        placeResult = iota
+	placedAlready             // the callID is mapped already
+	placeTooMany              // the owner holds max calls already
+)
+
+// Place records a new call from socket s to dest on node, one of owner's
+// calls. Nothing changes when the callID is mapped already, or when owner
+// holds max calls (max <= 0: no bound).
+func (r *Router) Place(callID, node, dest string, s *Session, owner string, max int) placeResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.calls[callID]; ok {
-		return false
+		return placedAlready
+	}
+	if max > 0 && owner != "" && r.owned[owner] >= max {
+		return placeTooMany
 	}
 	c := &call{node: node, dest: dest, state: stateTrying}
 	r.calls[callID] = c
+	r.own(c, owner)
 	r.addSock(c, callID, s)
 	if dest != "" {
 		d := r.dests[dest]
@@ -90,12 +110,34 @@ func (r *Router) Place(callID, node, dest string, s *Session) bool {
 		}
 		d.refs++
 	}
-	return true
+	return placed
+}
+
+// Owned is the number of calls counted for a login.
+func (r *Router) Owned(login string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owned[login]
+}
+
+// own counts call c as one of owner's, unless it counts for someone
+// already. Call with r.mu held.
+func (r *Router) own(c *call, owner string) {
+	if c.owner != "" || owner == "" {
+		return
+	}
+	c.owner = owner
+	r.owned[owner]++
 }
 
 // Hold records that socket s rings (a node's invite) or holds (re-attach) a
-// call on node.
+// call on node. A call answered or taken back counts as one of the
+// socket's login's calls.
 func (r *Router) Hold(callID, node string, s *Session, st callState) {
+	owner := ""
+	if st == stateAnswered && s != nil {
+		owner = s.loginName() // before r.mu: the router never waits on a socket under its lock
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.calls[callID]
@@ -110,6 +152,7 @@ func (r *Router) Hold(callID, node string, s *Session, st callState) {
 		}
 	}
 	c.node, c.state = node, st
+	r.own(c, owner)
 	r.addSock(c, callID, s)
 	if st >= stateCreated && st != stateRinging {
 		r.bookLocked(c)
@@ -254,6 +297,11 @@ func (r *Router) Release(callID string) (released, bool) {
 
 func (r *Router) releaseLocked(callID string, c *call) {
 	delete(r.calls, callID)
+	if c.owner != "" {
+		if r.owned[c.owner]--; r.owned[c.owner] <= 0 {
+			delete(r.owned, c.owner)
+		}
+	}
 	for _, s := range c.socks {
 		r.unbookLocked(c, s, true)
 		delete(s.calls, callID)

@@ -88,6 +88,8 @@ type Server struct {
 	queued atomic.Int64
 	// slowWarned: sockets dropped for their send queue, logged.
 	slowWarned logEvery
+	// callsWarned: invites refused at Limits.MaxCallsPerUser, logged.
+	callsWarned logEvery
 	// loginWarned: refusals a client may repeat without end, logged once
 	// in 10 s each.
 	loginWarned struct{ badIdent, throttled, tooMany, undecided, lookup logEvery }

@@ -27,6 +27,9 @@ const (
 	// logged-in sockets on the instance as it may (XCtrl's
 	// --max-sockets-per-user), with code CodeAuthFailed.
 	MsgTooManySockets = "Too many sockets for this user"
+	// MsgTooManyCalls: an invite refused because its user holds as many
+	// calls through the XCtrl instance as it allows (--max-calls-per-user).
+	MsgTooManyCalls = "Too many calls for this user"
 	// MsgSent is the message of XCtrl's NATS reply to a node->client request
 	// that was queued to the socket.
 	MsgSent = "SENT"

@@ -60,6 +60,7 @@ type options struct {
 	maxSockets, maxPreLogin, maxPerUser     int
 	maxPreLoginFrame, maxQueuedTotalMiB     int
 	maxSubs, maxSubsPerUser                 int
+	maxCallsPerUser                         int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
@@ -114,6 +115,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.loginBurst, "login-burst-per-user", 300, "burst of `logins` above --login-rate-per-user")
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.inviteBurst, "invite-burst-per-user", 20, "burst of `invites` above --invite-rate-per-user")
+	fs.IntVar(&o.maxCallsPerUser, "max-calls-per-user", 32, "`calls` one login may hold through this instance at once (placed, answered or taken back); past it an invite is refused (negative: no bound)")
 	fs.Float64Var(&o.castRate, "broadcast-rate-per-user", 5, "verto.broadcast per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound): each reaches every subscriber of its channel")
 	fs.IntVar(&o.castBurst, "broadcast-burst-per-user", 50, "burst of `broadcasts` above --broadcast-rate-per-user")
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
@@ -264,7 +266,7 @@ func (o *options) config2() ctrl.Config {
 			MaxSubscriptionsPerUser: o.maxSubsPerUser, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
-			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst,
+			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst, MaxCallsPerUser: o.maxCallsPerUser,
 			BroadcastRatePerUser: o.castRate, BroadcastBurstPerUser: o.castBurst,
 			LoginRatePerUser: o.loginRate, LoginBurstPerUser: o.loginBurst,
 			UserRatePerSec: o.userRate, UserRateBurst: o.userBurst},
