@@ -645,11 +645,14 @@ func TestCallsPerUser(t *testing.T) {
 	if r := a.Call(verto.MethodBye, ctrltest.CallParams("c1", nil)); r.Error != nil {
 		t.Fatalf("bye: %+v", r.Error)
 	}
-	go func() { _, _ = n.Originate(e.Ctx, x.Config().RTCSubject, "1000@"+ctrltest.Domain, "to-user") }()
+	if rep, err := n.Originate(e.Ctx, x.Config().RTCSubject, "1000@"+ctrltest.Domain, "to-user"); err != nil || rep.Error != nil {
+		t.Fatalf("call to the user: %v %+v", err, rep)
+	}
 	a.ExpectCall(verto.MethodInvite, "to-user")
 	if r := a.Call(verto.MethodAnswer, ctrltest.CallParams("to-user", map[string]any{"sdp": "v=0 answer"})); r.Error != nil {
 		t.Fatalf("answer: %+v", r.Error)
 	}
+	b.ExpectCall(verto.MethodBye, "to-user") // it rang there too, and lost the race
 	refused(invite(b, "c7", "9196"), "c7")
 	// A closed socket's calls are detached (the node ends them unless a
 	// socket takes them back, and then they count again): they leave

@@ -113,13 +113,6 @@ func (r *Router) Place(callID, node, dest string, s *Session, owner string, max 
 	return placed
 }
 
-// Owned is the number of calls counted for a login.
-func (r *Router) Owned(login string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.owned[login]
-}
-
 // own counts call c as one of owner's, unless it counts for someone
 // already. Call with r.mu held.
 func (r *Router) own(c *call, owner string) {

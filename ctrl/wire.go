@@ -2,7 +2,6 @@ package ctrl
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -24,7 +23,11 @@ func jsonString(s string) json.RawMessage {
 func requestFrame(dst []byte, id uint64, method string, params *verto.Object) []byte {
 	// The whole frame: the id has at most 20 digits. A buffer a few bytes
 	// short was copied again for its last bytes, on every relay.
-	dst = slices.Grow(dst, len(`{"jsonrpc":"2.0","id":"","method":"","params":}`)+20+len(method)+params.JSONSize())
+	if need := len(`{"jsonrpc":"2.0","id":"","method":"","params":}`) + 20 + len(method) + params.JSONSize(); cap(dst)-len(dst) < need {
+		b := make([]byte, len(dst), len(dst)+need)
+		copy(b, dst)
+		dst = b
+	}
 	b := append(dst, `{"jsonrpc":"2.0","id":"`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `","method":`...)
