@@ -587,7 +587,7 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 			direct := err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{'
 			if direct {
 				var f []byte
-				if f, direct = resultFrame(clientID, reply.Result, verto.KeyNodeUUID, node, verto.KeySessid, sessid); direct {
+				if f, direct = resultFrame(clientID, reply.Result, node, sessid); direct {
 					r.s.sendRaw(f)
 				}
 			}

@@ -41,27 +41,24 @@ func requestFrame(dst []byte, id uint64, method string, params *verto.Object) []
 // (the bus copies what it sends).
 var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// maxPooledRequest: a larger frame's buffer (an invite with a big SDP
-// says) is left to the garbage collector rather than kept.
+// maxPooledRequest: a larger frame's buffer (an invite with a big SDP,
+// say) is left to the garbage collector rather than kept.
 const maxPooledRequest = 16 << 10
 
 // resultFrame writes {"jsonrpc":"2.0","id":<id>,"result":<result>} in one
 // buffer, result being a JSON object (a node's result as it came) to which
-// kv's members (key, value, key, value...) are added for each key it does
-// not have and each value that is not empty: the socket's node_uuid and
-// sessid. It reports false when result is not an object.
-func resultFrame(id verto.ID, result json.RawMessage, kv ...string) ([]byte, bool) {
-	var have [4]bool // which of kv's keys result has (up to 4 pairs)
-	n := 0           // result's members
-	if len(kv) > 2*len(have) {
-		panic("ctrl: resultFrame takes up to 4 members")
-	}
+// the socket's node_uuid and sessid are added when it lacks them and they
+// are not empty. It reports false when result is not an object.
+func resultFrame(id verto.ID, result json.RawMessage, node, sessid string) ([]byte, bool) {
+	n := 0 // result's members
+	hasNode, hasSessid := false, false
 	if verto.EachMember(result, func(key []byte, _ json.RawMessage) error {
 		n++
-		for i := 0; i+1 < len(kv); i += 2 {
-			if string(key) == kv[i] {
-				have[i/2] = true
-			}
+		switch string(key) {
+		case verto.KeyNodeUUID:
+			hasNode = true
+		case verto.KeySessid:
+			hasSessid = true
 		}
 		return nil
 	}) != nil {
@@ -72,26 +69,28 @@ func resultFrame(id verto.ID, result json.RawMessage, kv ...string) ([]byte, boo
 		end--
 	}
 	idb, _ := id.MarshalJSON()
-	size := len(`{"jsonrpc":"2.0","id":,"result":}`) + len(idb) + len(result)
-	for i := 0; i+1 < len(kv); i += 2 {
-		size += len(kv[i]) + len(kv[i+1]) + 6 // two quoted strings, ':' and ','
-	}
+	// Both members, quoted, with their ':' and ',' (escapes may grow it).
+	size := len(`{"jsonrpc":"2.0","id":,"result":}`) + len(idb) + len(result) +
+		len(verto.KeyNodeUUID) + len(node) + len(verto.KeySessid) + len(sessid) + 12
 	b := make([]byte, 0, size)
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, idb...)
 	b = append(b, `,"result":`...)
 	b = append(b, result[:end]...)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" || have[i/2] {
-			continue
-		}
+	member := func(key, val string) {
 		if n > 0 {
 			b = append(b, ',')
 		}
 		n++
-		b = verto.AppendString(b, kv[i])
+		b = verto.AppendString(b, key)
 		b = append(b, ':')
-		b = verto.AppendString(b, kv[i+1])
+		b = verto.AppendString(b, val)
+	}
+	if node != "" && !hasNode {
+		member(verto.KeyNodeUUID, node)
+	}
+	if sessid != "" && !hasSessid {
+		member(verto.KeySessid, sessid)
 	}
 	return append(b, "}}"...), true
 }

@@ -53,11 +53,12 @@ func TestResultFrame(t *testing.T) {
 		{"empty object", `{}`, `{"node_uuid":"n1","sessid":"s\"1"}`, true},
 		{"spaces", ` { "a" : 1 } `, ` { "a" : 1 ,"node_uuid":"n1","sessid":"s\"1"}`, true},
 		{"keeps the node's", `{"node_uuid":"other","sessid":"x"}`, `{"node_uuid":"other","sessid":"x"}`, true},
+		{"keeps one, adds the other", `{"sessid":"x","a":[1,{"node_uuid":0}]}`, `{"sessid":"x","a":[1,{"node_uuid":0}],"node_uuid":"n1"}`, true},
 		{"not an object", `"text"`, ``, false},
 		{"broken", `{"a":`, ``, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, ok := resultFrame(id, json.RawMessage(tc.result), verto.KeyNodeUUID, "n1", verto.KeySessid, `s"1`)
+			f, ok := resultFrame(id, json.RawMessage(tc.result), "n1", `s"1`)
 			if ok != tc.ok {
 				t.Fatalf("ok %v, want %v (%s)", ok, tc.ok, f)
 			}
@@ -74,7 +75,7 @@ func TestResultFrame(t *testing.T) {
 		})
 	}
 	result := json.RawMessage(`{"message":"SENT","dtmf":"1"}`)
-	allocs := testing.AllocsPerRun(100, func() { _, _ = resultFrame(id, result, verto.KeyNodeUUID, "n1", verto.KeySessid, "s1") })
+	allocs := testing.AllocsPerRun(100, func() { _, _ = resultFrame(id, result, "n1", "s1") })
 	if allocs != 1 {
 		t.Errorf("resultFrame made %v allocations, want 1", allocs)
 	}
