@@ -118,6 +118,11 @@ type Config struct {
 }
 
 // Limits bound what one client can make XCtrl do.
+// DefaultSocketSendBuffer is Limits.SocketSendBuffer's default: 64 KiB,
+// a signalling socket's largest frames (an SDP, a conference's liveArray
+// bootstrap) in one or a few round trips.
+const DefaultSocketSendBuffer = 64 << 10
+
 type Limits struct {
 	MaxFrameBytes int // frame size cap (256 KiB)
 	// MaxPreLoginFrameBytes caps the frames of a socket that has not
@@ -149,6 +154,13 @@ type Limits struct {
 	// holds up to MaxSocketsPerUser sockets.
 	MaxSubscriptionsPerUser int
 	ReadBuffer              int // per-socket read buffer (1 KiB; frames may be larger)
+	// SocketSendBuffer is each client socket's kernel send buffer
+	// (SO_SNDBUF; 64 KiB, which Linux counts as 128 KiB; negative: the
+	// kernel's own, which grows up to tcp_wmem's maximum, 4 MiB by
+	// default, for a client that once read fast). What a socket does not
+	// take waits in XCtrl's queue, under MaxQueueBytes and
+	// MaxQueuedTotal: the kernel's share stays small and bounded.
+	SocketSendBuffer int
 
 	// MaxSockets bounds the client connections held at once (ws:// and
 	// wss://, logged in or not); more are closed as they come. Default:
@@ -285,6 +297,9 @@ func (c Config) Defaults() Config {
 		l.MaxSubscriptionsPerUser = 4096
 	}
 	setInt(&l.ReadBuffer, 1024)
+	if l.SocketSendBuffer == 0 {
+		l.SocketSendBuffer = DefaultSocketSendBuffer
+	}
 	if l.MaxSocketsPerUser == 0 {
 		l.MaxSocketsPerUser = 256
 	}

@@ -195,11 +195,12 @@ type gatedListener struct {
 	net.Listener
 	g       *gate
 	proxies proxies
+	sndbuf  int // SO_SNDBUF of each admitted connection (0: the kernel's own)
 }
 
 // gated admits ln's connections through the server's gate.
 func (s *Server) gated(ln net.Listener) net.Listener {
-	return &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies}
+	return &gatedListener{Listener: ln, g: s.gate, proxies: s.proxies, sndbuf: max(s.cfg.Limits.SocketSendBuffer, 0)}
 }
 
 // Accept returns the next admitted connection; refused ones are closed and
@@ -219,6 +220,11 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 			peer, _ = netip.AddrFromSlice(ta.IP)
 		}
 		if sc := l.g.admit(tc, peer, peer.IsValid() && l.proxies.trusts(peer)); sc != nil {
+			if l.sndbuf > 0 {
+				// A fixed size: the kernel no longer grows it (up to
+				// tcp_wmem's 4 MiB) for a client that read fast once.
+				_ = tc.SetWriteBuffer(l.sndbuf)
+			}
 			return sc, nil
 		}
 	}

@@ -60,7 +60,7 @@ type options struct {
 	maxSockets, maxPreLogin, maxPerUser     int
 	maxPreLoginFrame, maxQueuedTotalMiB     int
 	maxSubs, maxSubsPerUser                 int
-	maxCallsPerUser                         int
+	maxCallsPerUser, sndbufKiB              int
 	ping, nodeExpiry, drain, peerTimeout    time.Duration
 	logLevel, logFormat                     string
 }
@@ -121,6 +121,7 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxQueue, "max-queue", 1024, "`messages` queued to a socket that does not read before it is dropped")
 	fs.IntVar(&o.maxSubs, "max-subscriptions", 1024, "event `channels` one socket may subscribe")
 	fs.IntVar(&o.maxSubsPerUser, "max-subscriptions-per-user", 4096, "event `channels` one login may subscribe, all its sockets on this instance together (negative: no bound)")
+	fs.IntVar(&o.sndbufKiB, "socket-send-buffer", 64, "`KiB` of kernel send buffer (SO_SNDBUF) per client socket; what a socket does not take waits in XCtrl's queue (negative: the kernel's own, which grows to 4 MiB for a client that once read fast)")
 	fs.IntVar(&o.maxQueuedTotalMiB, "max-queued-total", 512, "`MiB` of frames XCtrl holds for all sockets together; past it a socket more than 64 KiB behind is dropped (negative: no bound)")
 	fs.IntVar(&o.maxSockets, "max-sockets", 0, "client `connections` held at once (ws and wss, logged in or not); more are closed as they come (0: the open-file limit less a reserve of an eighth, 64 to 1,024, for NATS, JetStream and --metrics-listen)")
 	fs.IntVar(&o.maxPreLogin, "max-prelogin-per-addr", 0, "client `connections` from one address (an IPv6 /64; behind --trusted-proxy, the forwarded one) that have not logged in; more are closed as they come (0: 256, or a quarter of --max-sockets when less)")
@@ -263,6 +264,7 @@ func (o *options) config2() ctrl.Config {
 		SubjectPrefix: o.subjectPrefix, RTCSubject: o.rtcSubject, RegistryBucket: o.bucket, RegistryReplicas: o.replicas, EnableJSAPI: o.jsapi, EnableFSAPI: o.fsapi,
 		Limits: ctrl.Limits{MaxFrameBytes: o.maxFrame, MaxBatch: o.maxBatch, RatePerSec: o.rate, RateBurst: o.rateBurst,
 			MaxQueue: o.maxQueue, MaxQueuedTotal: mib(o.maxQueuedTotalMiB), MaxSubscriptions: o.maxSubs,
+			SocketSendBuffer:        kib(o.sndbufKiB),
 			MaxSubscriptionsPerUser: o.maxSubsPerUser, LoginFailuresPerAddr: o.failAddr, LoginFailuresPerUser: o.failUser,
 			MaxSockets: o.maxSockets, MaxPreLoginPerAddr: o.maxPreLogin, MaxSocketsPerUser: o.maxPerUser,
 			MaxPreLoginFrameBytes: o.maxPreLoginFrame,
@@ -423,6 +425,14 @@ func logger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// kib is n KiB in bytes; a negative n stays negative (the kernel's own).
+func kib(n int) int {
+	if n < 0 {
+		return -1
+	}
+	return n << 10
 }
 
 // mib is n MiB in bytes; a negative n stays negative (no bound).

@@ -51,7 +51,7 @@ func TestConfigFile(t *testing.T) {
 	if err := fs.Parse([]string{"--ws-listen", "127.0.0.1:9"}); err != nil {
 		t.Fatal(err)
 	}
-	p := write(`{"ws-listen":"0.0.0.0:1","nats":["nats://a:4222","nats://b:4222"],"rate":7,"enable-jsapi":true,"invite-rate-per-user":-1,"invite-burst-per-user":3,"max-sockets-per-user":9,"max-queued-total":3,"login-rate-per-user":2,"login-burst-per-user":4,"user-rate":-1,"user-rate-burst":6,"max-subscriptions":7,"max-subscriptions-per-user":8,"max-calls-per-user":-1}`)
+	p := write(`{"ws-listen":"0.0.0.0:1","nats":["nats://a:4222","nats://b:4222"],"rate":7,"enable-jsapi":true,"invite-rate-per-user":-1,"invite-burst-per-user":3,"max-sockets-per-user":9,"max-queued-total":3,"login-rate-per-user":2,"login-burst-per-user":4,"user-rate":-1,"user-rate-burst":6,"max-subscriptions":7,"max-subscriptions-per-user":8,"max-calls-per-user":-1,"socket-send-buffer":32}`)
 	if err := applyConfigFile(fs, p); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestConfigFile(t *testing.T) {
 		c.Limits.InviteRatePerUser != -1 || c.Limits.InviteBurstPerUser != 3 || c.Limits.MaxSocketsPerUser != 9 ||
 		c.Limits.MaxQueuedTotal != 3<<20 || c.Limits.LoginRatePerUser != 2 || c.Limits.LoginBurstPerUser != 4 ||
 		c.Limits.UserRatePerSec != -1 || c.Limits.UserRateBurst != 6 ||
-		c.Limits.MaxSubscriptions != 7 || c.Limits.MaxSubscriptionsPerUser != 8 || c.Limits.MaxCallsPerUser != -1 {
+		c.Limits.MaxSubscriptions != 7 || c.Limits.MaxSubscriptionsPerUser != 8 || c.Limits.MaxCallsPerUser != -1 || c.Limits.SocketSendBuffer != 32<<10 {
 		t.Fatalf("config %+v", c)
 	}
 	if err := applyConfigFile(fs, write(`{"no-such-flag":1}`)); err == nil {
