@@ -3,12 +3,14 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"xccrtc/ctrl"
+	"xccrtc/verto"
 )
 
 // hostileSDPs are offers a client could send to take a node down: each is
@@ -100,4 +102,52 @@ func testHostileSDP(t *testing.T, f *fsEnv, x *ctrl.Server) {
 		hangupAll(t, f)
 	}
 	p.call("9196")
+}
+
+// testCallsPerUser: an XCtrl with --max-calls-per-user 2 refuses a user's
+// third call before FreeSWITCH sees it (a client that keeps its media going
+// would otherwise hold FreeSWITCH's sessions for ever, a few more each
+// second); a call the user hangs up and a call FreeSWITCH ends each give
+// their place back.
+func testCallsPerUser(t *testing.T, f *fsEnv) {
+	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.MaxCallsPerUser = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := x.WaitNodes(ctx, func(ns []verto.Node) bool { return len(ns) > 0 }); err != nil {
+		t.Fatalf("XCtrl sees no node: %v", err)
+	}
+	p := dialPeer(t, x.WSURL(), "1003")
+	defer p.close()
+	defer hangupAll(t, f)
+	channels := func() string { return strings.TrimSpace(f.mustCLI("show channels count")) }
+	refused := func() {
+		t.Helper()
+		id := newID()
+		r := p.request("verto.invite", map[string]any{
+			"sdp":          "v=0\r\n",
+			"dialogParams": map[string]any{"callID": id, "destination_number": "9196", "caller_id_number": "1003"},
+		})
+		if r.Error == nil || r.Error.Message != verto.MsgTooManyCalls {
+			t.Fatalf("a third call: %+v %s", r.Error, r.Result)
+		}
+		// FreeSWITCH's channel list (its core database) catches up
+		// within a moment.
+		deadline := time.Now().Add(5 * time.Second)
+		for got := channels(); !strings.Contains(got, "2 total."); got = channels() {
+			if time.Now().After(deadline) {
+				t.Fatalf("FreeSWITCH holds %q, want the 2 calls", got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	a, b := p.call("9196"), p.call("9196")
+	refused()
+	a.bye()
+	p.call("9196")
+	refused()
+	// FreeSWITCH ends one: its verto.bye gives the place back.
+	f.mustCLI("uuid_kill " + b.id)
+	b.waitBye(10 * time.Second)
+	p.call("9196")
+	refused()
 }
