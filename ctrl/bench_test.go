@@ -78,8 +78,8 @@ func startChild(tb testing.TB, ctx context.Context, env ...string) (line string,
 }
 
 // benchEnv is an env for benchmarks: no leak check, generous deadline, no
-// rate limit.
-func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
+// rate limit; more, if set, changes the configuration further.
+func benchEnv(b *testing.B, more ...func(*ctrl.Config)) (*ctrltest.Env, *ctrl.Server) {
 	e := ctrltest.New(b, ctrltest.Options{Timeout: 10 * time.Minute, NoLeak: true})
 	for i := 0; i < 100; i++ {
 		e.Users.Add(fmt.Sprint("load", i), ctrltest.Domain, ctrltest.Password, nil)
@@ -101,6 +101,9 @@ func benchEnv(b *testing.B) (*ctrltest.Env, *ctrl.Server) {
 		c.Timers.Invite = 30 * time.Second
 		c.Timers.Request = 30 * time.Second
 		c.NoPoller = os.Getenv("XCTRL_NOPOLLER") != ""
+		for _, f := range more {
+			f(c)
+		}
 	})
 	return e, x
 }
@@ -272,6 +275,28 @@ func BenchmarkRelay(b *testing.B) {
 	bm := median(bareT)
 	b.ReportMetric(us(bm), "relay-bare-node-median-µs")
 	b.ReportMetric(float64(bm)/float64(nm+wm), "relay-bare-node/(nats+ws)")
+}
+
+// BenchmarkIdleSocketPing measures the first message of a socket that has
+// been idle: it waits in the epoll poller, not on a goroutine of its own
+// (Timers.ReadLinger is 1 ms here, and each verto.ping comes 3 ms after
+// the last). It reports the round trip's median and p99.
+func BenchmarkIdleSocketPing(b *testing.B) {
+	_, x := benchEnv(b, func(c *ctrl.Config) { c.Timers.ReadLinger = time.Millisecond })
+	cl := rawLogin(b, x.WSURL(), "load0")
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		time.Sleep(3 * time.Millisecond) // past the linger: the socket is back with the poller
+		t0 := time.Now()
+		if _, err := cl.call("verto.ping", "{}"); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	b.StopTimer()
+	b.ReportMetric(us(median(ds)), "idle-ping-median-µs")
+	b.ReportMetric(us(p99(ds)), "idle-ping-p99-µs")
 }
 
 func inviteParams(callID string) string {
