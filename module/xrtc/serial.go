@@ -37,6 +37,7 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 	}
 	go func() {
 		defer e.track.Leave()
+		growStack()
 		for {
 			s.mu.Lock()
 			if len(s.q) == 0 {
