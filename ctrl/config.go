@@ -117,12 +117,12 @@ type Config struct {
 	Timers Timers
 }
 
-// Limits bound what one client can make XCtrl do.
 // DefaultSocketSendBuffer is Limits.SocketSendBuffer's default: 64 KiB,
 // a signalling socket's largest frames (an SDP, a conference's liveArray
 // bootstrap) in one or a few round trips.
 const DefaultSocketSendBuffer = 64 << 10
 
+// Limits bound what one client can make XCtrl do.
 type Limits struct {
 	MaxFrameBytes int // frame size cap (256 KiB)
 	// MaxPreLoginFrameBytes caps the frames of a socket that has not
