@@ -563,7 +563,7 @@ func (s *Session) writeNow() bool {
 
 // appendFrameHeader appends the header of a whole (FIN), unmasked server
 // frame of n bytes (RFC 6455 5.2), without the allocation ws.WriteHeader
-// makes for every frame.
+// makes for every frame: both ways a socket is written use it.
 func appendFrameHeader(b []byte, op ws.OpCode, n int) []byte {
 	b = append(b, 0x80|byte(op))
 	switch {
@@ -638,7 +638,7 @@ func (s *Session) writeBatch(batch []outFrame) error {
 		if f.close {
 			break
 		}
-		if err := ws.WriteHeader(w, ws.Header{Fin: true, OpCode: f.opcode(), Length: int64(len(f.data))}); err != nil {
+		if _, err := w.Write(appendFrameHeader(w.AvailableBuffer(), f.opcode(), len(f.data))); err != nil {
 			return err
 		}
 		if _, err := w.Write(f.data); err != nil {
