@@ -113,8 +113,14 @@ func (p *poller) run() {
 		var n int
 		var err error
 		if rerr := p.eprc.Read(func(fd uintptr) bool {
-			n, err = syscall.EpollWait(int(fd), events, 0)
-			return n > 0 || (err != nil && err != syscall.EINTR)
+			for {
+				// An interrupted call is made again here: given back
+				// to Go's poller, it would wait for the next socket to
+				// become ready, with some ready already.
+				if n, err = syscall.EpollWait(int(fd), events, 0); err != syscall.EINTR {
+					return n > 0 || err != nil
+				}
+			}
 		}); rerr != nil {
 			return
 		}
