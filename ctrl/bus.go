@@ -139,7 +139,7 @@ func dialNATSBus(ctx context.Context, url string, log *slog.Logger, opts ...nats
 // firstDial connects, waiting for a server to answer until ctx ends.
 func (b *natsBus) firstDial(ctx context.Context) (*nats.Conn, error) {
 	var logged time.Time
-	wait := 100 * time.Millisecond
+	wait := backoff{100 * time.Millisecond, busRedialMax}
 	for {
 		nc, err := b.dial()
 		if err == nil || !errors.Is(err, nats.ErrNoServers) {
@@ -149,12 +149,9 @@ func (b *natsBus) firstDial(ctx context.Context) (*nats.Conn, error) {
 			logged = time.Now()
 			b.log.Warn("nats: no server answers yet; waiting", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.sleep(ctx.Done()) {
 			return nil, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, busRedialMax)
 	}
 }
 
@@ -222,7 +219,7 @@ func (b *natsBus) Ready() bool { return b.Connected() && b.settling.Load() == 0 
 // works, re-create every subscription, swap, tell the listeners.
 func (b *natsBus) redial(old *nats.Conn) {
 	defer b.wg.Done()
-	wait := 100 * time.Millisecond
+	wait := backoff{100 * time.Millisecond, busRedialMax}
 	for {
 		if b.closing.Load() {
 			return
@@ -238,13 +235,10 @@ func (b *natsBus) redial(old *nats.Conn) {
 			}
 			nc.Close()
 		}
-		b.log.Warn("nats: dial failed; retrying", "err", err, "in", wait)
-		select {
-		case <-b.done:
+		b.log.Warn("nats: dial failed; retrying", "err", err, "in", wait.next)
+		if !wait.sleep(b.done) {
 			return
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, busRedialMax)
 	}
 }
 

@@ -210,7 +210,7 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 		logged time.Time
 		said   error // the cluster's last answer: the deadline cutting the last attempt says less
 	)
-	wait := 100 * time.Millisecond
+	wait := backoff{100 * time.Millisecond, time.Second}
 	for {
 		actx, cancel := context.WithTimeout(ctx, bucketAttempt)
 		err := b.ensure(actx)
@@ -226,15 +226,12 @@ func (b *kvBucket) Ensure(ctx context.Context) error {
 			b.opts.Log.Warn("bucket: the cluster cannot serve it yet; waiting", "bucket", b.opts.Bucket,
 				"replicas", b.opts.Replicas, "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.sleep(ctx.Done()) {
 			if said != nil {
 				return said
 			}
 			return err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, time.Second)
 	}
 }
 

@@ -96,7 +96,7 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 func (srv *Server) lookup(ctx context.Context, login string) ([]RegEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, srv.cfg.Timers.Forward*2)
 	defer cancel()
-	wait := 50 * time.Millisecond
+	wait := backoff{50 * time.Millisecond, 500 * time.Millisecond}
 	for {
 		entries, err := srv.reg.Lookup(ctx, login)
 		if err == nil {
@@ -104,12 +104,9 @@ func (srv *Server) lookup(ctx context.Context, login string) ([]RegEntry, error)
 			return entries, nil
 		}
 		srv.registrar.Observe(err)
-		select {
-		case <-ctx.Done():
+		if !wait.sleep(ctx.Done()) {
 			return entries, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
 
