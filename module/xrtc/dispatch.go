@@ -39,8 +39,8 @@ func (e *Endpoint) dispatch(r *request) {
 	switch m.Method {
 	case verto.MethodInvite, verto.MethodAnswer, verto.MethodAttach, verto.MethodBye,
 		verto.MethodModify, verto.MethodInfo:
-		p := new(verto.CallParams)
-		if err := m.DecodeParams(p); err != nil {
+		p, err := m.DecodeCallParams()
+		if err != nil {
 			e.respond(r, nil, verto.AsError(err))
 			return
 		}
