@@ -139,3 +139,23 @@ func BenchmarkDecodeCallParams(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeCallParamsManyKeys: a hostile message's params, about
+// 29,000 unknown keys in 256 KiB, against encoding/json's cost for them.
+func BenchmarkDecodeCallParamsManyKeys(b *testing.B) {
+	m := &Message{Params: manyKeys(29000)}
+	b.Run("DecodeCallParams", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := m.DecodeCallParams(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DecodeParams", func(b *testing.B) {
+		for b.Loop() {
+			if err := m.DecodeParams(new(CallParams)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
