@@ -37,6 +37,7 @@ var callParamsCases = []struct {
 		`"client_port":5060}}`, true},
 	{"string maps", `{"xrtc_user":{"variables":{"a":"1","b":null,"a":"2","\u00e9":"x"}},"dialogParams":{"variables":{}}}`, true},
 	{"string map null", `{"xrtc_user":{"variables":{"a":"1"},"variables":null}}`, true},
+	{"directory user", `{"xrtc_user":` + directoryUser + `}`, true},
 	{"empty", `{}`, true},
 	{"whitespace", " { \"sessid\" : \"s\" , \"dialogParams\" : { } } ", true},
 
@@ -116,28 +117,48 @@ func FuzzDecodeCallParams(f *testing.F) {
 	})
 }
 
+// directoryUser is an xrtc_user as XCtrl asserts it for a user of
+// FreeSWITCH's stock directory: its variables ride on every relayed message.
+const directoryUser = `{"login":"1000@127.0.0.1","id":"1000","domain":"127.0.0.1","context":"default",` +
+	`"variables":{"accountcode":"1000","callgroup":"techsupport","default_areacode":"918",` +
+	`"default_gateway":"example.com","effective_caller_id_name":"Extension 1000","effective_caller_id_number":"1000",` +
+	`"outbound_caller_id_name":"FreeSWITCH","outbound_caller_id_number":"0000000000","record_stereo":"true",` +
+	`"toll_allow":"domestic,international,local","transfer_fallback_extension":"operator","user_context":"default"},` +
+	`"client_address":"127.0.0.1","client_port":50432}`
+
+// BenchmarkDecodeCallParams: a relayed verto.info's params, with a bare
+// user and with a directory user, read by DecodeCallParams and by
+// encoding/json (DecodeParams).
 func BenchmarkDecodeCallParams(b *testing.B) {
-	m, err := DecodeMessage(relayed, Limits{})
+	bare, err := DecodeMessage(relayed, Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("DecodeCallParams", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if p, err := m.DecodeCallParams(); err != nil || p.CallID() == "" {
-				b.Fatal("not decoded", err)
+	dir := &Message{Params: []byte(`{"dtmf":"1","dialogParams":{"callID":"relay-call","destination_number":"9196"},` +
+		`"sessid":"bench-0123456789","ctrl_uuid":"4c0e6f0a-1b2c-4d5e-8f90-123456789abc","node_uuid":"bench",` +
+		`"xrtc_user":` + directoryUser + `}`)}
+	for _, tc := range []struct {
+		name string
+		m    *Message
+	}{{"bare-user", bare}, {"directory-user", dir}} {
+		b.Run(tc.name+"/DecodeCallParams", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p, err := tc.m.DecodeCallParams(); err != nil || p.CallID() == "" {
+					b.Fatal("not decoded", err)
+				}
 			}
-		}
-	})
-	b.Run("DecodeParams", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			p := new(CallParams)
-			if err := m.DecodeParams(p); err != nil || p.CallID() == "" {
-				b.Fatal("not decoded", err)
+		})
+		b.Run(tc.name+"/DecodeParams", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p := new(CallParams)
+				if err := tc.m.DecodeParams(p); err != nil || p.CallID() == "" {
+					b.Fatal("not decoded", err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // BenchmarkDecodeCallParamsManyKeys: a hostile message's params, about
