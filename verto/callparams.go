@@ -13,11 +13,11 @@ import (
 //
 // The shapes a client and XCtrl send (string and boolean members, the
 // dialogParams and xrtc_user objects, unknown keys) are read in one scan of
-// the params; the few members that are maps, raw JSON or numbers go
-// through encoding/json one by one. Anything encoding/json would read
-// differently from an exact match (a key that only matches a field's name
-// when case is folded, a value of the wrong type) sends the whole params
-// through encoding/json instead. Like DecodeParams, it takes params as
+// the params; the members that hold other JSON (userVariables, audio, msg,
+// txt, causeCode...) go through encoding/json one by one. Anything
+// encoding/json would read differently from an exact match (a key that
+// only matches a field's name when case is folded, a value of the wrong
+// type) sends the whole params through encoding/json instead. Like DecodeParams, it takes params as
 // Decode leaves them: valid JSON.
 func (m *Message) DecodeCallParams() (*CallParams, error) {
 	p := new(CallParams)
@@ -34,6 +34,10 @@ func (m *Message) DecodeCallParams() (*CallParams, error) {
 // errSlowPath stops a fast decode: encoding/json decodes the params.
 var errSlowPath = errors.New("verto: decode with encoding/json")
 
+// The json names of CallParams, DialogParams and User: a key that is none
+// of them exactly but folds to one is left to encoding/json. A field added
+// to a type goes in its list (TestCallParamsNames checks) and in its
+// setMember; a listed name setMember does not read takes the slow path.
 var callParamsNames = []string{"sessid", "sdp", "dialogParams", "node_uuid", "ctrl_uuid", "xrtc_user", "cause",
 	"causeCode", "action", "destination", "replaceCallID", "dtmf", "msg", "txt", "command", "type",
 	"callee_id_name", "callee_id_number", "echoParams"}

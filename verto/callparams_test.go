@@ -3,6 +3,8 @@ package verto
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -71,6 +73,28 @@ func TestDecodeCallParams(t *testing.T) {
 				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
 			}
 		})
+	}
+}
+
+// TestCallParamsNames: every json name of the three types is in the list
+// the fast path checks folded keys against.
+func TestCallParamsNames(t *testing.T) {
+	for _, tc := range []struct {
+		typ   reflect.Type
+		names []string
+	}{
+		{reflect.TypeFor[CallParams](), callParamsNames},
+		{reflect.TypeFor[DialogParams](), dialogParamsNames},
+		{reflect.TypeFor[User](), userNames},
+	} {
+		var tags []string
+		for f := range tc.typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			tags = append(tags, name)
+		}
+		if !slices.Equal(tags, tc.names) {
+			t.Errorf("%s: json names %q, list %q", tc.typ, tags, tc.names)
+		}
 	}
 }
 

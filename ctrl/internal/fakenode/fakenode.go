@@ -373,6 +373,9 @@ func readCallParams(params json.RawMessage) (verto.CallParams, error) {
 		case "action":
 			p.Action = str(val)
 		case "dialogParams":
+			if val[0] != '{' {
+				return nil // null, or not an object: no call named
+			}
 			dp := &verto.DialogParams{}
 			p.DialogParams = dp
 			return verto.EachMember(val, func(key []byte, val json.RawMessage) error {
