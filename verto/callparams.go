@@ -17,8 +17,8 @@ import (
 // txt, causeCode...) go through encoding/json one by one. Anything
 // encoding/json would read differently from an exact match (a key that
 // only matches a field's name when case is folded, a value of the wrong
-// type) sends the whole params through encoding/json instead. Like DecodeParams, it takes params as
-// Decode leaves them: valid JSON.
+// type) sends the whole params through encoding/json instead. Like
+// DecodeParams, it takes params as Decode leaves them: valid JSON.
 func (m *Message) DecodeCallParams() (*CallParams, error) {
 	p := new(CallParams)
 	if len(m.Params) == 0 || string(m.Params) == "null" {
