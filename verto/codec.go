@@ -151,23 +151,23 @@ func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 // the params.
 func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	// The members are read straight off the scan, the last of a repeated
-	// key winning as in an Object, with no Object built.
+	// key winning as in an Object, with no Object built. A member's value
+	// is never nil: nil is a member absent.
 	var idRaw, version, method, params, result, errRaw json.RawMessage
-	var hasID, hasVersion, hasMethod, hasParams, hasResult, hasErr bool
 	err := eachMember(b, lim.MaxDepth, true, func(key []byte, val json.RawMessage) error {
 		switch string(key) {
 		case "id":
-			idRaw, hasID = val, true
+			idRaw = val
 		case "jsonrpc":
-			version, hasVersion = val, true
+			version = val
 		case "method":
-			method, hasMethod = val, true
+			method = val
 		case "params":
-			params, hasParams = val, true
+			params = val
 		case "result":
-			result, hasResult = val, true
+			result = val
 		case "error":
-			errRaw, hasErr = val, true
+			errRaw = val
 		}
 		return nil
 	})
@@ -181,7 +181,7 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	bad := func(name string) *DecodeError {
 		return &DecodeError{ID: m.ID, Index: -1, Err: fmt.Errorf("%w: %s", ErrBadField, name)}
 	}
-	if hasID {
+	if idRaw != nil {
 		if err := m.ID.UnmarshalJSON(idRaw); err != nil {
 			return nil, bad("id")
 		}
@@ -189,26 +189,26 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 			m.ID = ID{}
 		}
 	}
-	if !hasVersion || string(version) != `"2.0"` {
+	if string(version) != `"2.0"` {
 		return nil, &DecodeError{ID: m.ID, Index: -1, Err: ErrVersion}
 	}
 	m.JSONRPC = Version
-	if hasMethod {
+	if method != nil {
 		var ok bool
 		if m.Method, ok = unquote(method); !ok {
 			return nil, bad("method")
 		}
 	}
-	if hasParams && string(params) != "null" {
+	if params != nil && string(params) != "null" {
 		if params[0] != '{' && params[0] != '[' {
 			return nil, bad("params")
 		}
 		m.Params = params
 	}
-	if hasResult {
+	if result != nil {
 		m.Result = result
 	}
-	if hasErr && string(errRaw) != "null" {
+	if errRaw != nil && string(errRaw) != "null" {
 		m.Error = new(Error)
 		if errRaw[0] != '{' || m.Error.UnmarshalJSON(errRaw) != nil {
 			return nil, bad("error")
