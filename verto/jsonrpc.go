@@ -244,10 +244,14 @@ func (m *Message) MarshalJSON() ([]byte, error) {
 
 // AppendString appends s as a JSON string: as it is when it needs no
 // escape, else as encoding/json writes it.
-func AppendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte { return appendQuoted(b, s) }
+
+// appendQuoted is AppendString for text held as a string or as bytes (an
+// Object's keys), without making a string of bytes that need no escape.
+func appendQuoted[T string | []byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s)
+			q, _ := json.Marshal(string(s))
 			return append(b, q...)
 		}
 	}

@@ -154,7 +154,7 @@ func (o *Object) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendKey(b, f.key)
+		b = appendQuoted(b, f.key)
 		b = append(b, ':')
 		if len(f.val) == 0 {
 			b = append(b, "null"...)
@@ -163,19 +163,6 @@ func (o *Object) AppendJSON(b []byte) []byte {
 		}
 	}
 	return append(b, '}')
-}
-
-// appendKey is AppendString for a key held as bytes, without making it a
-// string first (an allocation for every key of every relayed message).
-func appendKey(b, key []byte) []byte {
-	for _, c := range key {
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			return AppendString(b, string(key))
-		}
-	}
-	b = append(b, '"')
-	b = append(b, key...)
-	return append(b, '"')
 }
 
 // UnmarshalJSON decodes the top level of a JSON object. Values are kept as
