@@ -584,16 +584,13 @@ func (srv *Server) relay(s *Session, m *verto.Message, o *verto.Object, node, su
 		default:
 			// The common case is written straight: the node's result
 			// object with the socket's sessid (and node_uuid) added.
-			direct := err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{'
-			if direct {
-				var f []byte
-				if f, direct = resultFrame(clientID, reply.Result, node, sessid); direct {
+			if err == nil && reply.Error == nil && r.b == nil && r.slot >= 0 && len(reply.Result) > 0 && reply.Result[0] == '{' {
+				if f, ok := resultFrame(clientID, reply.Result, node, sessid); ok {
 					r.s.sendRaw(f)
+					break
 				}
 			}
-			if !direct {
-				r.send(srv.clientReply(clientID, reply, err, sessid, node))
-			}
+			r.send(srv.clientReply(clientID, reply, err, sessid, node))
 		}
 		srv.metrics.relay.observe(time.Since(start))
 	})
