@@ -1,9 +1,11 @@
 package verto
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -24,6 +26,10 @@ func skipSpace(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for i < len(b) {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, escaped, nil
@@ -292,6 +298,10 @@ func validKey(b []byte, i int) (int, error) {
 func validString(b []byte, i int) (int, error) {
 	i++
 	for i < len(b) {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -318,6 +328,31 @@ func validString(b []byte, i int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w: unterminated string", errSyntax)
+}
+
+// Eight bytes at a time: lsb has the low bit of each byte, msb the high.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainRun returns the index of the first byte at or after b[i] that a
+// string scan must look at (a '"', a '\\' or a control character), reading
+// eight bytes at a time; within the last seven bytes of b it returns i, for
+// the caller's byte loop. In a word w read little-endian, (x-lsb)&^x&msb
+// marks the zero bytes of x (of w^'"', of w^'\\') and (w-0x20*lsb)&^w&msb
+// the bytes below 0x20. A borrow can mark bytes after a marked one, never
+// before: the lowest mark is exact.
+func plainRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, s := w^(lsb*'"'), w^(lsb*'\\')
+		if m := ((q-lsb)&^q | (s-lsb)&^s | (w-lsb*0x20)&^w) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	return i
 }
 
 func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }
@@ -387,19 +422,13 @@ func unquote(raw []byte) (string, bool) {
 		return "", false
 	}
 	inner := raw[1 : len(raw)-1]
-	plain, ascii := true, true
-	for _, c := range inner {
-		if c == '\\' || c == '"' || c < 0x20 {
-			plain = false
-			break
-		}
-		if c >= 0x80 {
-			ascii = false
-		}
+	n := plainRun(inner, 0)
+	for n < len(inner) && inner[n] != '\\' && inner[n] != '"' && inner[n] >= 0x20 {
+		n++
 	}
 	// encoding/json would replace invalid UTF-8: only valid text is taken
 	// as it is.
-	if plain && (ascii || utf8.Valid(inner)) {
+	if n == len(inner) && utf8.Valid(inner) {
 		return string(inner), true
 	}
 	var s string

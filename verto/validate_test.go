@@ -162,3 +162,42 @@ func TestObjectManyKeys(t *testing.T) {
 		t.Fatalf("after an edit: %d keys, %d indexed", o.Len(), len(o.index))
 	}
 }
+
+// TestPlainRun: plainRun stops where a byte-at-a-time scan stops, for every
+// byte value at every offset of a word, alone and followed by every other
+// (the borrow of one byte's test reaches the next), from every start.
+func TestPlainRun(t *testing.T) {
+	// want: the first special byte in the whole words from i on, else
+	// the start of the last partial word (the byte loop's part).
+	want := func(b []byte, i int) int {
+		words := i + (len(b)-i)/8*8
+		for j := i; j < words; j++ {
+			if c := b[j]; c == '"' || c == '\\' || c < 0x20 {
+				return j
+			}
+		}
+		return words
+	}
+	check := func(b []byte) {
+		t.Helper()
+		for i := range b {
+			if got, want := plainRun(b, i), want(b, i); got != want {
+				t.Fatalf("plainRun(%q, %d) = %d, want %d", b, i, got, want)
+			}
+		}
+	}
+	for p := 0; p < 16; p++ {
+		for v := 0; v < 256; v++ {
+			b := []byte(strings.Repeat("a", 20))
+			b[p] = byte(v)
+			check(b)
+		}
+	}
+	for v1 := 0; v1 < 256; v1++ {
+		for v2 := 0; v2 < 256; v2++ {
+			b := []byte("abc--defghijklmnop")
+			b[3], b[4] = byte(v1), byte(v2)
+			check(b)
+		}
+	}
+}
