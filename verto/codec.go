@@ -154,7 +154,32 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	// key winning as in an Object, with no Object built. A member's value
 	// is never nil: nil is a member absent.
 	var idRaw, version, method, params, result, errRaw json.RawMessage
-	err := eachMember(b, lim.MaxDepth, true, func(key []byte, val json.RawMessage) error {
+	// Object params are parsed as they are validated: their members are
+	// kept (ParamsObject) for the reader that wants them, instead of a
+	// second scan.
+	var po *Object
+	end, err := objectAt(b, skipSpace(b, 0), func(key []byte, i int) (int, error) {
+		if string(key) == "params" && b[i] == '{' && lim.MaxDepth >= 2 {
+			o := &Object{fields: make([]field, 0, 8)}
+			pend, err := objectAt(b, i, func(key []byte, j int) (int, error) {
+				vend, err := validValue(b, j, lim.MaxDepth-2)
+				if err != nil {
+					return 0, err
+				}
+				o.setParsed(key, b[j:vend:vend])
+				return vend, nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			params, po = b[i:pend:pend], o
+			return pend, nil
+		}
+		vend, err := validValue(b, i, lim.MaxDepth-1)
+		if err != nil {
+			return 0, err
+		}
+		val := b[i:vend:vend]
 		switch string(key) {
 		case "id":
 			idRaw = val
@@ -163,14 +188,17 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 		case "method":
 			method = val
 		case "params":
-			params = val
+			params, po = val, nil
 		case "result":
 			result = val
 		case "error":
 			errRaw = val
 		}
-		return nil
+		return vend, nil
 	})
+	if err == nil && skipSpace(b, end) != len(b) {
+		err = fmt.Errorf("%w: data after object", errSyntax)
+	}
 	if err != nil {
 		if isObject(b) {
 			return nil, jsonError(err, lim.MaxDepth) // not valid JSON after all
@@ -204,6 +232,7 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 			return nil, bad("params")
 		}
 		m.Params = params
+		m.setParamsObject(po)
 	}
 	if result != nil {
 		m.Result = result

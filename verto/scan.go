@@ -108,64 +108,74 @@ func parseObjectFast(o *Object, b []byte, maxDepth int, strict bool) error {
 // object: a frame is validated by its parse, while the members of one
 // already checked are only scanned.
 func eachMember(b []byte, maxDepth int, strict bool, fn func(key []byte, val json.RawMessage) error) error {
-	i := skipSpace(b, 0)
+	scan := scanValue
+	if strict {
+		scan = validValue
+	}
+	end, err := objectAt(b, skipSpace(b, 0), func(key []byte, i int) (int, error) {
+		vend, err := scan(b, i, maxDepth-1)
+		if err != nil {
+			return 0, err
+		}
+		return vend, fn(key, b[i:vend:vend])
+	})
+	if err != nil {
+		return err
+	}
+	if skipSpace(b, end) != len(b) {
+		return fmt.Errorf("%w: data after object", errSyntax)
+	}
+	return nil
+}
+
+// objectAt reads the JSON object that starts at b[i] and returns the index
+// just past it. For each member it calls member with the key (unescaped,
+// maybe sharing b) and the index of the value, which member reads and
+// checks as it needs and returns the index just past.
+func objectAt(b []byte, i int, member func(key []byte, i int) (int, error)) (int, error) {
 	if i >= len(b) || b[i] != '{' {
-		return fmt.Errorf("%w: not a JSON object", errSyntax)
+		return 0, fmt.Errorf("%w: not a JSON object", errSyntax)
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		if skipSpace(b, i+1) != len(b) {
-			return fmt.Errorf("%w: data after object", errSyntax)
-		}
-		return nil
+		return i + 1, nil
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return fmt.Errorf("%w: expected object key at offset %d", errSyntax, i)
+			return 0, fmt.Errorf("%w: expected object key at offset %d", errSyntax, i)
 		}
 		end, esc, err := scanString(b, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		key := b[i+1 : end-1 : end-1]
 		if esc {
 			k, ok := unquote(b[i:end])
 			if !ok {
-				return fmt.Errorf("%w: key at offset %d", errSyntax, i)
+				return 0, fmt.Errorf("%w: key at offset %d", errSyntax, i)
 			}
 			key = []byte(k)
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return fmt.Errorf("%w: expected ':' at offset %d", errSyntax, i)
+			return 0, fmt.Errorf("%w: expected ':' at offset %d", errSyntax, i)
 		}
 		i = skipSpace(b, i+1)
 		if i >= len(b) {
-			return fmt.Errorf("%w: unexpected end of input", errSyntax)
+			return 0, fmt.Errorf("%w: unexpected end of input", errSyntax)
 		}
-		scan := scanValue
-		if strict {
-			scan = validValue
+		if i, err = member(key, i); err != nil {
+			return 0, err
 		}
-		vend, err := scan(b, i, maxDepth-1)
-		if err != nil {
-			return err
-		}
-		if err := fn(key, b[i:vend:vend]); err != nil {
-			return err
-		}
-		i = skipSpace(b, vend)
+		i = skipSpace(b, i)
 		if i >= len(b) {
-			return fmt.Errorf("%w: unexpected end of input", errSyntax)
+			return 0, fmt.Errorf("%w: unexpected end of input", errSyntax)
 		}
 		if b[i] == '}' {
-			if skipSpace(b, i+1) != len(b) {
-				return fmt.Errorf("%w: data after object", errSyntax)
-			}
-			return nil
+			return i + 1, nil
 		}
 		if b[i] != ',' {
-			return fmt.Errorf("%w: expected ',' or '}' at offset %d", errSyntax, i)
+			return 0, fmt.Errorf("%w: expected ',' or '}' at offset %d", errSyntax, i)
 		}
 		i = skipSpace(b, i+1)
 	}
