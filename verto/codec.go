@@ -147,6 +147,10 @@ func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 	return m, nil
 }
 
+// maxDecodedParams bounds the params the decode keeps as an Object: no
+// more than an Object holds without an index of its keys.
+const maxDecodedParams = indexFrom
+
 // decodeOne decodes a valid JSON value into a message, without reflection on
 // the params.
 func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
@@ -166,7 +170,15 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 				if err != nil {
 					return 0, err
 				}
-				o.setParsed(key, b[j:vend:vend])
+				// Params of more keys than any Verto message has (a
+				// hostile frame) are only validated: the reader that
+				// wants them parses them, not every decode.
+				if o != nil && len(o.fields) == maxDecodedParams {
+					o = nil
+				}
+				if o != nil {
+					o.setParsed(key, b[j:vend:vend])
+				}
 				return vend, nil
 			})
 			if err != nil {

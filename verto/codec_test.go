@@ -478,3 +478,23 @@ func TestParamsObject(t *testing.T) {
 		t.Errorf("after Params were cut short: %s", got)
 	}
 }
+
+// TestDecodeManyParams: a frame whose params have thousands of keys (a
+// hostile one, before login say) costs the decode its validation, not an
+// Object of every key: that is built only for a reader that asks for it.
+func TestDecodeManyParams(t *testing.T) {
+	frame := append([]byte(`{"jsonrpc":"2.0","id":1,"method":"verto.nope","params":`), manyKeys(29000)...)
+	frame = append(frame, '}')
+	lim := Limits{MaxBytes: 1 << 20}
+	if n := testing.AllocsPerRun(5, func() { _, _ = DecodeMessage(frame, lim) }); n > 6 {
+		t.Errorf("DecodeMessage made %v allocations, want at most 6", n)
+	}
+	m, err := DecodeMessage(frame, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := m.ParamsObject()
+	if err != nil || o.Len() != 29000 || o.String("k0") != "last" {
+		t.Fatalf("ParamsObject: %d keys, k0 %q, %v", o.Len(), o.String("k0"), err)
+	}
+}
