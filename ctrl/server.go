@@ -142,7 +142,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:      log.With("ctrl_uuid", cfg.CtrlUUID),
 		uuid:     cfg.CtrlUUID,
 		subj:     verto.Subjects{Prefix: cfg.SubjectPrefix},
-		lim:      verto.Limits{MaxBytes: cfg.Limits.MaxFrameBytes, MaxBatch: cfg.Limits.MaxBatch},
+		lim:      verto.Limits{MaxBytes: cfg.Limits.MaxFrameBytes, MaxBatch: cfg.Limits.MaxBatch, MaxParams: verto.MaxClientParams},
 		deps:     deps,
 		nodes:    NewNodeTable(cfg.Timers.NodeExpiry),
 		router:   NewRouter(),

@@ -12,10 +12,20 @@ type Limits struct {
 	MaxBytes int // frame size; 0 means DefaultLimits.MaxBytes
 	MaxBatch int // messages in one batch (array); 0 means DefaultLimits.MaxBatch
 	MaxDepth int // nesting of objects and arrays; 0 means DefaultLimits.MaxDepth
+	// MaxParams bounds the members of a message's params object (repeated
+	// keys counted); 0 means DefaultLimits.MaxParams. A Verto message has
+	// a handful; thousands (a hostile frame) would cost every reader that
+	// makes them an Object.
+	MaxParams int
 }
 
-// DefaultLimits are the limits XCtrl and xrtc use unless configured.
-var DefaultLimits = Limits{MaxBytes: 256 << 10, MaxBatch: 32, MaxDepth: 64}
+// DefaultLimits are the limits XCtrl and xrtc use unless configured. XCtrl
+// takes at most MaxClientParams from a client, and adds a few members to
+// what it relays: the bus's MaxParams stays above that.
+var DefaultLimits = Limits{MaxBytes: 256 << 10, MaxBatch: 32, MaxDepth: 64, MaxParams: 256}
+
+// MaxClientParams is the params members XCtrl takes in a client's message.
+const MaxClientParams = 128
 
 func (l Limits) orDefault() Limits {
 	if l.MaxBytes <= 0 {
@@ -26,6 +36,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxParams <= 0 {
+		l.MaxParams = DefaultLimits.MaxParams
 	}
 	return l
 }
@@ -51,6 +64,9 @@ var (
 	ErrNoMethod = errors.New("missing method")
 	// ErrBadField: a member has the wrong type (id, method, params, error).
 	ErrBadField = errors.New("wrong type")
+	// ErrTooManyParams: the params object has more than Limits.MaxParams
+	// members.
+	ErrTooManyParams = errors.New("too many params")
 )
 
 // DecodeError is a frame or message that cannot be accepted. ID is the
@@ -77,6 +93,8 @@ func (e *DecodeError) RPC() *Error {
 		return &Error{Code: CodeInvalidRequest, Message: MsgTooLarge}
 	case errors.Is(e.Err, ErrBatchTooLarge):
 		return &Error{Code: CodeInvalidRequest, Message: MsgBatchTooLarge}
+	case errors.Is(e.Err, ErrTooManyParams):
+		return &Error{Code: CodeInvalidParams, Message: MsgTooManyParams}
 	case errors.Is(e.Err, ErrNoMethod):
 		return &Error{Code: CodeMethodNotFound, Message: MsgMethodNotFound}
 	case errors.Is(e.Err, ErrVersion), errors.Is(e.Err, ErrBadField), errors.Is(e.Err, ErrNotObject):
@@ -162,17 +180,21 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	// kept (ParamsObject) for the reader that wants them, instead of a
 	// second scan.
 	var po *Object
+	manyParams := false // more members than lim.MaxParams: refused once the id is read
 	end, err := objectAt(b, skipSpace(b, 0), func(key []byte, i int) (int, error) {
 		if string(key) == "params" && b[i] == '{' && lim.MaxDepth >= 2 {
 			o := &Object{fields: make([]field, 0, 8)}
+			n := 0
 			pend, err := objectAt(b, i, func(key []byte, j int) (int, error) {
+				n++
 				vend, err := validValue(b, j, lim.MaxDepth-2)
 				if err != nil {
 					return 0, err
 				}
-				// Params of more keys than any Verto message has (a
-				// hostile frame) are only validated: the reader that
-				// wants them parses them, not every decode.
+				// Params of more keys than an Object holds unindexed
+				// are only validated here (and refused past
+				// lim.MaxParams): the reader that wants them parses
+				// them.
 				if o != nil && len(o.fields) == maxDecodedParams {
 					o = nil
 				}
@@ -184,7 +206,7 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 			if err != nil {
 				return 0, err
 			}
-			params, po = b[i:pend:pend], o
+			params, po, manyParams = b[i:pend:pend], o, n > lim.MaxParams
 			return pend, nil
 		}
 		vend, err := validValue(b, i, lim.MaxDepth-1)
@@ -200,7 +222,7 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 		case "method":
 			method = val
 		case "params":
-			params, po = val, nil
+			params, po, manyParams = val, nil, false
 		case "result":
 			result = val
 		case "error":
@@ -238,6 +260,9 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 		if m.Method, ok = unquote(method); !ok {
 			return nil, bad("method")
 		}
+	}
+	if manyParams {
+		return nil, &DecodeError{ID: m.ID, Index: -1, Err: fmt.Errorf("%w: more than %d members", ErrTooManyParams, lim.MaxParams)}
 	}
 	if params != nil && string(params) != "null" {
 		if params[0] != '{' && params[0] != '[' {

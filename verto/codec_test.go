@@ -479,22 +479,41 @@ func TestParamsObject(t *testing.T) {
 	}
 }
 
-// TestDecodeManyParams: a frame whose params have thousands of keys (a
-// hostile one, before login say) costs the decode its validation, not an
-// Object of every key: that is built only for a reader that asks for it.
+// TestDecodeManyParams: params of more members than Limits.MaxParams (a
+// hostile frame of thousands of keys) are refused with the message's id;
+// and params of more than an Object holds unindexed, within the limit, cost
+// the decode their validation, not an Object of every key: that is built
+// only for a reader that asks for it.
 func TestDecodeManyParams(t *testing.T) {
-	frame := append([]byte(`{"jsonrpc":"2.0","id":1,"method":"verto.nope","params":`), manyKeys(29000)...)
-	frame = append(frame, '}')
-	lim := Limits{MaxBytes: 1 << 20}
-	if n := testing.AllocsPerRun(5, func() { _, _ = DecodeMessage(frame, lim) }); n > 6 {
+	frame := func(n int) []byte {
+		b := append([]byte(`{"jsonrpc":"2.0","id":7,"method":"verto.info","params":`), manyKeys(n)...)
+		return append(b, '}')
+	}
+	_, err := DecodeMessage(frame(29000), Limits{MaxBytes: 1 << 20})
+	var de *DecodeError
+	if !errors.As(err, &de) || !errors.Is(err, ErrTooManyParams) || de.ID.String() != "7" ||
+		de.RPC().Code != CodeInvalidParams || de.RPC().Message != MsgTooManyParams {
+		t.Fatalf("29,000 params: %v", err)
+	}
+	// 128 members, "k0" twice among them: within a client's limit.
+	f := frame(127)
+	lim := Limits{MaxParams: MaxClientParams}
+	if n := testing.AllocsPerRun(5, func() { _, _ = DecodeMessage(f, lim) }); n > 6 {
 		t.Errorf("DecodeMessage made %v allocations, want at most 6", n)
 	}
-	m, err := DecodeMessage(frame, lim)
+	m, err := DecodeMessage(f, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o, err := m.ParamsObject()
-	if err != nil || o.Len() != 29000 || o.String("k0") != "last" {
+	if err != nil || o.Len() != 127 || o.String("k0") != "last" {
 		t.Fatalf("ParamsObject: %d keys, k0 %q, %v", o.Len(), o.String("k0"), err)
+	}
+	if _, err := DecodeMessage(frame(128), lim); !errors.Is(err, ErrTooManyParams) {
+		t.Errorf("129 members: %v", err)
+	}
+	// The bus takes what XCtrl adds to a client's.
+	if _, err := DecodeMessage(frame(MaxClientParams+4), DefaultLimits); err != nil {
+		t.Errorf("%d members on the bus: %v", MaxClientParams+5, err)
 	}
 }

@@ -42,6 +42,7 @@ const (
 	MsgNoNode          = "NO NODE AVAILABLE"
 	MsgTooLarge        = "Message too large"
 	MsgBatchTooLarge   = "Batch too large"
+	MsgTooManyParams   = "Too many params"
 	MsgRateLimited     = "Rate limit exceeded"
 )
 
