@@ -309,7 +309,7 @@ func (srv *Server) handle(s *Session, m *verto.Message, r replier) {
 
 // callInfo is what routing reads from a call method's params.
 type callInfo struct {
-	obj      *verto.Object
+	obj      verto.Object
 	callID   string
 	dest     string
 	nodeUUID string
@@ -317,12 +317,14 @@ type callInfo struct {
 	sdp      bool
 }
 
-func parseCall(m *verto.Message) (*callInfo, error) {
-	obj, err := m.ParamsObject()
-	if err != nil {
+func parseCall(params json.RawMessage) (*callInfo, error) {
+	ci := &callInfo{}
+	if len(params) == 0 {
+		return ci, nil
+	}
+	if err := ci.obj.UnmarshalJSON(params); err != nil {
 		return nil, err
 	}
-	ci := &callInfo{obj: obj}
 	ci.nodeUUID = ci.obj.String(verto.KeyNodeUUID)
 	// A JSON string longer than "" is not empty: the SDP is not copied to
 	// be tested.
@@ -378,7 +380,7 @@ func sessionError(msg string) *verto.Error {
 
 // invite places a client's call on a node.
 func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
-	ci, err := parseCall(m)
+	ci, err := parseCall(m.Params)
 	switch {
 	case err != nil || len(m.Params) == 0:
 		r.fail(sessionError(verto.MsgParamsMissing))
@@ -458,7 +460,7 @@ func (srv *Server) placeInvite(s *Session, m *verto.Message, r replier, ci *call
 	}
 	s.sendRequest(verto.MethodTrying, mustJSON(verto.TryingParams{CallID: ci.callID, NodeUUID: node}))
 	callID := ci.callID
-	srv.relay(s, m, ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Invite, r, func(reply *verto.Message, err error) *verto.Message {
+	srv.relay(s, m, &ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Invite, r, func(reply *verto.Message, err error) *verto.Message {
 		if mayRetry && errors.Is(err, ErrNoResponders) {
 			if next, ok := srv.nodes.Choose(key, time.Now(), node); ok {
 				srv.log.Warn("invite found no one on its node; trying another", "callID", callID, "node_uuid", node, "next", next)
@@ -483,7 +485,7 @@ var repliedElsewhere = &verto.Message{}
 // callScoped relays a message about an existing call to the call's node:
 // params.node_uuid when given and alive, else the callID map.
 func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
-	ci, err := parseCall(m)
+	ci, err := parseCall(m.Params)
 	if err != nil {
 		r.fail(sessionError(verto.MsgParamsMissing))
 		return
@@ -494,7 +496,7 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 	}
 	if ci.callID == "" {
 		if m.Method == verto.MethodInfo {
-			srv.relay(s, m, ci.obj, "", srv.subj.AnyNode(), srv.cfg.Timers.Request, r, nil)
+			srv.relay(s, m, &ci.obj, "", srv.subj.AnyNode(), srv.cfg.Timers.Request, r, nil)
 			return
 		}
 		r.fail(verto.ErrCallNotExist)
@@ -512,7 +514,7 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	callID, method := ci.callID, m.Method
-	srv.relay(s, m, ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Request, r, func(reply *verto.Message, err error) *verto.Message {
+	srv.relay(s, m, &ci.obj, node, srv.subj.Node(node), srv.cfg.Timers.Request, r, func(reply *verto.Message, err error) *verto.Message {
 		switch {
 		case method == verto.MethodBye:
 			srv.router.Drop(callID, s)

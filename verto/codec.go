@@ -165,10 +165,6 @@ func DecodeMessage(b []byte, lim Limits) (*Message, error) {
 	return m, nil
 }
 
-// maxDecodedParams bounds the params the decode keeps as an Object: no
-// more than an Object holds without an index of its keys.
-const maxDecodedParams = indexFrom
-
 // decodeOne decodes a valid JSON value into a message, without reflection on
 // the params.
 func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
@@ -176,37 +172,19 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 	// key winning as in an Object, with no Object built. A member's value
 	// is never nil: nil is a member absent.
 	var idRaw, version, method, params, result, errRaw json.RawMessage
-	// Object params are parsed as they are validated: their members are
-	// kept (ParamsObject) for the reader that wants them, instead of a
-	// second scan.
-	var po *Object
 	manyParams := false // more members than lim.MaxParams: refused once the id is read
 	end, err := objectAt(b, skipSpace(b, 0), func(key []byte, i int) (int, error) {
 		if string(key) == "params" && b[i] == '{' && lim.MaxDepth >= 2 {
-			o := &Object{fields: make([]field, 0, 8)}
+			// Validated member by member, and counted.
 			n := 0
-			pend, err := objectAt(b, i, func(key []byte, j int) (int, error) {
+			pend, err := objectAt(b, i, func(_ []byte, j int) (int, error) {
 				n++
-				vend, err := validValue(b, j, lim.MaxDepth-2)
-				if err != nil {
-					return 0, err
-				}
-				// Params of more keys than an Object holds unindexed
-				// are only validated here (and refused past
-				// lim.MaxParams): the reader that wants them parses
-				// them.
-				if o != nil && len(o.fields) == maxDecodedParams {
-					o = nil
-				}
-				if o != nil {
-					o.setParsed(key, b[j:vend:vend])
-				}
-				return vend, nil
+				return validValue(b, j, lim.MaxDepth-2)
 			})
 			if err != nil {
 				return 0, err
 			}
-			params, po, manyParams = b[i:pend:pend], o, n > lim.MaxParams
+			params, manyParams = b[i:pend:pend], n > lim.MaxParams
 			return pend, nil
 		}
 		vend, err := validValue(b, i, lim.MaxDepth-1)
@@ -222,7 +200,7 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 		case "method":
 			method = val
 		case "params":
-			params, po, manyParams = val, nil, false
+			params, manyParams = val, false
 		case "result":
 			result = val
 		case "error":
@@ -269,7 +247,6 @@ func decodeOne(b []byte, lim Limits) (*Message, *DecodeError) {
 			return nil, bad("params")
 		}
 		m.Params = params
-		m.setParamsObject(po)
 	}
 	if result != nil {
 		m.Result = result

@@ -89,33 +89,6 @@ type Message struct {
 	Params  json.RawMessage `json:"params,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   *Error          `json:"error,omitempty"`
-
-	// pobj is Params parsed, as Decode left it; pfor is the Params it was
-	// parsed from (a caller may have replaced them since).
-	pobj *Object
-	pfor json.RawMessage
-}
-
-func (m *Message) setParamsObject(o *Object) { m.pobj, m.pfor = o, m.Params }
-
-// ParamsObject returns the top level of the params: an empty Object when
-// there are none, an error when they are not a JSON object. For a message
-// from Decode or DecodeMessage the first call returns the Object the
-// decoder built while it validated the frame, with no second scan; it is
-// the caller's then, and a later call parses the params again.
-func (m *Message) ParamsObject() (*Object, error) {
-	o, from := m.pobj, m.pfor
-	m.pobj, m.pfor = nil, nil
-	if o != nil && len(from) == len(m.Params) && len(from) > 0 && &from[0] == &m.Params[0] {
-		return o, nil
-	}
-	o = new(Object)
-	if len(m.Params) > 0 && string(m.Params) != "null" {
-		if err := o.UnmarshalJSON(m.Params); err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
 }
 
 // Kind says what a message is, by the XCC SDK's rule: result, then error,

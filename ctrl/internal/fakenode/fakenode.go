@@ -296,10 +296,9 @@ func (n *Node) onMsg(m *nats.Msg) {
 	switch msg.Method {
 	case verto.MethodInvite, verto.MethodAnswer, verto.MethodBye, verto.MethodAttach, verto.MethodModify, verto.MethodInfo:
 		// The hot path of the relay benchmark: the members this node
-		// needs, read off the params' Object that DecodeMessage built as
-		// it checked them. The module reads them all, with verto's
-		// DecodeCallParams.
-		p, err := readCallParams(msg)
+		// needs, read in one scan of the params (DecodeMessage checked
+		// them). The module reads them all, with verto's DecodeCallParams.
+		p, err := readCallParams(msg.Params)
 		if err != nil {
 			n.respondErr(m, msg, verto.AsError(err))
 			return
@@ -358,26 +357,36 @@ func (n *Node) onMsg(m *nats.Msg) {
 
 // readCallParams reads what the node needs of a call-scoped request's
 // params: sessid, ctrl_uuid, action, and dialogParams' callID and
-// destination_number, off the Object the decode built.
-func readCallParams(msg *verto.Message) (verto.CallParams, error) {
+// destination_number.
+func readCallParams(params json.RawMessage) (verto.CallParams, error) {
 	var p verto.CallParams
-	o, err := msg.ParamsObject()
-	if err != nil {
-		return p, err
+	if len(params) == 0 || string(params) == "null" {
+		return p, nil
 	}
-	p.Sessid, p.CtrlUUID, p.Action = o.String(verto.KeySessid), o.String(verto.KeyCtrlUUID), o.String("action")
-	dp, _ := o.Raw("dialogParams")
-	if len(dp) == 0 || dp[0] != '{' {
-		return p, nil // absent, null, or not an object: no call named
-	}
-	p.DialogParams = &verto.DialogParams{}
 	str := func(raw json.RawMessage) string { s, _ := verto.StringValue(raw); return s }
-	err = verto.EachMember(dp, func(key []byte, val json.RawMessage) error {
+	err := verto.EachMember(params, func(key []byte, val json.RawMessage) error {
 		switch string(key) {
-		case "callID":
-			p.DialogParams.CallID = str(val)
-		case "destination_number":
-			p.DialogParams.DestinationNumber = str(val)
+		case verto.KeySessid:
+			p.Sessid = str(val)
+		case verto.KeyCtrlUUID:
+			p.CtrlUUID = str(val)
+		case "action":
+			p.Action = str(val)
+		case "dialogParams":
+			if val[0] != '{' {
+				return nil // null, or not an object: no call named
+			}
+			dp := &verto.DialogParams{}
+			p.DialogParams = dp
+			return verto.EachMember(val, func(key []byte, val json.RawMessage) error {
+				switch string(key) {
+				case "callID":
+					dp.CallID = str(val)
+				case "destination_number":
+					dp.DestinationNumber = str(val)
+				}
+				return nil
+			})
 		}
 		return nil
 	})
