@@ -23,7 +23,7 @@ func (e *Endpoint) answer(r *request, p *verto.CallParams, c *Call) {
 		e.respond(r, nil, sessionError(verto.MsgSDPMissing, c.id))
 		return
 	}
-	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
+	if err := setRemoteAnswer(ch, p.SDP); err != nil {
 		e.warnQuiet("xrtc: client's answer refused", "call_id", c.id, "err", err)
 		e.respond(r, nil, sessionError(refusedSDP(err, msgCodecError), c.id))
 		e.endCall(c, CauseOf(err), true, true)

@@ -23,7 +23,7 @@ func (e *Endpoint) attach(r *request, p *verto.CallParams, c *Call) {
 		e.respond(r, nil, sessionError(verto.MsgSDPMissing, c.id))
 		return
 	}
-	if err := ch.SetRemoteAnswer(p.SDP); err != nil {
+	if err := setRemoteAnswer(ch, p.SDP); err != nil {
 		e.respond(r, nil, sessionError(refusedSDP(err, msgCodecNegotiation), c.id))
 		c.mu.Lock()
 		c.quiet = true

@@ -56,6 +56,10 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 			fail(msgNotAnswered)
 			return
 		}
+		if checkClientSDP(p.SDP) != nil {
+			fail(msgCodecError)
+			return
+		}
 		ans, err := ch.Renegotiate(p.SDP)
 		if err != nil {
 			fail(msgCodecError)

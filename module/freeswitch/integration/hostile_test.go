@@ -58,8 +58,10 @@ func hostileSDPs(base string) map[string]string {
 // testHostileSDP: each oversized or malformed offer gets an answer (an
 // error, or a call that FreeSWITCH answers or ends), FreeSWITCH stays up,
 // and a normal call works after them all. The node hands the offer to
-// FreeSWITCH as mod_verto does; this checks that FreeSWITCH's SDP code,
-// not a parser of ours, bears what one client can send.
+// FreeSWITCH as mod_verto does, but for ICE credentials longer than an ICE
+// agent sends (which FreeSWITCH does not bear); this checks that
+// FreeSWITCH's SDP code, not a parser of ours, bears the rest of what one
+// client can send.
 func testHostileSDP(t *testing.T, f *fsEnv, x *ctrl.Server) {
 	p := dialPeer(t, x.WSURL(), "1001")
 	defer p.close()
@@ -93,6 +95,13 @@ func testHostileSDP(t *testing.T, f *fsEnv, x *ctrl.Server) {
 			})
 		}
 		t.Logf("%s (%d bytes): %s in %v (error %+v)", name, len(bad), outcome, time.Since(start).Round(time.Millisecond), r.Error)
+		// The one FreeSWITCH does not bear: its STUN requests carry the
+		// ufrag in a 256-byte buffer (switch_rtp.c, ice_out), and a 60 KB
+		// one crashed it (SIGSEGV in ice_out, its stack overwritten with
+		// the ufrag). The node refuses it.
+		if name == "long ice-ufrag" && outcome != "refused" {
+			t.Errorf("%s reached FreeSWITCH: %s", name, outcome)
+		}
 		if outcome == "no answer, no bye" {
 			t.Errorf("%s: the call hangs (neither answered nor ended in 10 s)", name)
 		}

@@ -1,0 +1,61 @@
+package xrtc
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The longest ICE credentials a client's SDP may carry to the switch.
+// FreeSWITCH builds each STUN binding request it sends, whose USERNAME is
+// "<its own ufrag>:<the client's>", in a 256-byte buffer and copies the
+// username in without a bound (switch_rtp.c, ice_out): a longer ufrag
+// overflows it: a 60 KB one crashed FreeSWITCH (SIGSEGV in ice_out, its
+// stack overwritten with the ufrag's bytes).
+// ICE agents send 4 to 32 characters (RFC 8839 bounds what they send at
+// 32); 64 leaves room in that buffer for FreeSWITCH's own ufrag and
+// software attribute. The password only keys the message integrity; 256
+// is RFC 8839's bound.
+const (
+	maxICEUfrag = 64
+	maxICEPwd   = 256
+)
+
+// checkClientSDP refuses, as an SDP that does not parse, a client's SDP
+// the switch must not see: one whose ice-ufrag or ice-pwd, at session or
+// media level, is longer than the bounds above. Everything else is the
+// switch's to read, as mod_verto leaves it. Lines are cut and attributes
+// named as FreeSWITCH's SDP parser (sofia-sip) and switch_core_media read
+// them: a line ends at CR or LF, leading blanks go, the attribute's name
+// is matched in any case, and what follows its ':' is the value.
+func checkClientSDP(sdp string) error {
+	isEnd := func(r rune) bool { return r == '\r' || r == '\n' }
+	for line := range strings.FieldsFuncSeq(sdp, isEnd) {
+		attr, ok := strings.CutPrefix(strings.TrimLeft(line, " \t"), "a=")
+		if !ok {
+			continue
+		}
+		name, value, ok := strings.Cut(attr, ":")
+		if !ok {
+			continue
+		}
+		name = strings.Trim(name, " \t")
+		for _, a := range [...]struct {
+			name string
+			max  int
+		}{{"ice-ufrag", maxICEUfrag}, {"ice-pwd", maxICEPwd}} {
+			if strings.EqualFold(name, a.name) && len(value) > a.max {
+				return fmt.Errorf("%w: %s of %d bytes, at most %d", ErrBadSDP, a.name, len(value), a.max)
+			}
+		}
+	}
+	return nil
+}
+
+// setRemoteAnswer hands a client's answer (or a re-offer's) to the
+// channel once checkClientSDP passed it.
+func setRemoteAnswer(ch Channel, sdp string) error {
+	if err := checkClientSDP(sdp); err != nil {
+		return err
+	}
+	return ch.SetRemoteAnswer(sdp)
+}
