@@ -30,6 +30,7 @@ func hostileSDPs(base string) map[string]string {
 	addToAudio := func(extra string) string {
 		return head + strings.Replace(audio, "a=rtcp-mux\r\n", "a=rtcp-mux\r\n"+extra, 1)
 	}
+	long := strings.Repeat("x", 8<<10)
 	var pts []string
 	for i := range 2000 {
 		pts = append(pts, fmt.Sprint(i%128))
@@ -52,7 +53,41 @@ func hostileSDPs(base string) map[string]string {
 		"huge port":        strings.Replace(base, "m=audio 9 ", "m=audio 99999999999999999999 ", 1),
 		"no lines":         "v=0",
 		"binary":           "v=0\r\n\x00\x01\x02\xff\xfe m=audio 9 RTP/AVP 0\r\n",
+		// The longest ICE credentials the node lets through.
+		"64-byte ice-ufrag": setLine(base, "a=ice-ufrag:", strings.Repeat("u", 64)),
+		"256-byte ice-pwd":  setLine(base, "a=ice-pwd:", strings.Repeat("p", 256)),
+		// One long field in each line FreeSWITCH reads.
+		"long candidate foundation": addToAudio("a=candidate:" + long + " 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"),
+		"long candidate address":    addToAudio("a=candidate:1 1 udp 2122260223 " + long + " 50000 typ host\r\n"),
+		"long candidate type":       addToAudio("a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ " + long + "\r\n"),
+		"long candidate raddr":      addToAudio("a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ srflx raddr " + long + " rport 9\r\n"),
+		"candidate of 8000 fields":  addToAudio("a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host" + strings.Repeat(" x y", 4000) + "\r\n"),
+		"long mid":                  setLine(base, "a=mid:", long),
+		"long setup":                setLine(base, "a=setup:", long),
+		"long rtpmap name":          addToAudio("a=rtpmap:111 " + long + "/48000/2\r\n"),
+		"long rtcp-fb":              addToAudio("a=rtcp-fb:111 " + long + "\r\n"),
+		"long extmap":               addToAudio("a=extmap:1 " + long + "\r\n"),
+		"long msid":                 addToAudio("a=msid:" + long + " " + long + "\r\n"),
+		"long ssrc cname":           addToAudio("a=ssrc:1 cname:" + long + "\r\n"),
+		"long crypto":               addToAudio("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + long + "\r\n"),
+		"long ice-options":          addToAudio("a=ice-options:" + long + "\r\n"),
+		"long ptime":                addToAudio("a=ptime:" + strings.Repeat("9", 8<<10) + "\r\n"),
+		"long group":                setLine(base, "a=group:", "BUNDLE "+long),
+		"long connection address":   setLine(base, "c=", "IN IP4 "+long),
+		"long origin":               setLine(base, "o=", long+" 1 2 IN IP4 "+long),
+		"long session name":         setLine(base, "s=", long),
 	}
+}
+
+// setLine gives every line of sdp that starts with prefix the value v.
+func setLine(sdp, prefix, v string) string {
+	lines := strings.Split(sdp, "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = prefix + v
+		}
+	}
+	return strings.Join(lines, "\r\n")
 }
 
 // testHostileSDP: each oversized or malformed offer gets an answer (an
@@ -62,7 +97,15 @@ func hostileSDPs(base string) map[string]string {
 // agent sends (which FreeSWITCH does not bear); this checks that
 // FreeSWITCH's SDP code, not a parser of ours, bears the rest of what one
 // client can send.
-func testHostileSDP(t *testing.T, f *fsEnv, x *ctrl.Server) {
+func testHostileSDP(t *testing.T, f *fsEnv) {
+	// An XCtrl of its own: the offers come faster than a user's invite
+	// rate lets them by default.
+	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := x.WaitNodes(ctx, func(ns []verto.Node) bool { return len(ns) > 0 }); err != nil {
+		t.Fatalf("XCtrl sees no node: %v", err)
+	}
 	p := dialPeer(t, x.WSURL(), "1001")
 	defer p.close()
 	defer hangupAll(t, f)
