@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -101,11 +100,7 @@ func testHostileSDP(t *testing.T, f *fsEnv) {
 	// An XCtrl of its own: the offers come faster than a user's invite
 	// rate lets them by default.
 	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := x.WaitNodes(ctx, func(ns []verto.Node) bool { return len(ns) > 0 }); err != nil {
-		t.Fatalf("XCtrl sees no node: %v", err)
-	}
+	waitNode(t, x, "")
 	p := dialPeer(t, x.WSURL(), "1001")
 	defer p.close()
 	defer hangupAll(t, f)
@@ -163,11 +158,7 @@ func testHostileSDP(t *testing.T, f *fsEnv) {
 // their place back.
 func testCallsPerUser(t *testing.T, f *fsEnv) {
 	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.MaxCallsPerUser = 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := x.WaitNodes(ctx, func(ns []verto.Node) bool { return len(ns) > 0 }); err != nil {
-		t.Fatalf("XCtrl sees no node: %v", err)
-	}
+	waitNode(t, x, "")
 	p := dialPeer(t, x.WSURL(), "1003")
 	defer p.close()
 	defer hangupAll(t, f)

@@ -60,14 +60,8 @@ func TestSwitchServices(t *testing.T) {
 	enable := func(c *ctrl.Config) { c.EnableFSAPI, c.EnableJSAPI = true, true }
 	x1 := startXCtrlWith(t, f, servicesParams, enable)
 	x2 := startXCtrlWith(t, f, servicesParams, enable)
-	for _, x := range []*ctrl.Server{x1, x2} {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := x.WaitNodes(ctx, func(ns []verto.Node) bool { return len(ns) > 0 }); err != nil {
-			cancel()
-			t.Fatalf("XCtrl sees no node: %v", err)
-		}
-		cancel()
-	}
+	waitNode(t, x1, "")
+	waitNode(t, x2, "")
 	s := &svc{t: t, f: f, x1: x1, x2: x2}
 	if conn, err := net.DialTimeout("tcp", "127.0.0.1:8081", 5*time.Second); err == nil {
 		conn.Close()
