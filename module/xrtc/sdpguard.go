@@ -7,14 +7,13 @@ import (
 
 // The longest ICE credentials a client's SDP may carry to the switch.
 // FreeSWITCH builds each STUN binding request it sends, whose USERNAME is
-// "<its own ufrag>:<the client's>", in a 256-byte buffer and copies the
-// username in without a bound (switch_rtp.c, ice_out): a longer ufrag
-// overflows it: a 60 KB one crashed FreeSWITCH (SIGSEGV in ice_out, its
-// stack overwritten with the ufrag's bytes).
-// ICE agents send 4 to 32 characters (RFC 8839 bounds what they send at
-// 32); 64 leaves room in that buffer for FreeSWITCH's own ufrag and
-// software attribute. The password only keys the message integrity; 256
-// is RFC 8839's bound.
+// "<its own ufrag>:<the client's>", in a 256-byte buffer, and copies the
+// username in without a bound (switch_rtp.c, ice_out). A 60 KB ufrag
+// crashed it: SIGSEGV in ice_out, its stack overwritten with the ufrag's
+// bytes. Browsers send 4 to 32 characters (RFC 8839 allows 256); 64 leaves
+// room in that buffer for FreeSWITCH's own ufrag and its software
+// attribute. The password only keys the message integrity: 256, RFC 8839's
+// bound.
 const (
 	maxICEUfrag = 64
 	maxICEPwd   = 256
