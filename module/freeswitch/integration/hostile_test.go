@@ -194,3 +194,76 @@ func testCallsPerUser(t *testing.T, f *fsEnv) {
 	p.call("9196")
 	refused()
 }
+
+// testHostileParams: what a client says of its call, at sizes no browser
+// sends, reaches FreeSWITCH through the node (caller id, the far end's
+// name, userVariables as channel variables; DTMF, text and chat on an
+// answered call): each gets an answer and FreeSWITCH stays up.
+func testHostileParams(t *testing.T, f *fsEnv) {
+	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
+	waitNode(t, x, "")
+	p := dialPeer(t, x.WSURL(), "1001")
+	defer p.close()
+	defer hangupAll(t, f)
+	up := func(what string) {
+		t.Helper()
+		if out, err := f.cli("status"); err != nil || !strings.Contains(out, "UP") {
+			t.Fatalf("FreeSWITCH after %s: %v\n%s", what, err, out)
+		}
+	}
+	long := strings.Repeat("x", 8<<10)
+	vars := map[string]any{}
+	for i := range 20 {
+		vars[fmt.Sprintf("v%d_%s", i, long[:100])] = long
+	}
+	base := p.newCall(newID())
+	offer, err := base.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdp := base.gathered(func() error { return base.pc.SetLocalDescription(offer) })
+	for name, dp := range map[string]map[string]any{
+		"long caller id":        {"caller_id_name": long, "caller_id_number": long},
+		"long far-end id":       {"remote_caller_id_name": long, "remote_caller_id_number": long},
+		"20 long userVariables": {"userVariables": vars},
+		"long login":            {"login": long + "@example.com"},
+	} {
+		id := newID()
+		dp["callID"], dp["destination_number"] = id, "9196"
+		r := p.request("verto.invite", map[string]any{"sdp": sdp, "dialogParams": dp})
+		outcome := "refused"
+		if r.Error == nil {
+			outcome = "no answer, no bye"
+			p.wait(10*time.Second, func() bool {
+				for _, m := range p.reqs {
+					if m.callID() == id && (m.Method == "verto.answer" || m.Method == "verto.bye") {
+						outcome = m.Method + " " + m.param("cause")
+						return true
+					}
+				}
+				return false
+			})
+		}
+		t.Logf("%s: %s (error %+v)", name, outcome, r.Error)
+		if outcome == "no answer, no bye" {
+			t.Errorf("%s: the call hangs", name)
+		}
+		up(name)
+		hangupAll(t, f)
+	}
+	// On an answered call with media.
+	c := p.call("9196")
+	huge := strings.Repeat("1234567890*#", 5<<10)
+	for name, params := range map[string]map[string]any{
+		"60 KB of DTMF":        {"dtmf": huge},
+		"60 KB of text":        {"txt": map[string]any{"code": 65, "chars": huge}},
+		"60 KB chat":           {"msg": map[string]any{"to": "1000", "body": huge}},
+		"DTMF of 30,000 parts": {"dtmf": strings.Repeat("1+", 30000)},
+	} {
+		params["dialogParams"] = map[string]any{"callID": c.id}
+		r := p.request("verto.info", params)
+		t.Logf("%s: error %+v", name, r.Error)
+		up(name)
+	}
+	c.bye()
+}
