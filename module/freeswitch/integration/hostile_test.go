@@ -258,6 +258,7 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 		"60 KB of DTMF":        {"dtmf": huge},
 		"60 KB of text":        {"txt": map[string]any{"code": 65, "chars": huge}},
 		"60 KB chat":           {"msg": map[string]any{"to": "1000", "body": huge}},
+		"chat to an 8 KB user": {"msg": map[string]any{"to": long + "@" + long, "from": long, "body": "hi"}},
 		"DTMF of 30,000 parts": {"dtmf": strings.Repeat("1+", 30000)},
 	} {
 		params["dialogParams"] = map[string]any{"callID": c.id}
