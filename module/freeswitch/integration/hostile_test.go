@@ -89,6 +89,57 @@ func setLine(sdp, prefix, v string) string {
 	return strings.Join(lines, "\r\n")
 }
 
+// hostilePeer is user 1001's peer on an XCtrl of its own: a hostile test's
+// offers come faster than a user's invite rate lets them by default. It
+// also returns an offer (SDP) the peer gathered, to send as it is or
+// spoiled.
+func hostilePeer(t *testing.T, f *fsEnv) (*peer, string) {
+	t.Helper()
+	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
+	waitNode(t, x, "")
+	p := dialPeer(t, x.WSURL(), "1001")
+	base := p.newCall(newID())
+	offer, err := base.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, base.gathered(func() error { return base.pc.SetLocalDescription(offer) })
+}
+
+// inviteOutcome sends a verto.invite to the echo (9196) and says how it
+// ended: "refused" (an error), or the first verto.answer, verto.media or
+// verto.bye (with its cause) of the call, or "no answer, no bye" after
+// 10 s.
+func inviteOutcome(p *peer, sdp string, dialog map[string]any) (string, *rpcMsg) {
+	id := newID()
+	dialog["callID"], dialog["destination_number"] = id, "9196"
+	r := p.request("verto.invite", map[string]any{"sdp": sdp, "dialogParams": dialog})
+	if r.Error != nil {
+		return "refused", r
+	}
+	// The offer is negotiated after CALL CREATED: wait for the call's
+	// answer or its end.
+	outcome := "no answer, no bye"
+	p.wait(10*time.Second, func() bool {
+		for _, m := range p.reqs {
+			if m.callID() == id && (m.Method == "verto.answer" || m.Method == "verto.media" || m.Method == "verto.bye") {
+				outcome = m.Method + " " + m.param("cause")
+				return true
+			}
+		}
+		return false
+	})
+	return outcome, r
+}
+
+// mustBeUp fails the test when FreeSWITCH does not answer "status" UP.
+func mustBeUp(t *testing.T, f *fsEnv, after string) {
+	t.Helper()
+	if out, err := f.cli("status"); err != nil || !strings.Contains(out, "UP") {
+		t.Fatalf("FreeSWITCH after %s: %v\n%s", after, err, out)
+	}
+}
+
 // testHostileSDP: each oversized or malformed offer gets an answer (an
 // error, or a call that FreeSWITCH answers or ends), FreeSWITCH stays up,
 // and a normal call works after them all. The node hands the offer to
@@ -97,41 +148,12 @@ func setLine(sdp, prefix, v string) string {
 // FreeSWITCH's SDP code, not a parser of ours, bears the rest of what one
 // client can send.
 func testHostileSDP(t *testing.T, f *fsEnv) {
-	// An XCtrl of its own: the offers come faster than a user's invite
-	// rate lets them by default.
-	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
-	waitNode(t, x, "")
-	p := dialPeer(t, x.WSURL(), "1001")
+	p, sdp := hostilePeer(t, f)
 	defer p.close()
 	defer hangupAll(t, f)
-	base := p.newCall(newID())
-	offer, err := base.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdp := base.gathered(func() error { return base.pc.SetLocalDescription(offer) })
 	for name, bad := range hostileSDPs(sdp) {
 		start := time.Now()
-		id := newID()
-		r := p.request("verto.invite", map[string]any{
-			"sdp":          bad,
-			"dialogParams": map[string]any{"callID": id, "destination_number": "9196", "caller_id_number": "1001"},
-		})
-		outcome := "refused"
-		if r.Error == nil {
-			// The offer is negotiated after CALL CREATED: wait for the
-			// call's answer or its end.
-			outcome = "no answer, no bye"
-			p.wait(10*time.Second, func() bool {
-				for _, m := range p.reqs {
-					if m.callID() == id && (m.Method == "verto.answer" || m.Method == "verto.media" || m.Method == "verto.bye") {
-						outcome = m.Method + " " + m.param("cause")
-						return true
-					}
-				}
-				return false
-			})
-		}
+		outcome, r := inviteOutcome(p, bad, map[string]any{"caller_id_number": "1001"})
 		t.Logf("%s (%d bytes): %s in %v (error %+v)", name, len(bad), outcome, time.Since(start).Round(time.Millisecond), r.Error)
 		// The one FreeSWITCH does not bear: its STUN requests carry the
 		// ufrag in a 256-byte buffer (switch_rtp.c, ice_out), and a 60 KB
@@ -143,9 +165,7 @@ func testHostileSDP(t *testing.T, f *fsEnv) {
 		if outcome == "no answer, no bye" {
 			t.Errorf("%s: the call hangs (neither answered nor ended in 10 s)", name)
 		}
-		if out, err := f.cli("status"); err != nil || !strings.Contains(out, "UP") {
-			t.Fatalf("FreeSWITCH after %q: %v\n%s", name, err, out)
-		}
+		mustBeUp(t, f, fmt.Sprintf("%q", name))
 		hangupAll(t, f)
 	}
 	p.call("9196")
@@ -200,55 +220,26 @@ func testCallsPerUser(t *testing.T, f *fsEnv) {
 // name, userVariables as channel variables; DTMF, text and chat on an
 // answered call): each gets an answer and FreeSWITCH stays up.
 func testHostileParams(t *testing.T, f *fsEnv) {
-	x := startXCtrlWith(t, f, nil, func(c *ctrl.Config) { c.Limits.InviteBurstPerUser = 100 })
-	waitNode(t, x, "")
-	p := dialPeer(t, x.WSURL(), "1001")
+	p, sdp := hostilePeer(t, f)
 	defer p.close()
 	defer hangupAll(t, f)
-	up := func(what string) {
-		t.Helper()
-		if out, err := f.cli("status"); err != nil || !strings.Contains(out, "UP") {
-			t.Fatalf("FreeSWITCH after %s: %v\n%s", what, err, out)
-		}
-	}
 	long := strings.Repeat("x", 8<<10)
 	vars := map[string]any{}
 	for i := range 20 {
 		vars[fmt.Sprintf("v%d_%s", i, long[:100])] = long
 	}
-	base := p.newCall(newID())
-	offer, err := base.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdp := base.gathered(func() error { return base.pc.SetLocalDescription(offer) })
-	for name, dp := range map[string]map[string]any{
+	for name, dialog := range map[string]map[string]any{
 		"long caller id":        {"caller_id_name": long, "caller_id_number": long},
 		"long far-end id":       {"remote_caller_id_name": long, "remote_caller_id_number": long},
 		"20 long userVariables": {"userVariables": vars},
 		"long login":            {"login": long + "@example.com"},
 	} {
-		id := newID()
-		dp["callID"], dp["destination_number"] = id, "9196"
-		r := p.request("verto.invite", map[string]any{"sdp": sdp, "dialogParams": dp})
-		outcome := "refused"
-		if r.Error == nil {
-			outcome = "no answer, no bye"
-			p.wait(10*time.Second, func() bool {
-				for _, m := range p.reqs {
-					if m.callID() == id && (m.Method == "verto.answer" || m.Method == "verto.bye") {
-						outcome = m.Method + " " + m.param("cause")
-						return true
-					}
-				}
-				return false
-			})
-		}
+		outcome, r := inviteOutcome(p, sdp, dialog)
 		t.Logf("%s: %s (error %+v)", name, outcome, r.Error)
 		if outcome == "no answer, no bye" {
 			t.Errorf("%s: the call hangs", name)
 		}
-		up(name)
+		mustBeUp(t, f, name)
 		hangupAll(t, f)
 	}
 	// On an answered call with media.
@@ -264,7 +255,7 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 		params["dialogParams"] = map[string]any{"callID": c.id}
 		r := p.request("verto.info", params)
 		t.Logf("%s: error %+v", name, r.Error)
-		up(name)
+		mustBeUp(t, f, name)
 	}
 	c.bye()
 }
