@@ -60,11 +60,7 @@ func (e *Endpoint) createInbound(r *request, p *verto.CallParams, c *Call) {
 	c.caller = spec.Caller
 	c.noRecover = p.DialogParams.RecoverCall != nil && !*p.DialogParams.RecoverCall
 	c.mu.Unlock()
-	var ch Channel
-	err := checkClientSDP(spec.RemoteSDP)
-	if err == nil {
-		ch, err = e.host.NewInboundCall(spec)
-	}
+	ch, err := e.newInboundCall(spec)
 	if err != nil {
 		c.mu.Lock()
 		c.state = StateHangup

@@ -56,11 +56,7 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 			fail(msgNotAnswered)
 			return
 		}
-		if checkClientSDP(p.SDP) != nil {
-			fail(msgCodecError)
-			return
-		}
-		ans, err := ch.Renegotiate(p.SDP)
+		ans, err := renegotiate(ch, p.SDP)
 		if err != nil {
 			fail(msgCodecError)
 			return

@@ -50,11 +50,28 @@ func checkClientSDP(sdp string) error {
 	return nil
 }
 
-// setRemoteAnswer hands a client's answer (or a re-offer's) to the
-// channel once checkClientSDP passed it.
+// A client's SDP goes into the switch through these three, each once
+// checkClientSDP passed it: the offer of a call it places, its answer
+// (to a call to it, or to a re-offer), and a new offer on an answered
+// call.
+
+func (e *Endpoint) newInboundCall(spec InboundSpec) (Channel, error) {
+	if err := checkClientSDP(spec.RemoteSDP); err != nil {
+		return nil, err
+	}
+	return e.host.NewInboundCall(spec)
+}
+
 func setRemoteAnswer(ch Channel, sdp string) error {
 	if err := checkClientSDP(sdp); err != nil {
 		return err
 	}
 	return ch.SetRemoteAnswer(sdp)
+}
+
+func renegotiate(ch Channel, offer string) (string, error) {
+	if err := checkClientSDP(offer); err != nil {
+		return "", err
+	}
+	return ch.Renegotiate(offer)
 }
