@@ -220,7 +220,40 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// startNATS starts the NATS members. Their ports are picked free, then
+// bound by the children: meanwhile another process (the tests of another
+// package, on a shared machine) may take one, and the member that cannot
+// listen exits ("server not ready"). Such a start is made again, on other
+// ports, up to three times; any other failure is returned at once.
 func (s *System) startNATS(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := s.startNATSOnce(ctx)
+		if err == nil || attempt == 3 || !s.natsCouldNotListen() {
+			return err
+		}
+		s.o.Log.Warn("chaos: a NATS member could not listen on its port; starting them again on others", "err", err)
+		for _, ns := range s.NATS {
+			ns.Kill()
+		}
+		s.NATS = nil
+	}
+}
+
+// natsCouldNotListen: a member exited because its port was taken.
+func (s *System) natsCouldNotListen() bool {
+	for _, ns := range s.NATS {
+		select {
+		case <-ns.Exited():
+			if ns.LogContains("server not ready") > 0 {
+				return true
+			}
+		default:
+		}
+	}
+	return false
+}
+
+func (s *System) startNATSOnce(ctx context.Context) error {
 	n := s.o.NATS
 	clients, routes := make([]string, n), make([]string, n)
 	for i := range n {
