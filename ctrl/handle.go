@@ -374,6 +374,19 @@ func (ci *callInfo) checkIdents() error {
 	return nil
 }
 
+// checkTransfer bounds a verto.modify transfer's destination as an
+// invite's destination_number: it is one, for the call's partner. A
+// destination that is not a string is the node's to refuse.
+func checkTransfer(o *verto.Object) error {
+	if o.String("action") != verto.ActionTransfer {
+		return nil
+	}
+	if dest := o.String("destination"); dest != "" {
+		return verto.CheckText("destination", dest, verto.MaxDestLen)
+	}
+	return nil
+}
+
 func sessionError(msg string) *verto.Error {
 	return &verto.Error{Code: verto.CodeSessionError, Message: msg}
 }
@@ -493,6 +506,12 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 	if err := ci.checkIdents(); err != nil {
 		r.fail(identRPC(err))
 		return
+	}
+	if m.Method == verto.MethodModify {
+		if err := checkTransfer(&ci.obj); err != nil {
+			r.fail(identRPC(err))
+			return
+		}
 	}
 	if ci.callID == "" {
 		if m.Method == verto.MethodInfo {

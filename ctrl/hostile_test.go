@@ -203,3 +203,54 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 		t.Errorf("the node got %d verto.info", got)
 	}
 }
+
+// A transfer's destination is a destination_number for the call's partner:
+// it gets the invite's bounds (verto.MaxDestLen bytes, no control
+// characters) at the edge, and one out of them never reaches the node
+// (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
+// dialplan author expects them).
+func TestTransferDestinationIsBounded(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Login(x, "1000")
+	callWorks(t, e, c, "xfer")
+	transfer := func(dest any) *verto.Message {
+		return c.Call(verto.MethodModify, map[string]any{"action": verto.ActionTransfer, "destination": dest,
+			"dialogParams": map[string]any{"callID": "xfer"}})
+	}
+	for _, tc := range []struct {
+		name, dest string
+		ok         bool
+	}{
+		{"a number", "9924", true},
+		{"the longest", strings.Repeat("1", verto.MaxDestLen), true},
+		{"a byte too long", strings.Repeat("1", verto.MaxDestLen+1), false},
+		{"60 KB", strings.Repeat("1234567890", 6<<10), false},
+		{"CR LF", "99\r\n24", false},
+		{"NUL", "9924\x00", false},
+	} {
+		before := n.Count(verto.MethodModify)
+		r := transfer(tc.dest)
+		reached := n.Count(verto.MethodModify) - before
+		switch {
+		case tc.ok && (r.Error != nil || reached != 1):
+			t.Errorf("%s: %+v, %d reached the node", tc.name, r.Error, reached)
+		case !tc.ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "destination")):
+			t.Errorf("%s: %+v %s, want an invalid destination", tc.name, r.Error, r.Result)
+		case !tc.ok && reached != 0:
+			t.Errorf("%s: refused, but %d reached the node", tc.name, reached)
+		}
+	}
+	// Other actions, and a destination that is not a string, are the
+	// node's to judge, as before.
+	if r := c.Call(verto.MethodModify, map[string]any{"action": verto.ActionHold, "destination": strings.Repeat("1", 300),
+		"dialogParams": map[string]any{"callID": "xfer"}}); r.Error != nil {
+		t.Errorf("hold with a destination beside it: %+v", r.Error)
+	}
+	before := n.Count(verto.MethodModify)
+	transfer(9924)
+	if n.Count(verto.MethodModify) != before+1 {
+		t.Error("a transfer to a number did not reach the node")
+	}
+}

@@ -50,6 +50,12 @@ const featureExtensions = `<include>
       <action application="bridge" data="loopback/9196"/>
     </condition>
   </extension>
+  <extension name="xrtc-transfer-target">
+    <condition field="destination_number" expression="^9924$">
+      <action application="answer"/>
+      <action application="echo"/>
+    </condition>
+  </extension>
   <extension name="xrtc-early-only">
     <condition field="destination_number" expression="^9923$">
       <action application="pre_answer"/>
@@ -341,6 +347,7 @@ func TestMediaControls(t *testing.T) {
 	t.Run("reneg", func(t *testing.T) { testReneg(t, f, sides) })
 	t.Run("hold", func(t *testing.T) { testHoldFromSwitch(t, f, sides) })
 	t.Run("replace", func(t *testing.T) { testReplace(t, f, sides) })
+	t.Run("transfer", func(t *testing.T) { testTransfer(t, f, sides) })
 	t.Run("text", func(t *testing.T) { testText(t, f, sides) })
 }
 
@@ -585,6 +592,75 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 			}
 			hangupAll(t, f)
 		})
+	}
+	waitNoChannels(t, f)
+}
+
+// testTransfer: verto.modify transfer sends the call's bridged partner
+// (the loopback leg of 9922) to the destination (9924, an echo), and the
+// client's own leg ends, on both; on a call with no partner (9196) both
+// say "call is not bridged". Then destinations no dialplan author expects
+// (8 KB and 60 KB long, the stock dialplan's eavesdrop prefix with 60 KB
+// after it, control characters): XCtrl refuses them as it refuses such a
+// destination_number; mod_verto hands them to the dialplan, which bears
+// them. FreeSWITCH stays up.
+func testTransfer(t *testing.T, f *fsEnv, sides []side) {
+	transferred := func(t *testing.T) bool {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if out, _ := f.cli("show channels"); strings.Contains(out, ",9924,") {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	causes := map[string]string{}
+	for _, s := range sides {
+		t.Run(s.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cl := s.dial(t, s.users[0], newEvlog())
+			lone := callUp(t, cl, "9196")
+			if err := lone.Transfer(ctx, "9924"); err == nil || !strings.Contains(err.Error(), "call is not bridged") {
+				t.Errorf("transfer of a call with no partner: %v, want call is not bridged", err)
+			}
+			hangup(t, lone)
+			a := callUp(t, cl, "9922")
+			if err := a.Transfer(ctx, "9924"); err != nil {
+				t.Fatalf("transfer to 9924: %v", err)
+			}
+			if !transferred(t) {
+				t.Errorf("no channel at 9924 after the transfer:\n%s", f.mustCLI("show channels"))
+			}
+			if err := a.Wait(ctx); err != nil {
+				t.Logf("the transferring call: %v", err)
+			}
+			causes[s.name] = a.Report().HangupCause
+			hangupAll(t, f)
+			huge := strings.Repeat("1234567890", 6<<10)
+			for name, dest := range map[string]string{
+				"8 KB":                       huge[:8<<10],
+				"60 KB":                      huge,
+				"eavesdrop prefix and 60 KB": "*0" + huge,
+				"sip URI of 60 KB":           "sip:" + huge + "@127.0.0.1",
+				"control characters":         "99\r\n24\x00\t${uuid}",
+			} {
+				a := callUp(t, cl, "9922")
+				err := a.Transfer(ctx, dest)
+				t.Logf("transfer to %s: %v", name, err)
+				if s.xrtc && (err == nil || !strings.Contains(err.Error(), "Invalid params: destination")) {
+					t.Errorf("transfer to %s: %v, want invalid destination", name, err)
+				}
+				mustBeUp(t, f, "a transfer to "+name)
+				hangupAll(t, f)
+				mustBeUp(t, f, "a transfer to "+name+", hung up")
+			}
+		})
+	}
+	if len(causes) == len(sides) && causes[sides[0].name] != causes[sides[1].name] {
+		t.Errorf("the transferring call ended with %v: not the same on both", causes)
 	}
 	waitNoChannels(t, f)
 }
