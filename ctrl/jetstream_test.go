@@ -2,14 +2,17 @@ package ctrl_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"xccrtc/ctrl"
 	"xccrtc/ctrl/internal/ctrltest"
+	"xccrtc/verto"
 )
 
 // stalled is a registry and a call book whose every request hangs until its
@@ -171,5 +174,105 @@ func waitUntil(t *testing.T, ctx context.Context, cond func() bool) {
 			t.Fatal("condition never held")
 		case <-time.After(10 * time.Millisecond): // polling a state with no event to wait on
 		}
+	}
+}
+
+// heldElsewhere is a registry in which one sessid is held by the same user
+// on another instance, and whose write of that sessid waits until the test
+// lets it go: a login of it is held between its checks and its binding.
+// Its first write only; later ones (the registrar's refreshes) pass.
+type heldElsewhere struct {
+	sessid, login, owner string
+	writing, release     chan struct{}
+	once                 sync.Once
+}
+
+func (h *heldElsewhere) Owner(_ context.Context, sessid string) (ctrl.RegEntry, bool, error) {
+	if sessid == h.sessid {
+		return ctrl.RegEntry{CtrlUUID: h.owner, Sessid: sessid, Login: h.login}, true, nil
+	}
+	return ctrl.RegEntry{}, false, nil
+}
+
+func (h *heldElsewhere) Register(_ context.Context, e ctrl.RegEntry) (*ctrl.Lease, error) {
+	return &ctrl.Lease{Entry: e}, nil
+}
+
+func (h *heldElsewhere) Refresh(ctx context.Context, ls []*ctrl.Lease) ([]*ctrl.Lease, error) {
+	for _, l := range ls {
+		first := false
+		if l.Entry.Sessid == h.sessid {
+			h.once.Do(func() { first = true })
+		}
+		if first {
+			close(h.writing)
+			select {
+			case <-h.release:
+			case <-ctx.Done():
+			}
+		}
+	}
+	return nil, nil
+}
+func (h *heldElsewhere) Unregister(context.Context, *ctrl.Lease) error           { return nil }
+func (h *heldElsewhere) Lookup(context.Context, string) ([]ctrl.RegEntry, error) { return nil, nil }
+func (h *heldElsewhere) Put(context.Context, string, string) error               { return nil }
+func (h *heldElsewhere) Delete(context.Context, string, string) error            { return nil }
+func (h *heldElsewhere) Nodes(context.Context, string) ([]string, error)         { return nil, nil }
+
+// A login of a sessid another instance holds for the same user punts that
+// instance's socket only when it is itself filed: one refused because the
+// user's sockets here filled up meanwhile (two logins raced past the check)
+// leaves the other socket alone. It punted it, and the user was left with
+// neither.
+func TestRefusedLoginPuntsNothing(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	bus, closeBus, err := ctrl.DialBus(e.NATS.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := "1000@" + ctrltest.Domain
+	writing := make(chan struct{})
+	reg := &heldElsewhere{sessid: "reloaded", login: login, owner: "ctrl-elsewhere",
+		writing: writing, release: make(chan struct{})}
+	cfg := e.Config()
+	cfg.Limits.MaxSocketsPerUser = 1
+	x, err := ctrl.New(cfg, ctrl.Deps{Bus: bus, Registry: reg, CallBook: reg, Users: e.Users, Logger: ctrltest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Start(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = x.Shutdown(context.Background())
+		closeBus()
+	}()
+	nc, err := nats.Connect(e.NATS.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	punts, err := nc.SubscribeSync(verto.DefaultSubjects().Ctrl(reg.owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+
+	held := e.DialSessid(x, reg.sessid)
+	refused := make(chan error, 1)
+	go func() {
+		_, _, err := held.Client.Login(e.Ctx, login, ctrltest.Password, nil)
+		refused <- err
+	}()
+	<-writing          // past the check on the user's sockets
+	e.Login(x, "1000") // the user's one socket here
+	close(reg.release) // the held login goes on: too many sockets
+	if err := <-refused; err == nil || !strings.Contains(err.Error(), verto.MsgTooManySockets) {
+		t.Fatalf("the second login: %v, want %s", err, verto.MsgTooManySockets)
+	}
+	_ = nc.Flush()
+	if m, err := punts.NextMsg(300 * time.Millisecond); err == nil {
+		t.Errorf("a refused login punted the sessid's socket on %s: %s", reg.owner, m.Data)
 	}
 }

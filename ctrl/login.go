@@ -164,9 +164,6 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		inUse()
 		return
 	}
-	if held && owner.CtrlUUID != srv.uuid {
-		srv.sendPunt(owner.CtrlUUID, sessid, login)
-	}
 
 	user := assertedUser(id)
 	s.mu.Lock()
@@ -204,6 +201,11 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		sc.loggedIn()
 	}
 	s.authed.Store(true)
+	// The sessid's socket on another instance goes once this one is
+	// filed: a login refused above leaves it be.
+	if held && owner.CtrlUUID != srv.uuid {
+		srv.sendPunt(owner.CtrlUUID, sessid, login)
+	}
 	if prev != nil {
 		// Same user, same sessid, this instance: punt the old socket and
 		// detach its calls now, before xrtc.login re-attaches them here.
