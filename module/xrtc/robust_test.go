@@ -153,6 +153,17 @@ func TestNATSDownAndBack(t *testing.T) {
 	}
 	t.Cleanup(ns2.Close)
 	waitFor(t, "reconnect", func() bool { return strings.Contains(e.ep.API("status"), "CONNECTED") })
+	// The node has written its subscriptions again; the server may not
+	// have read them yet (a request now could find no responders).
+	probe, err := nats.Connect(ns2.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	waitFor(t, "the node's subscription", func() bool {
+		_, err := probe.Request(e.node, []byte(`{}`), time.Second)
+		return !errors.Is(err, nats.ErrNoResponders)
+	})
 	ctrl := xrtctest.NewCtrl(t, ns2.ClientURL(), ctrlUUID)
 	e.ctrl = ctrl
 	// The live call still works over the new connection.
