@@ -311,6 +311,12 @@ func TestConference(t *testing.T) {
 	if joinA["eventChannel"] != "sess-a" || pvt.Action != verto.PvtActionJoin || pvt.LAChannel != la || pvt.ChatChannel != chat {
 		t.Fatalf("join event %v", joinA)
 	}
+	// The join event comes before the join ends (its liveArray add, to
+	// nobody yet): the conference's members wait for the end, so that A's
+	// subscription below does not catch A's own add.
+	if m := e.node.Conference("3000"); len(m) != 1 {
+		t.Fatalf("members %v", m)
+	}
 	for _, c := range []struct {
 		ctrl *xrtctest.Ctrl
 		sess string
