@@ -160,6 +160,8 @@ func (p *Profile) value(name string, s *Settings) any {
 		return p.CandidateACLs
 	case "enable-text":
 		return p.EnableText
+	case "replace-any-session":
+		return p.ReplaceAnySession
 	case "debug":
 		return int64(p.Debug)
 	case "force-register-domain":

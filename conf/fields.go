@@ -83,6 +83,8 @@ func (p *Profile) apply(spec ParamSpec, v any) {
 		setList(&p.CandidateACLs, v, true)
 	case "enable-text":
 		setBool(&p.EnableText, v)
+	case "replace-any-session":
+		setBool(&p.ReplaceAnySession, v)
 	case "debug":
 		setInt(&p.Debug, v)
 	case "force-register-domain":

@@ -75,6 +75,7 @@ type Profile struct {
 	LocalNetwork        string        // local-network
 	CandidateACLs       []string      // apply-candidate-acl, in order
 	EnableText          bool          // enable-text
+	ReplaceAnySession   bool          // replace-any-session
 	Debug               int           // debug, 0..7
 	ForceRegisterDomain string        // force-register-domain
 

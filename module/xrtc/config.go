@@ -56,6 +56,10 @@ type Profile struct {
 	LocalNetwork        string
 	CandidateACLs       []string
 	EnableText          bool
+	// ReplaceOwnCallsOnly (replace-any-session false): verto.modify
+	// replace takes only the client's own xrtc calls, not any session
+	// the switch knows.
+	ReplaceOwnCallsOnly bool
 	Debug               int
 	ForceRegisterDomain string
 	// Warnings are what is wrong with the profile without stopping the
@@ -138,6 +142,7 @@ func FromConf(c *conf.Config) Config {
 			LocalNetwork:        p.LocalNetwork,
 			CandidateACLs:       append([]string(nil), p.CandidateACLs...),
 			EnableText:          p.EnableText,
+			ReplaceOwnCallsOnly: !p.ReplaceAnySession,
 			Debug:               p.Debug,
 			ForceRegisterDomain: p.ForceRegisterDomain,
 		}

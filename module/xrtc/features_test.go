@@ -169,6 +169,27 @@ func TestReplaceWithAnySession(t *testing.T) {
 	}
 }
 
+// With replace-any-session false a client replaces only with its own xrtc
+// calls: a session's uuid it learned (a conference member's, from the
+// liveArray) gives it no hold on that session.
+func TestReplaceOwnCallsOnly(t *testing.T) {
+	e := newEnv(t, func(o *xrtc.Options) { o.Config.Profiles["default"].ReplaceOwnCallsOnly = true })
+	ch := e.answered("call-x")
+	e.answered("call-y")
+	e.host.AddSession("sip-leg-1")
+	replace := func(other string) *verto.Message {
+		return e.call(verto.MethodModify, "call-x", map[string]any{"action": "replace", "replaceCallID": other})
+	}
+	if m := xrtctest.ErrorOf(t, replace("sip-leg-1")); m.Message != "invalid transfer leg" {
+		t.Errorf("replace with a session that is no xrtc call: %s", m.Message)
+	}
+	ch.NoEvent(t, "vars")
+	if r := xrtctest.Result(t, replace("call-y")); r["action"] != "replace" {
+		t.Errorf("replace with the client's own call: %v", r)
+	}
+	ch.Expect(t, "replace:call-y")
+}
+
 func TestRealTimeText(t *testing.T) {
 	e := newEnv(t, func(o *xrtc.Options) { o.Config.Profiles["default"].EnableText = true })
 	ch := e.answered("call-t")

@@ -18,7 +18,10 @@ const msgReplaceMissing = "replaceCallID missing"
 // for the client ("" when it worked). The other leg, when it is an xrtc
 // call of this node, must be the client's too (owner.go): a transfer
 // joins the two calls' partners, and with a stranger's call it would put
-// the stranger's caller on the client's line.
+// the stranger's caller on the client's line. A profile with
+// replace-any-session false takes only such calls: any other session's
+// uuid a client learns (a conference's liveArray shows each member's)
+// would otherwise let it hang that session up or take its partner.
 func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 	other := p.ReplaceCallID
 	if other == "" {
@@ -27,7 +30,13 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 	if other == c.id || verto.CheckCallID(other) != nil {
 		return msgInvalidLeg
 	}
-	if oc := e.lookup(other); oc != nil && !oc.mayAct(p) {
+	oc := e.lookup(other)
+	if oc == nil && c.profile.ReplaceOwnCallsOnly {
+		e.warnQuiet("xrtc: attended transfer with a session that is no xrtc call refused (replace-any-session false)",
+			"call_id", c.id, "replaces", other, "sessid", p.Sessid, "login", userLogin(p.XrtcUser))
+		return msgInvalidLeg
+	}
+	if oc != nil && !oc.mayAct(p) {
 		e.stats.foreign.Add(1)
 		e.warnQuiet("xrtc: attended transfer with another client's call refused", "call_id", c.id, "replaces", other,
 			"sessid", p.Sessid, "login", userLogin(p.XrtcUser))

@@ -591,6 +591,39 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 				t.Errorf("no echo on C after the transfer: %v", err)
 			}
 			hangupAll(t, f)
+
+			// replace-any-session false: only the client's own calls.
+			path := filepath.Join(f.dir, "conf", "autoload_configs", "xcc-rtc.conf.xml")
+			good := featuresConf(f.nats.ClientURL())
+			defer func() {
+				_ = os.WriteFile(path, []byte(good), 0o644)
+				f.mustCLI("xrtc reload")
+			}()
+			ownOnly := strings.Replace(good, `<param name="enable-text" value="true"/>`,
+				`<param name="enable-text" value="true"/>
+      <param name="replace-any-session" value="false"/>`, 1)
+			if ownOnly == good {
+				t.Fatal("no enable-text in the test's xcc-rtc.conf.xml")
+			}
+			if err := os.WriteFile(path, []byte(ownOnly), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out := f.mustCLI("xrtc reload"); !strings.Contains(out, "+OK") {
+				t.Fatalf("reload: %s", out)
+			}
+			a = callUp(t, s.dial(t, s.users[0], evA), "9922")
+			c = callUp(t, cl, "9922")
+			loop = partner(t, c.ID())
+			if err := a.Replace(ctx, loop); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
+				t.Errorf("replace-any-session false, replace with a loopback leg: %v, want invalid transfer leg", err)
+			}
+			if p := partner(t, c.ID()); p != loop {
+				t.Errorf("C's partner changed to %q after a refused replace", p)
+			}
+			if err := a.Replace(ctx, c.ID()); err != nil {
+				t.Errorf("replace-any-session false, replace with the client's own call: %v", err)
+			}
+			hangupAll(t, f)
 		})
 	}
 	waitNoChannels(t, f)
