@@ -69,6 +69,30 @@ func (s *stalled) Nodes(ctx context.Context, _ string) ([]string, error) {
 	return nil, s.hang(ctx, "book nodes")
 }
 
+// startWithRegistry starts an XCtrl with cfg whose registry and call book
+// are the test's, on a bus of its own; it stops when the test ends.
+func startWithRegistry(t *testing.T, e *ctrltest.Env, cfg ctrl.Config, reg ctrl.Registry, book ctrl.CallBook) *ctrl.Server {
+	t.Helper()
+	bus, closeBus, err := ctrl.DialBus(e.NATS.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := ctrl.New(cfg, ctrl.Deps{Bus: bus, Registry: reg, CallBook: book, Users: e.Users, Logger: ctrltest.Logger(t)})
+	if err != nil {
+		closeBus()
+		t.Fatal(err)
+	}
+	if err := x.Start(e.Ctx); err != nil {
+		closeBus()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = x.Shutdown(context.Background())
+		closeBus()
+	})
+	return x
+}
+
 // While JetStream does not answer, a login waits for it at most
 // JetStreamWait a step (the previous owner, the registry write, the call
 // book) and succeeds (found by the chaos suite: with a NATS cluster member
@@ -76,22 +100,8 @@ func (s *stalled) Nodes(ctx context.Context, _ string) ([]string, error) {
 // new calls were not served for 5 s).
 func TestLoginDoesNotWaitOnAStalledJetStream(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
-	bus, closeBus, err := ctrl.DialBus(e.NATS.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := &stalled{}
-	x, err := ctrl.New(e.Config(), ctrl.Deps{Bus: bus, Registry: st, CallBook: st, Users: e.Users, Logger: ctrltest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.Start(e.Ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = x.Shutdown(context.Background())
-		closeBus()
-	}()
+	x := startWithRegistry(t, e, e.Config(), st, st)
 	e.Login(x, "1000") // fails the test if the login fails
 	slack := 100 * time.Millisecond
 	for _, op := range []string{"owner", "refresh", "book nodes"} {
@@ -227,27 +237,13 @@ func (h *heldElsewhere) Nodes(context.Context, string) ([]string, error)        
 // neither.
 func TestRefusedLoginPuntsNothing(t *testing.T) {
 	e := ctrltest.New(t, ctrltest.Options{})
-	bus, closeBus, err := ctrl.DialBus(e.NATS.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	login := "1000@" + ctrltest.Domain
 	writing := make(chan struct{})
 	reg := &heldElsewhere{sessid: "reloaded", login: login, owner: "ctrl-elsewhere",
 		writing: writing, release: make(chan struct{})}
 	cfg := e.Config()
 	cfg.Limits.MaxSocketsPerUser = 1
-	x, err := ctrl.New(cfg, ctrl.Deps{Bus: bus, Registry: reg, CallBook: reg, Users: e.Users, Logger: ctrltest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.Start(e.Ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = x.Shutdown(context.Background())
-		closeBus()
-	}()
+	x := startWithRegistry(t, e, cfg, reg, reg)
 	nc, err := nats.Connect(e.NATS.ClientURL())
 	if err != nil {
 		t.Fatal(err)
