@@ -585,7 +585,6 @@ func (l *leg) sendAudio() {
 		}
 		var pl []byte
 		step := uint32(frameSamples)
-		probe := -1
 		if b.opus {
 			pl = opusSilence
 			step = 960
@@ -596,8 +595,10 @@ func (l *leg) sendAudio() {
 		} else {
 			src.next(frame)
 			if !call.opts.NoProbe && n > 0 && n%probeEvery == 0 {
-				probe = probeK
 				probes.fill(frame, probeK)
+				// Noted before the write, as a mark is: an echo on
+				// loopback can be back before the writer runs again.
+				call.probeSent(probeK%len(probes.freqs), time.Now())
 				probeK++
 			}
 			for i, s := range frame {
@@ -608,9 +609,6 @@ func (l *leg) sendAudio() {
 		h := rtp.Header{Version: 2, PayloadType: b.pt, SequenceNumber: seq, Timestamp: ts, SSRC: b.ssrc, Marker: n == 0}
 		written, err := b.w.WriteRTP(&h, pl)
 		if err == nil && written > 0 {
-			if probe >= 0 {
-				call.probeSent(probe%len(probes.freqs), time.Now())
-			}
 			call.countSent(h.MarshalSize() + len(pl))
 			seq++
 			ts += step
