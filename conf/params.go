@@ -153,7 +153,7 @@ var specs = []ParamSpec{
 	{Name: "enable-text", Scope: ScopeProfile, Kind: KindBool, Default: "false",
 		Doc: "real-time text via verto.info txt"},
 	{Name: "replace-any-session", Scope: ScopeProfile, Kind: KindBool, Default: "true",
-		Doc: "verto.modify replace takes any session the switch knows (a SIP call, a loopback leg), not only the client's own xrtc calls"},
+		Doc: "verto.modify replace takes any session the switch knows (a SIP call, a loopback leg); false: only the client's own xrtc calls and the sessions bridged to them"},
 	{Name: "debug", Scope: ScopeProfile, Kind: KindInt, Default: "0", Min: 0, Max: 7,
 		Doc: "per-profile Verto JSON logging level, 0 to 7"},
 	{Name: "force-register-domain", Scope: ScopeProfile, Kind: KindString, Default: "", Example: "$${domain}",

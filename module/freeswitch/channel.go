@@ -142,6 +142,12 @@ func (c *fsChannel) Transfer(destination, dialplan, context string) error {
 	return c.with(func(u *C.char) C.int { return C.xrtc_transfer(u, d, dp, ctx) })
 }
 
+func (c *fsChannel) Partner() string {
+	var out *C.char
+	_ = c.with(func(u *C.char) C.int { return C.xrtc_partner(u, &out) })
+	return takeString(out)
+}
+
 // Replace is mod_verto's attended transfer with any session FreeSWITCH
 // knows (xrtc_ext.c).
 func (c *fsChannel) Replace(otherUUID string) error {

@@ -724,6 +724,25 @@ int xrtc_transfer(const char *uuid, const char *dest, const char *dialplan, cons
 	return r;
 }
 
+/* The session bridged to this call (its bridge partner, or signal_bond),
+ * strdup'd into *out; none leaves *out NULL. */
+int xrtc_partner(const char *uuid, char **out)
+{
+	switch_core_session_t *session;
+	xrtc_pvt_t *tech_pvt;
+	char buf[SWITCH_UUID_FORMATTED_LENGTH + 1];
+
+	*out = NULL;
+	if (!(session = locate(uuid, &tech_pvt))) {
+		return XRTC_GONE;
+	}
+	if (switch_channel_get_partner_uuid_copy(tech_pvt->channel, buf, sizeof(buf))) {
+		*out = strdup(buf);
+	}
+	switch_core_session_rwunlock(session);
+	return XRTC_OK;
+}
+
 int xrtc_refresh_video(const char *uuid)
 {
 	switch_core_session_t *session;

@@ -146,6 +146,7 @@ int xrtc_queue_dtmf(const char *uuid, const char *digits);
 int xrtc_hold(const char *uuid, int on);
 int xrtc_transfer(const char *uuid, const char *dest, const char *dialplan, const char *context);
 int xrtc_replace(const char *uuid, const char *other_uuid);
+int xrtc_partner(const char *uuid, char **out);
 int xrtc_refresh_video(const char *uuid);
 int xrtc_queue_command(const char *uuid, const char *json);
 int xrtc_set_vars(const char *uuid, const xrtc_vars_t *vars);

@@ -469,6 +469,9 @@ func (c *Channel) Transfer(dest, dialplan, context string) error { return xrtc.E
 // Replace implements xrtc.Channel: the test host bridges nothing.
 func (c *Channel) Replace(otherUUID string) error { return xrtc.ErrNotSupported }
 
+// Partner implements xrtc.Channel: the test host bridges nothing.
+func (c *Channel) Partner() string { return "" }
+
 // RefreshVideo implements xrtc.Channel (audio only: nothing to do).
 func (c *Channel) RefreshVideo() error { return nil }
 

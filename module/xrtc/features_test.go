@@ -170,13 +170,15 @@ func TestReplaceWithAnySession(t *testing.T) {
 }
 
 // With replace-any-session false a client replaces only with its own xrtc
-// calls: a session's uuid it learned (a conference member's, from the
-// liveArray) gives it no hold on that session.
+// calls and the sessions bridged to them: a session's uuid it learned (from
+// presence, or a conference's liveArray) gives it no hold on that session.
 func TestReplaceOwnCallsOnly(t *testing.T) {
 	e := newEnv(t, func(o *xrtc.Options) { o.Config.Profiles["default"].ReplaceOwnCallsOnly = true })
 	ch := e.answered("call-x")
-	e.answered("call-y")
+	chY := e.answered("call-y")
 	e.host.AddSession("sip-leg-1")
+	e.host.AddSession("sip-leg-2")
+	chY.SetPartner("sip-leg-2") // call-y's far end
 	replace := func(other string) *verto.Message {
 		return e.call(verto.MethodModify, "call-x", map[string]any{"action": "replace", "replaceCallID": other})
 	}
@@ -188,6 +190,10 @@ func TestReplaceOwnCallsOnly(t *testing.T) {
 		t.Errorf("replace with the client's own call: %v", r)
 	}
 	ch.Expect(t, "replace:call-y")
+	if r := xrtctest.Result(t, replace("sip-leg-2")); r["action"] != "replace" {
+		t.Errorf("replace with the far end of the client's own call: %v", r)
+	}
+	ch.Expect(t, "replace:sip-leg-2")
 }
 
 func TestRealTimeText(t *testing.T) {

@@ -105,6 +105,10 @@ type Channel interface {
 	// session's partner are connected (mod_verto's attended_transfer).
 	// ErrChannelGone: no such session; ErrNotBridged: neither is bridged.
 	Replace(otherUUID string) error
+	// Partner is the UUID of the session bridged to this channel (its
+	// bridge partner, or the leg it is bonded to while it rings), "" when
+	// there is none or the channel is gone.
+	Partner() string
 	// RefreshVideo asks for a key frame (verto.modify videoRefresh).
 	RefreshVideo() error
 	// QueueCommand queues a client command (verto.info command) to the

@@ -19,9 +19,11 @@ const msgReplaceMissing = "replaceCallID missing"
 // call of this node, must be the client's too (owner.go): a transfer
 // joins the two calls' partners, and with a stranger's call it would put
 // the stranger's caller on the client's line. A profile with
-// replace-any-session false takes only such calls: any other session's
-// uuid a client learns (a conference's liveArray shows each member's)
-// would otherwise let it hang that session up or take its partner.
+// replace-any-session false takes only the client's own calls and the
+// sessions bridged to them (a consultation call's far end): any other
+// session's uuid a client learns (presence shows each call's, a
+// conference's liveArray each member's) would otherwise let it hang that
+// session up or take its partner.
 func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 	other := p.ReplaceCallID
 	if other == "" {
@@ -31,7 +33,7 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 		return msgInvalidLeg
 	}
 	oc := e.lookup(other)
-	if oc == nil && c.profile.ReplaceOwnCallsOnly {
+	if oc == nil && c.profile.ReplaceOwnCallsOnly && !e.bridgedToOwnCall(p, other) {
 		e.warnQuiet("xrtc: attended transfer with a session that is no xrtc call refused (replace-any-session false)",
 			"call_id", c.id, "replaces", other, "sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		return msgInvalidLeg
@@ -53,4 +55,27 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 		e.log.Info("xrtc: attended transfer failed", "call_id", c.id, "replaces", other, "err", err)
 		return msgTransferFailed
 	}
+}
+
+// bridgedToOwnCall reports whether the session other is bridged to one of
+// the calls on this node that the client asking (p) may act on.
+func (e *Endpoint) bridgedToOwnCall(p *verto.CallParams, other string) bool {
+	e.mu.Lock()
+	calls := make([]*Call, 0, len(e.calls))
+	for _, c := range e.calls {
+		calls = append(calls, c)
+	}
+	e.mu.Unlock()
+	for _, c := range calls {
+		if !c.mayAct(p) {
+			continue
+		}
+		c.mu.Lock()
+		ch := c.ch
+		c.mu.Unlock()
+		if ch != nil && ch.Partner() == other {
+			return true
+		}
+	}
+	return false
 }

@@ -592,7 +592,8 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 			}
 			hangupAll(t, f)
 
-			// replace-any-session false: only the client's own calls.
+			// replace-any-session false: only the client's own calls and
+			// the sessions bridged to them.
 			path := filepath.Join(f.dir, "conf", "autoload_configs", "xcc-rtc.conf.xml")
 			good := featuresConf(f.nats.ClientURL())
 			defer func() {
@@ -613,15 +614,27 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 			}
 			a = callUp(t, s.dial(t, s.users[0], evA), "9922")
 			c = callUp(t, cl, "9922")
-			loop = partner(t, c.ID())
-			if err := a.Replace(ctx, loop); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
-				t.Errorf("replace-any-session false, replace with a loopback leg: %v, want invalid transfer leg", err)
+			out := strings.TrimSpace(f.mustCLI("originate loopback/9196 &park"))
+			stranger := strings.TrimPrefix(out, "+OK ")
+			if stranger == out {
+				t.Fatalf("originate: %s", out)
 			}
-			if p := partner(t, c.ID()); p != loop {
-				t.Errorf("C's partner changed to %q after a refused replace", p)
+			if err := a.Replace(ctx, stranger); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
+				t.Errorf("replace-any-session false, replace with a session bridged to no call of the client: %v, want invalid transfer leg", err)
 			}
-			if err := a.Replace(ctx, c.ID()); err != nil {
-				t.Errorf("replace-any-session false, replace with the client's own call: %v", err)
+			if out := f.mustCLI("uuid_exists " + stranger); !strings.Contains(out, "true") {
+				t.Errorf("the session of a refused replace is gone: %s", out)
+			}
+			aPartner, loop = partner(t, a.ID()), partner(t, c.ID())
+			if err := a.Replace(ctx, loop); err != nil {
+				t.Errorf("replace-any-session false, replace with the far end of the client's own call: %v", err)
+			}
+			deadline = time.Now().Add(10 * time.Second)
+			for partner(t, c.ID()) != aPartner && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if p := partner(t, c.ID()); p != aPartner {
+				t.Errorf("replace-any-session false: C is bridged to %q, want A's former partner %q", p, aPartner)
 			}
 			hangupAll(t, f)
 		})

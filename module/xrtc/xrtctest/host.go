@@ -223,6 +223,7 @@ type Channel struct {
 	cause    verto.Cause
 	vars     map[string]string
 	bridged  bool
+	partner  string
 	offerErr error
 	offers   int
 }
@@ -340,6 +341,21 @@ func (c *Channel) SetBridged(b bool) {
 	c.mu.Lock()
 	c.bridged = b
 	c.mu.Unlock()
+}
+
+// SetPartner bridges the channel to the session uuid (Partner, Transfer);
+// "" unbridges it.
+func (c *Channel) SetPartner(uuid string) {
+	c.mu.Lock()
+	c.partner, c.bridged = uuid, uuid != ""
+	c.mu.Unlock()
+}
+
+// Partner implements xrtc.Channel.
+func (c *Channel) Partner() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.partner
 }
 
 // Transfer implements xrtc.Channel.
