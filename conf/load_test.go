@@ -48,7 +48,7 @@ func TestFullConfigTypedFields(t *testing.T) {
 		{"ExtRTPIP", p.ExtRTPIP, "203.0.113.7"},
 		{"CandidateACLs", p.CandidateACLs, []string{"localnet.auto", "wan_v4.auto"}},
 		{"EnableText", p.EnableText, true},
-		{"ReplaceAnySession", p.ReplaceAnySession, false},
+		{"ReplaceAnySession", p.ReplaceAnySession, true},
 		{"Debug", p.Debug, 1},
 		{"ForceRegisterDomain", p.ForceRegisterDomain, "xswitch.cn"},
 		{"Line", p.Line, 17},
@@ -91,7 +91,7 @@ func TestDefaults(t *testing.T) {
 	}
 	p := c.Profiles[0]
 	if p.CtrlSubject != "cn.xswitch.ctrl.rtc" || p.MediaTimeout != 0 || p.MediaHoldTimeout != 0 || p.Context != "default" ||
-		p.Dialplan != "XML" || p.TimerName != "soft" || p.LocalNetwork != "localnet.auto" || p.EnableText || !p.ReplaceAnySession || p.ExtRTPIP != "" ||
+		p.Dialplan != "XML" || p.TimerName != "soft" || p.LocalNetwork != "localnet.auto" || p.EnableText || p.ReplaceAnySession || p.ExtRTPIP != "" ||
 		len(p.CandidateACLs) != 0 || p.ForceRegisterDomain != "" {
 		t.Errorf("profile defaults: %+v", p)
 	}

@@ -56,10 +56,10 @@ type Profile struct {
 	LocalNetwork        string
 	CandidateACLs       []string
 	EnableText          bool
-	// ReplaceOwnCallsOnly (replace-any-session false): verto.modify
-	// replace takes only the client's own xrtc calls, not any session
-	// the switch knows.
-	ReplaceOwnCallsOnly bool
+	// ReplaceAnySession (replace-any-session): verto.modify replace
+	// takes any session the switch knows, not only the client's own xrtc
+	// calls and the sessions bridged to them.
+	ReplaceAnySession   bool
 	Debug               int
 	ForceRegisterDomain string
 	// Warnings are what is wrong with the profile without stopping the
@@ -142,7 +142,7 @@ func FromConf(c *conf.Config) Config {
 			LocalNetwork:        p.LocalNetwork,
 			CandidateACLs:       append([]string(nil), p.CandidateACLs...),
 			EnableText:          p.EnableText,
-			ReplaceOwnCallsOnly: !p.ReplaceAnySession,
+			ReplaceAnySession:   p.ReplaceAnySession,
 			Debug:               p.Debug,
 			ForceRegisterDomain: p.ForceRegisterDomain,
 		}

@@ -152,7 +152,7 @@ func TestHoldIsTheSwitchs(t *testing.T) {
 }
 
 func TestReplaceWithAnySession(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(o *xrtc.Options) { o.Config.Profiles["default"].ReplaceAnySession = true })
 	ch := e.answered("call-x")
 	replace := func(other string) *verto.Message {
 		return e.call(verto.MethodModify, "call-x", map[string]any{"action": "replace", "replaceCallID": other})
@@ -169,11 +169,12 @@ func TestReplaceWithAnySession(t *testing.T) {
 	}
 }
 
-// With replace-any-session false a client replaces only with its own xrtc
-// calls and the sessions bridged to them: a session's uuid it learned (from
-// presence, or a conference's liveArray) gives it no hold on that session.
+// Without replace-any-session (the default) a client replaces only with its
+// own xrtc calls and the sessions bridged to them: a session's uuid it
+// learned (from presence, or a conference's liveArray) gives it no hold on
+// that session.
 func TestReplaceOwnCallsOnly(t *testing.T) {
-	e := newEnv(t, func(o *xrtc.Options) { o.Config.Profiles["default"].ReplaceOwnCallsOnly = true })
+	e := newEnv(t)
 	ch := e.answered("call-x")
 	chY := e.answered("call-y")
 	e.host.AddSession("sip-leg-1")

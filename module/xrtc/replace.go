@@ -18,12 +18,12 @@ const msgReplaceMissing = "replaceCallID missing"
 // for the client ("" when it worked). The other leg, when it is an xrtc
 // call of this node, must be the client's too (owner.go): a transfer
 // joins the two calls' partners, and with a stranger's call it would put
-// the stranger's caller on the client's line. A profile with
-// replace-any-session false takes only the client's own calls and the
-// sessions bridged to them (a consultation call's far end): any other
-// session's uuid a client learns (presence shows each call's, a
-// conference's liveArray each member's) would otherwise let it hang that
-// session up or take its partner.
+// the stranger's caller on the client's line. Any other session must be
+// bridged to one of the client's own calls (a consultation call's far
+// end), unless the profile has replace-any-session: a session's uuid a
+// client learns (presence shows each call's, a conference's liveArray each
+// member's) would otherwise let it hang that session up or take its
+// partner.
 func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 	other := p.ReplaceCallID
 	if other == "" {
@@ -33,8 +33,8 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 		return msgInvalidLeg
 	}
 	oc := e.lookup(other)
-	if oc == nil && c.profile.ReplaceOwnCallsOnly && !e.bridgedToOwnCall(p, other) {
-		e.warnQuiet("xrtc: attended transfer with a session that is no xrtc call refused (replace-any-session false)",
+	if oc == nil && !c.profile.ReplaceAnySession && !e.bridgedToOwnCall(p, other) {
+		e.warnQuiet("xrtc: attended transfer with a session bridged to none of the client's calls refused (replace-any-session)",
 			"call_id", c.id, "replaces", other, "sessid", p.Sessid, "login", userLogin(p.XrtcUser))
 		return msgInvalidLeg
 	}

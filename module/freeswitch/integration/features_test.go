@@ -514,9 +514,10 @@ func testHoldFromSwitch(t *testing.T, f *fsEnv, sides []side) {
 // testReplace: verto.modify replace (an attended transfer) with another
 // call, on both: on mod_verto any client's call, on xrtc only a call of the
 // same user (another user's gets "invalid transfer leg" and goes on); then
-// with a session that is not a Verto call (a loopback leg): xrtc takes any
-// session FreeSWITCH knows, mod_verto only its own calls ("transfer
-// failed").
+// with a session that is not a Verto call (the loopback leg bridged to the
+// client's other call): xrtc takes it, mod_verto only its own calls
+// ("transfer failed"). On xrtc, a session bridged to none of the client's
+// calls is refused unless the profile has replace-any-session.
 func testReplace(t *testing.T, f *fsEnv, sides []side) {
 	partner := func(t *testing.T, uuid string) string {
 		t.Helper()
@@ -592,49 +593,50 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 			}
 			hangupAll(t, f)
 
-			// replace-any-session false: only the client's own calls and
-			// the sessions bridged to them.
+			// A session bridged to none of the client's calls (a parked
+			// loopback leg whose uuid the client learned) is refused, and
+			// left alone.
+			parked := func() string {
+				t.Helper()
+				out := strings.TrimSpace(f.mustCLI("originate loopback/9196 &park"))
+				uuid := strings.TrimPrefix(out, "+OK ")
+				if uuid == out {
+					t.Fatalf("originate: %s", out)
+				}
+				return uuid
+			}
+			a = callUp(t, s.dial(t, s.users[0], evA), "9922")
+			stranger := parked()
+			if err := a.Replace(ctx, stranger); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
+				t.Errorf("replace with a session bridged to no call of the client: %v, want invalid transfer leg", err)
+			}
+			if out := f.mustCLI("uuid_exists " + stranger); !strings.Contains(out, "true") {
+				t.Errorf("the session of a refused replace is gone: %s", out)
+			}
+			hangupAll(t, f)
+
+			// replace-any-session on: any session.
 			path := filepath.Join(f.dir, "conf", "autoload_configs", "xcc-rtc.conf.xml")
 			good := featuresConf(f.nats.ClientURL())
 			defer func() {
 				_ = os.WriteFile(path, []byte(good), 0o644)
 				f.mustCLI("xrtc reload")
 			}()
-			ownOnly := strings.Replace(good, `<param name="enable-text" value="true"/>`,
+			anySession := strings.Replace(good, `<param name="enable-text" value="true"/>`,
 				`<param name="enable-text" value="true"/>
-      <param name="replace-any-session" value="false"/>`, 1)
-			if ownOnly == good {
+      <param name="replace-any-session" value="true"/>`, 1)
+			if anySession == good {
 				t.Fatal("no enable-text in the test's xcc-rtc.conf.xml")
 			}
-			if err := os.WriteFile(path, []byte(ownOnly), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(anySession), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if out := f.mustCLI("xrtc reload"); !strings.Contains(out, "+OK") {
 				t.Fatalf("reload: %s", out)
 			}
 			a = callUp(t, s.dial(t, s.users[0], evA), "9922")
-			c = callUp(t, cl, "9922")
-			out := strings.TrimSpace(f.mustCLI("originate loopback/9196 &park"))
-			stranger := strings.TrimPrefix(out, "+OK ")
-			if stranger == out {
-				t.Fatalf("originate: %s", out)
-			}
-			if err := a.Replace(ctx, stranger); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
-				t.Errorf("replace-any-session false, replace with a session bridged to no call of the client: %v, want invalid transfer leg", err)
-			}
-			if out := f.mustCLI("uuid_exists " + stranger); !strings.Contains(out, "true") {
-				t.Errorf("the session of a refused replace is gone: %s", out)
-			}
-			aPartner, loop = partner(t, a.ID()), partner(t, c.ID())
-			if err := a.Replace(ctx, loop); err != nil {
-				t.Errorf("replace-any-session false, replace with the far end of the client's own call: %v", err)
-			}
-			deadline = time.Now().Add(10 * time.Second)
-			for partner(t, c.ID()) != aPartner && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Millisecond)
-			}
-			if p := partner(t, c.ID()); p != aPartner {
-				t.Errorf("replace-any-session false: C is bridged to %q, want A's former partner %q", p, aPartner)
+			if err := a.Replace(ctx, parked()); err != nil {
+				t.Errorf("replace-any-session on, replace with a parked loopback leg: %v", err)
 			}
 			hangupAll(t, f)
 		})
