@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -126,14 +128,16 @@ func (c *Call) getState() State {
 	return c.state
 }
 
+// callList is the calls in progress, in no order.
+func (e *Endpoint) callList() []*Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Collect(maps.Values(e.calls))
+}
+
 // Calls returns a snapshot of the calls in progress, oldest first.
 func (e *Endpoint) Calls() []CallInfo {
-	e.mu.Lock()
-	cs := make([]*Call, 0, len(e.calls))
-	for _, c := range e.calls {
-		cs = append(cs, c)
-	}
-	e.mu.Unlock()
+	cs := e.callList()
 	out := make([]CallInfo, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, c.info())

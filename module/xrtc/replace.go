@@ -60,13 +60,7 @@ func (e *Endpoint) replace(c *Call, ch Channel, p *verto.CallParams) string {
 // bridgedToOwnCall reports whether the session other is bridged to one of
 // the calls on this node that the client asking (p) may act on.
 func (e *Endpoint) bridgedToOwnCall(p *verto.CallParams, other string) bool {
-	e.mu.Lock()
-	calls := make([]*Call, 0, len(e.calls))
-	for _, c := range e.calls {
-		calls = append(calls, c)
-	}
-	e.mu.Unlock()
-	for _, c := range calls {
+	for _, c := range e.callList() {
 		if !c.mayAct(p) {
 			continue
 		}
