@@ -332,7 +332,11 @@ func waitNode(t *testing.T, x *ctrl.Server, node string) {
 // mod_verto in one FreeSWITCH.
 func TestMediaControls(t *testing.T) {
 	f := startFreeSWITCH(t, featuresConf, fsOption{editConf: enableVertoText})
-	x := startXCtrl(t, f)
+	// The users may watch presence, as the stock directory's commented
+	// example lets them (testReplace learns a call's uuid from it).
+	x := startXCtrlWith(t, f, func(int) map[string]string {
+		return map[string]string{"jsonrpc-allowed-event-channels": "presence"}
+	}, nil)
 	waitNode(t, x, loadXrtc(t, f))
 	path := filepath.Join(f.dir, "conf", "dialplan", "default", "98_xrtc_features_test.xml")
 	if err := os.WriteFile(path, []byte(featureExtensions), 0o644); err != nil {
@@ -593,9 +597,10 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 			}
 			hangupAll(t, f)
 
-			// A session bridged to none of the client's calls (a parked
-			// loopback leg whose uuid the client learned) is refused, and
-			// left alone.
+			// A session bridged to none of the client's calls is refused,
+			// and left alone: here a parked call of another user, whose
+			// uuid the client learns from its presence (enable-presence is
+			// on by default; the directory lets these users watch it).
 			parked := func() string {
 				t.Helper()
 				out := strings.TrimSpace(f.mustCLI("originate loopback/9196 &park"))
@@ -606,7 +611,23 @@ func testReplace(t *testing.T, f *fsEnv, sides []side) {
 				return uuid
 			}
 			a = callUp(t, s.dial(t, s.users[0], evA), "9922")
-			stranger := parked()
+			spyEv := newEvlog()
+			victim := "presence.1019@" + testDomain
+			if _, err := s.dial(t, s.users[0], spyEv).Subscribe(ctx, victim); err != nil {
+				t.Fatal(err)
+			}
+			f.mustCLI("originate {presence_id=1019@" + testDomain + "}loopback/9196 &park")
+			var seen struct {
+				EventChannel string `json:"eventChannel"`
+				Data         struct {
+					ChannelUUID string `json:"channelUUID"`
+				} `json:"data"`
+			}
+			spyEv.wait(t, "the parked call's presence", 10*time.Second, func(e client.Event) bool {
+				return e.Kind == client.EventVerto && json.Unmarshal(e.Params, &seen) == nil && seen.EventChannel == victim &&
+					seen.Data.ChannelUUID != ""
+			})
+			stranger := seen.Data.ChannelUUID // either leg of the loopback call
 			if err := a.Replace(ctx, stranger); err == nil || !strings.Contains(err.Error(), "invalid transfer leg") {
 				t.Errorf("replace with a session bridged to no call of the client: %v, want invalid transfer leg", err)
 			}
