@@ -29,6 +29,18 @@ func callWorks(t *testing.T, e *ctrltest.Env, c *ctrltest.Browser, callID string
 	}
 }
 
+// userOnCall starts an XCtrl with node n1 and logs user 1000 in with a
+// call callID placed: the node and the user's socket.
+func userOnCall(t *testing.T, callID string) (*fakenode.Node, *ctrltest.Browser) {
+	t.Helper()
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	n := e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Login(x, "1000")
+	callWorks(t, e, c, callID)
+	return n, c
+}
+
 // An authenticated user logging in with a sessid that escapes to more than
 // NATS's 4,096-byte control line must get an error, and XCtrl must stay on
 // the bus (found by trying: 1,400 dots took it off for good).
@@ -175,11 +187,7 @@ func TestRefusedLoginsDoNotFloodTheLog(t *testing.T) {
 // Object, so that one user at its message rate (200/s) kept four cores
 // busy.
 func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
-	e := ctrltest.New(t, ctrltest.Options{})
-	x := e.StartCtrl(nil)
-	n := e.StartNode(fakenode.Options{UUID: "n1"})
-	c := e.Login(x, "1000")
-	callWorks(t, e, c, "many-params")
+	n, c := userOnCall(t, "many-params")
 	params := map[string]any{"dialogParams": map[string]any{"callID": "many-params"}, "dtmf": "1"}
 	for i := 0; i < 16000; i++ {
 		params[fmt.Sprintf("k%x", i)] = i
@@ -210,11 +218,7 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 // (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
 // dialplan author expects them).
 func TestTransferDestinationIsBounded(t *testing.T) {
-	e := ctrltest.New(t, ctrltest.Options{})
-	x := e.StartCtrl(nil)
-	n := e.StartNode(fakenode.Options{UUID: "n1"})
-	c := e.Login(x, "1000")
-	callWorks(t, e, c, "xfer")
+	n, c := userOnCall(t, "xfer")
 	transfer := func(dest any) *verto.Message {
 		return c.Call(verto.MethodModify, map[string]any{"action": verto.ActionTransfer, "destination": dest,
 			"dialogParams": map[string]any{"callID": "xfer"}})
