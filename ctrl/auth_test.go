@@ -135,6 +135,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad xui url", func(c *Config) { c.XUIAuthURL = "ftp://x" }},
 		{"ctrl uuid with a dot", func(c *Config) { c.CtrlUUID = "a.b" }},
 		{"tiny frames", func(c *Config) { c.Limits.MaxFrameBytes = 10 }},
+		{"user data burst below a frame", func(c *Config) { c.Limits.UserBytesBurst = c.Limits.MaxFrameBytes - 1 }},
 		{"refresh after ttl", func(c *Config) { c.Timers.RegistryRefresh = 2 * c.Timers.RegistryTTL }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

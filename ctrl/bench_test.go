@@ -90,6 +90,7 @@ func benchEnv(b *testing.B, more ...func(*ctrl.Config)) (*ctrltest.Env, *ctrl.Se
 		// The per-user bounds are checked (their cost is measured) but
 		// never reached.
 		c.Limits.UserRatePerSec, c.Limits.UserRateBurst = 1e9, 1<<30
+		c.Limits.UserBytesPerSec, c.Limits.UserBytesBurst = 1e15, 1<<50
 		c.Limits.InviteRatePerUser, c.Limits.InviteBurstPerUser = 1e9, 1<<30
 		c.Limits.MaxCallsPerUser = 1 << 30
 		c.Limits.BroadcastRatePerUser, c.Limits.BroadcastBurstPerUser = 1e9, 1<<30

@@ -138,8 +138,16 @@ type Limits struct {
 	// share it, so that 256 sockets do not send 256 times RatePerSec.
 	UserRatePerSec float64
 	UserRateBurst  int
-	MaxQueue       int // messages queued to one socket before it is dropped (1024)
-	MaxQueueBytes  int // bytes queued to one socket before it is dropped (4 MiB)
+	// UserBytesPerSec bounds the bytes one login sends, all its sockets
+	// on this instance together, per second sustained (1 MiB; negative:
+	// no bound); UserBytesBurst is the burst above it (8 MiB, at least
+	// MaxFrameBytes). Nearly all of it goes to nodes: within the message
+	// rates alone, one user sent frames of MaxFrameBytes at 50 MiB a
+	// second to a node of its choosing.
+	UserBytesPerSec float64
+	UserBytesBurst  int
+	MaxQueue        int // messages queued to one socket before it is dropped (1024)
+	MaxQueueBytes   int // bytes queued to one socket before it is dropped (4 MiB)
 	// MaxQueuedTotal bounds the bytes queued to all sockets together
 	// (512 MiB; negative: no bound): past it, a socket that is behind
 	// (more than 64 KiB queued) is dropped as a slow reader, whatever
@@ -287,6 +295,10 @@ func (c Config) Defaults() Config {
 		l.UserRatePerSec = 200
 	}
 	setInt(&l.UserRateBurst, 2000)
+	if l.UserBytesPerSec == 0 {
+		l.UserBytesPerSec = 1 << 20
+	}
+	setInt(&l.UserBytesBurst, 8<<20)
 	setInt(&l.MaxQueue, 1024)
 	setInt(&l.MaxQueueBytes, 4<<20)
 	if l.MaxQueuedTotal == 0 {
@@ -423,6 +435,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxFrameBytes < 1024 {
 		bad("max frame bytes %d: at least 1024", c.Limits.MaxFrameBytes)
+	}
+	if l := &c.Limits; l.UserBytesPerSec >= 0 && l.UserBytesBurst < l.MaxFrameBytes {
+		bad("user data burst %d bytes: below the max frame, %d bytes, a frame that large could never pass", l.UserBytesBurst, l.MaxFrameBytes)
 	}
 	switch c.UserLookup {
 	case UserLookupFiles:

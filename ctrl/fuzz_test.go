@@ -40,6 +40,7 @@ func FuzzFrame(f *testing.F) {
 		c.Limits.RatePerSec = 1e6
 		c.Limits.RateBurst = 1e6
 		c.Limits.UserRatePerSec = -1
+		c.Limits.UserBytesPerSec = -1
 		c.Limits.InviteRatePerUser = -1
 		c.Limits.MaxCallsPerUser = -1
 		c.Limits.MaxFrameBytes = 64 << 10

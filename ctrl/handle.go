@@ -116,11 +116,18 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 			return
 		}
 	}
-	if within && s.authed.Load() && !srv.userMsgs.allow(s.userRate, n, now) {
+	if within && s.authed.Load() {
 		// Within the socket's rate, over its user's (all its sockets
-		// together): refused, but the socket is not struck for it.
-		within = false
-		srv.metrics.userLimited.Add(uint64(n))
+		// together, in messages or in bytes): refused, but the socket is
+		// not struck for it.
+		if ok, overBytes := srv.userMsgs.allow(s.userRate, n, len(data), now); !ok {
+			within = false
+			if overBytes {
+				srv.metrics.userDataLimited.Add(uint64(n))
+			} else {
+				srv.metrics.userLimited.Add(uint64(n))
+			}
+		}
 	}
 	if !within {
 		srv.refuse(s, f, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})

@@ -469,6 +469,62 @@ func TestMessagesFromOneUser(t *testing.T) {
 	}
 }
 
+// TestDataFromOneUser: the bytes one user sends, all its sockets together,
+// are bounded per second (UserBytesPerSec, UserBytesBurst) as its messages
+// are: within the message rates, a user's frames of --max-frame each carried
+// 50 MiB a second to a node of the user's choosing. Past the bound a
+// request is answered Rate limit exceeded and reaches no node; the socket
+// stays, small messages pass again as the bucket refills, and another
+// user's are not touched. The defaults are the bound tested.
+func TestDataFromOneUser(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
+	})
+	node := e.StartNode(fakenode.Options{UUID: "n1"})
+	a, b := e.Login(x, "1000"), e.Login(x, "1000")
+	big := strings.Repeat("x", 200<<10)
+	const each = 32 // 64 frames of 200 KiB: 12.5 MiB
+	start := time.Now()
+	for i := 0; i < each; i++ {
+		a.Send(verto.MethodInfo, map[string]any{"txt": big})
+		b.Send(verto.MethodInfo, map[string]any{"txt": big})
+	}
+	sent, limited := 0, 0
+	for _, c := range []*ctrltest.Browser{a, b} {
+		for i := 0; i < each; i++ {
+			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
+			switch {
+			case m.Error == nil:
+				sent++
+			case m.Error.Message == verto.MsgRateLimited:
+				limited++
+			default:
+				t.Fatalf("verto.info: %+v", m.Error)
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	// Each frame is a little over 200 KiB: the 8 MiB burst takes 40 of
+	// them, and the 1 MiB a second that came back meanwhile a few more.
+	most := int((8<<20 + elapsed.Seconds()*(1<<20)) / (200 << 10))
+	if limited == 0 || sent < 39 || sent > most {
+		t.Fatalf("one user's two sockets sent 64 frames of 200 KiB in %v: %d relayed, %d refused; want 39 to %d relayed", elapsed, sent, limited, most)
+	}
+	if got := node.Count(verto.MethodInfo); got != sent {
+		t.Fatalf("the node got %d verto.info, want the %d relayed", got, sent)
+	}
+	if r := a.Call(verto.MethodPing, nil); r.Error != nil {
+		t.Fatalf("a small message after the refusals: %+v", r.Error)
+	}
+	if r := e.Login(x, "1001").Call(verto.MethodInfo, map[string]any{"txt": big}); r.Error != nil {
+		t.Fatalf("another user's frame: %+v", r.Error)
+	}
+	if want := fmt.Sprintf("xctrl_user_data_limited_total %d", limited); !strings.Contains(scrape(t, x), want) {
+		t.Fatalf("refusals not counted: want %q", want)
+	}
+}
+
 // TestSubscriptionsPerUser: one user's event channels, all its sockets
 // together, are bounded (MaxSubscriptionsPerUser) as each socket's are
 // (MaxSubscriptions): every subscription is kept by XCtrl and by the nodes

@@ -36,11 +36,13 @@ type Metrics struct {
 	castsLimited counter
 	// userLimited: messages refused by the per-login message rate.
 	userLimited counter
-	slowDropped counter
-	nodeTimeout counter
-	nodeSuspect counter
-	refusedBy   *prometheus.CounterVec
-	peersGone   counter
+	// userDataLimited: messages refused by the per-login byte rate.
+	userDataLimited counter
+	slowDropped     counter
+	nodeTimeout     counter
+	nodeSuspect     counter
+	refusedBy       *prometheus.CounterVec
+	peersGone       counter
 
 	relay histogram
 }
@@ -98,6 +100,7 @@ func newMetrics(srv *Server) *Metrics {
 	m.badFrames = f.counter("xctrl_bad_frames_total", "Frames or messages answered with a JSON-RPC error before routing.")
 	m.rateLimited = f.counter("xctrl_rate_limited_total", "Messages refused by the per-socket rate limit.")
 	m.userLimited = f.counter("xctrl_user_rate_limited_total", "Messages refused by the per-login message rate (--user-rate), all of a user's sockets together.")
+	m.userDataLimited = f.counter("xctrl_user_data_limited_total", "Messages refused by the per-login data rate (--user-data-rate), all of a user's sockets together.")
 	m.invitesLimited = f.counter("xctrl_invites_rate_limited_total", "verto.invite requests refused by the per-login invite rate (--invite-rate-per-user).")
 	m.callsLimited = f.counter("xctrl_invites_over_call_limit_total", "verto.invite requests refused because their login holds --max-calls-per-user calls on this instance.")
 	m.castsLimited = f.counter("xctrl_broadcasts_rate_limited_total", "verto.broadcast requests refused by the per-login broadcast rate (--broadcast-rate-per-user).")

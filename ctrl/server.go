@@ -152,7 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		invites:  newKeyedRate(cfg.Limits.InviteRatePerUser, cfg.Limits.InviteBurstPerUser),
 		casts:    newKeyedRate(cfg.Limits.BroadcastRatePerUser, cfg.Limits.BroadcastBurstPerUser),
 		logins:   newKeyedRate(cfg.Limits.LoginRatePerUser, cfg.Limits.LoginBurstPerUser),
-		userMsgs: newUserRates(cfg.Limits.UserRatePerSec, cfg.Limits.UserRateBurst),
+		userMsgs: newUserRates(cfg.Limits.UserRatePerSec, cfg.Limits.UserRateBurst, cfg.Limits.UserBytesPerSec, cfg.Limits.UserBytesBurst),
 	}
 	s.metrics = newMetrics(s)
 	s.uuidJSON = jsonString(cfg.CtrlUUID)

@@ -152,10 +152,13 @@ func (l *logEvery) now(t time.Time) bool {
 
 // userRates are the shares of logged-in users, one a login, shared by its
 // sockets on the instance and kept while one of them is open: the message
-// bucket, and the lock its subscriptions are bounded under.
+// and byte buckets, and the lock its subscriptions are bounded under.
 type userRates struct {
-	rate  float64 // negative: no bound
+	rate  float64 // messages a second; negative: no bound
 	burst int
+	// bytes a second (negative: no bound) and their burst
+	byteRate  float64
+	byteBurst int
 
 	mu sync.Mutex
 	m  map[string]*userRate
@@ -166,15 +169,16 @@ type userRate struct {
 	key  string
 	refs int // sockets holding it (under userRates.mu)
 
-	mu sync.Mutex
-	r  rateLimiter
+	mu    sync.Mutex
+	r     rateLimiter
+	bytes byteBucket
 	// subMu is held while a subscription of one of the login's sockets
 	// is counted and added (Server.subscribe).
 	subMu sync.Mutex
 }
 
-func newUserRates(rate float64, burst int) *userRates {
-	return &userRates{rate: rate, burst: burst, m: make(map[string]*userRate)}
+func newUserRates(rate float64, burst int, byteRate float64, byteBurst int) *userRates {
+	return &userRates{rate: rate, burst: burst, byteRate: byteRate, byteBurst: byteBurst, m: make(map[string]*userRate)}
 }
 
 // acquire returns key's share for one more socket.
@@ -202,12 +206,43 @@ func (u *userRates) release(r *userRate) {
 	}
 }
 
-// allow takes n tokens of the bucket (always, with no bound).
-func (u *userRates) allow(r *userRate, n int, now int64) bool {
-	if r == nil || u.rate < 0 {
-		return true
+// allow takes n messages of size bytes in all from r's buckets, or
+// nothing: ok is false when one of them is short, overBytes when that is
+// the byte bucket.
+func (u *userRates) allow(r *userRate, n, size int, now int64) (ok, overBytes bool) {
+	if r == nil {
+		return true, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.r.allow(n, u.rate, u.burst, now)
+	bytes := u.byteRate >= 0
+	if bytes && !r.bytes.has(size, u.byteRate, u.byteBurst, now) {
+		return false, true
+	}
+	if u.rate >= 0 && !r.r.allow(n, u.rate, u.burst, now) {
+		return false, false
+	}
+	if bytes {
+		r.bytes.tokens -= float64(size)
+	}
+	return true, false
+}
+
+// byteBucket is a token bucket of bytes. Its float64 counts single bytes
+// in a burst of megabytes (rateLimiter's float32, per socket, would not).
+type byteBucket struct {
+	tokens float64
+	last   int64 // unix nanos
+}
+
+// has refills the bucket to now and reports whether it holds n bytes; it
+// takes none.
+func (b *byteBucket) has(n int, rate float64, burst int, now int64) bool {
+	if b.last == 0 {
+		b.tokens = float64(burst)
+	} else if dt := now - b.last; dt > 0 {
+		b.tokens = min(b.tokens+float64(dt)/1e9*rate, float64(burst))
+	}
+	b.last = now
+	return b.tokens >= float64(n)
 }

@@ -47,12 +47,15 @@ func TestKeyedRate(t *testing.T) {
 }
 
 func TestUserRatesLiveWithTheirSockets(t *testing.T) {
-	u := newUserRates(1, 2)
+	u := newUserRates(1, 2, -1, 0)
 	a, b := u.acquire("1000@x"), u.acquire("1000@x")
 	if a != b {
 		t.Fatal("two sockets of one login got two buckets")
 	}
-	if !u.allow(a, 2, 1) || u.allow(b, 1, 1) {
+	if ok, _ := u.allow(a, 2, 10, 1); !ok {
+		t.Fatal("the burst of 2 refused")
+	}
+	if ok, _ := u.allow(b, 1, 10, 1); ok {
 		t.Fatal("the login's sockets do not share the burst of 2")
 	}
 	u.release(a)
@@ -63,8 +66,33 @@ func TestUserRatesLiveWithTheirSockets(t *testing.T) {
 	if len(u.m) != 0 {
 		t.Fatalf("%d buckets left after the last socket", len(u.m))
 	}
-	off := newUserRates(-1, 0)
-	if r := off.acquire("x"); !off.allow(r, 1000, 1) {
+	off := newUserRates(-1, 0, -1, 0)
+	if ok, _ := off.allow(off.acquire("x"), 1000, 1<<30, 1); !ok {
 		t.Fatal("no bound, yet refused")
+	}
+}
+
+// TestUserDataRate: a user's bytes come out of a bucket of their own, and
+// a message is taken from both buckets or from neither.
+func TestUserDataRate(t *testing.T) {
+	const sec = int64(time.Second)
+	u := newUserRates(1, 3, 1000, 5000) // 1 message a second, burst 3; 1,000 bytes, burst 5,000
+	r := u.acquire("1000@x")
+	for i, s := range []struct {
+		at            int64
+		n, size       int
+		ok, overBytes bool
+	}{
+		{sec, 3, 1000, true, false},      // 0 messages and 4,000 bytes left
+		{sec, 1, 10, false, false},       // no message left: no bytes taken
+		{2 * sec, 1, 5000, true, false},  // 1 message and 5,000 bytes back (4,990 had the refusal taken some)
+		{3 * sec, 1, 2000, false, true},  // 1 message and 1,000 bytes: short of bytes
+		{3 * sec, 1, 1000, true, false},  // ... and that refusal took no message
+		{13 * sec, 3, 5000, true, false}, // 10 s: both full, to their bursts
+		{13 * sec, 0, 1, false, true},    // not past them
+	} {
+		if ok, over := u.allow(r, s.n, s.size, s.at); ok != s.ok || over != s.overBytes {
+			t.Fatalf("step %d (%d messages, %d bytes at %v): ok %v, over bytes %v; want %v, %v", i, s.n, s.size, time.Duration(s.at), ok, over, s.ok, s.overBytes)
+		}
 	}
 }

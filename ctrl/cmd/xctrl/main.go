@@ -54,6 +54,7 @@ type options struct {
 	maxFrame, maxBatch, rateBurst, maxQueue int
 	rate, inviteRate, loginRate, userRate   float64
 	inviteBurst, loginBurst, userBurst      int
+	userDataRate, userDataBurst             int
 	castRate                                float64
 	castBurst                               int
 	failAddr, failUser                      int
@@ -111,6 +112,8 @@ func flags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.rateBurst, "rate-burst", 100, "burst of `messages` above --rate")
 	fs.Float64Var(&o.userRate, "user-rate", 200, "messages per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.userBurst, "user-rate-burst", 2000, "burst of `messages` above --user-rate")
+	fs.IntVar(&o.userDataRate, "user-data-rate", 1024, "`KiB` per second one login may send, all its sockets on this instance together (sustained; negative: no bound)")
+	fs.IntVar(&o.userDataBurst, "user-data-burst", 8192, "burst of `KiB` above --user-data-rate (at least --max-frame)")
 	fs.Float64Var(&o.loginRate, "login-rate-per-user", 10, "logins per `second` one login may make, all its sockets on this instance together (sustained; negative: no bound)")
 	fs.IntVar(&o.loginBurst, "login-burst-per-user", 300, "burst of `logins` above --login-rate-per-user")
 	fs.Float64Var(&o.inviteRate, "invite-rate-per-user", 5, "verto.invite per `second` one login may send, all its sockets on this instance together (sustained; negative: no bound)")
@@ -271,7 +274,8 @@ func (o *options) config2() ctrl.Config {
 			InviteRatePerUser:     o.inviteRate, InviteBurstPerUser: o.inviteBurst, MaxCallsPerUser: o.maxCallsPerUser,
 			BroadcastRatePerUser: o.castRate, BroadcastBurstPerUser: o.castBurst,
 			LoginRatePerUser: o.loginRate, LoginBurstPerUser: o.loginBurst,
-			UserRatePerSec: o.userRate, UserRateBurst: o.userBurst},
+			UserRatePerSec: o.userRate, UserRateBurst: o.userBurst,
+			UserBytesPerSec: float64(kib(o.userDataRate)), UserBytesBurst: kib(o.userDataBurst)},
 		Timers: ctrl.Timers{Ping: o.ping, PeerTimeout: o.peerTimeout, NodeExpiry: o.nodeExpiry, UserLookup: o.lookupTimeout},
 	}
 }

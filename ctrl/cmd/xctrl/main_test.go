@@ -51,7 +51,7 @@ func TestConfigFile(t *testing.T) {
 	if err := fs.Parse([]string{"--ws-listen", "127.0.0.1:9"}); err != nil {
 		t.Fatal(err)
 	}
-	p := write(`{"ws-listen":"0.0.0.0:1","nats":["nats://a:4222","nats://b:4222"],"rate":7,"enable-jsapi":true,"invite-rate-per-user":-1,"invite-burst-per-user":3,"max-sockets-per-user":9,"max-queued-total":3,"login-rate-per-user":2,"login-burst-per-user":4,"user-rate":-1,"user-rate-burst":6,"max-subscriptions":7,"max-subscriptions-per-user":8,"max-calls-per-user":-1,"socket-send-buffer":32}`)
+	p := write(`{"ws-listen":"0.0.0.0:1","nats":["nats://a:4222","nats://b:4222"],"rate":7,"enable-jsapi":true,"invite-rate-per-user":-1,"invite-burst-per-user":3,"max-sockets-per-user":9,"max-queued-total":3,"login-rate-per-user":2,"login-burst-per-user":4,"user-rate":-1,"user-rate-burst":6,"max-subscriptions":7,"max-subscriptions-per-user":8,"max-calls-per-user":-1,"socket-send-buffer":32,"user-data-rate":-1,"user-data-burst":512}`)
 	if err := applyConfigFile(fs, p); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestConfigFile(t *testing.T) {
 	if c.WSListen != "127.0.0.1:9" || len(c.NATSURLs) != 2 || c.Limits.RatePerSec != 7 || !c.EnableJSAPI ||
 		c.Limits.InviteRatePerUser != -1 || c.Limits.InviteBurstPerUser != 3 || c.Limits.MaxSocketsPerUser != 9 ||
 		c.Limits.MaxQueuedTotal != 3<<20 || c.Limits.LoginRatePerUser != 2 || c.Limits.LoginBurstPerUser != 4 ||
-		c.Limits.UserRatePerSec != -1 || c.Limits.UserRateBurst != 6 ||
+		c.Limits.UserRatePerSec != -1 || c.Limits.UserRateBurst != 6 || c.Limits.UserBytesPerSec != -1 || c.Limits.UserBytesBurst != 512<<10 ||
 		c.Limits.MaxSubscriptions != 7 || c.Limits.MaxSubscriptionsPerUser != 8 || c.Limits.MaxCallsPerUser != -1 || c.Limits.SocketSendBuffer != 32<<10 {
 		t.Fatalf("config %+v", c)
 	}
