@@ -73,16 +73,19 @@ type rateLimiter struct {
 }
 
 // allow takes n tokens at rate per second with burst; false when short.
+// now may be a little behind the last call's (a user's bucket is shared by
+// sockets whose readers took the time before the lock): the refill time
+// only moves forward, or the same interval would be counted again.
 func (r *rateLimiter) allow(n int, rate float64, burst int, now int64) bool {
 	if r.last == 0 {
-		r.tokens = float32(burst)
+		r.tokens, r.last = float32(burst), now
 	} else if dt := now - r.last; dt > 0 {
 		r.tokens += float32(float64(dt) / 1e9 * rate)
 		if r.tokens > float32(burst) {
 			r.tokens = float32(burst)
 		}
+		r.last = now
 	}
-	r.last = now
 	if r.tokens < float32(n) {
 		return false
 	}
@@ -235,14 +238,14 @@ type byteBucket struct {
 	last   int64 // unix nanos
 }
 
-// has refills the bucket to now and reports whether it holds n bytes; it
-// takes none.
+// has refills the bucket to now (only forward, as rateLimiter's) and
+// reports whether it holds n bytes; it takes none.
 func (b *byteBucket) has(n int, rate float64, burst int, now int64) bool {
 	if b.last == 0 {
-		b.tokens = float64(burst)
+		b.tokens, b.last = float64(burst), now
 	} else if dt := now - b.last; dt > 0 {
 		b.tokens = min(b.tokens+float64(dt)/1e9*rate, float64(burst))
+		b.last = now
 	}
-	b.last = now
 	return b.tokens >= float64(n)
 }

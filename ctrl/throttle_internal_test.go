@@ -96,3 +96,34 @@ func TestUserDataRate(t *testing.T) {
 		}
 	}
 }
+
+// TestUserRateTimeOnlyForward: a user's sockets read the time before they
+// take the shared bucket's lock, so a call may come with a time a little
+// behind the last one's. The interval between must not be refilled twice:
+// a flood from 50 sockets at once passed a few frames more than the bound.
+func TestUserRateTimeOnlyForward(t *testing.T) {
+	const sec = int64(time.Second)
+	u := newUserRates(1, 1, 100, 100)
+	r := u.acquire("1000@x")
+	for i, s := range []struct {
+		at       int64
+		ok, over bool
+	}{
+		{sec, true, false},     // the bursts
+		{2 * sec, true, false}, // a second's refill
+		{sec, false, true},     // a reader a second late: nothing to take
+		{2 * sec, false, true}, // the second from 1 s to 2 s came once already
+		{3 * sec, true, false}, // the next one
+	} {
+		if ok, over := u.allow(r, 1, 100, s.at); ok != s.ok || over != s.over {
+			t.Fatalf("step %d at %v: ok %v, over bytes %v; want %v, %v", i, time.Duration(s.at), ok, over, s.ok, s.over)
+		}
+	}
+	m := newUserRates(1, 1, -1, 0)
+	r = m.acquire("1001@x")
+	for i, at := range []int64{sec, 2 * sec, sec, 2 * sec} {
+		if ok, _ := m.allow(r, 1, 0, at); ok != (i < 2) {
+			t.Fatalf("messages, step %d at %v: ok %v", i, time.Duration(at), ok)
+		}
+	}
+}

@@ -638,9 +638,10 @@ func socketsNoLogin(r *run) {
 // sends invites from every one as fast as the socket's rate allows, and
 // logs in and out in a loop. XCtrl's per-user bounds hold (256 logged-in
 // sockets, 200 messages a second with a burst of 2,000, 5 invites a second
-// with a burst of 20, 10 logins a second with a burst of 300): the node
-// sees a few dozen of the invites, and the other users' calls never
-// notice.
+// with a burst of 20, 1 MiB a second with a burst of 8 MiB, 10 logins a
+// second with a burst of 300): the node sees a few dozen of the invites and
+// of the 1,024 frames of 200 KiB sent after them, and the other users'
+// calls never notice.
 func oneUserFlood(r *run) {
 	if !r.start(Options{Ctrls: 1, Nodes: 1}) || !r.calls(func(int) (int, string) { return 0, DestEcho }) {
 		return
@@ -707,6 +708,34 @@ func oneUserFlood(r *run) {
 	if most := 20 + int64(5*took.Seconds()) + 5; reached.Load() > most {
 		r.problem("%d invites of one user reached the node in %.1f s (bound: a burst of 20, 5 a second)", reached.Load(), took.Seconds())
 	}
+	// Then frames of 200 KiB (under --max-frame), 4 from every socket:
+	// 200 MiB for the node, which the user's messages alone (200 a
+	// second) would let through at 40 MiB a second.
+	big := map[string]any{"txt": strings.Repeat("x", 200<<10)}
+	t1 := time.Now()
+	var bigReached, bigLimited atomic.Int64
+	err = parallel(r.ctx, sockets, 50, func(ctx context.Context, i int) error {
+		s := socks[i]
+		for k := 0; k < 4; k++ {
+			m, err := s.request(ctx, verto.MethodInfo, big)
+			switch {
+			case err != nil, m.Error != nil && (m.Error.Code == verto.CodeAuthRequired || m.Error.Message == verto.MsgTooLarge):
+				return nil // refused as one socket too many (its frames are capped before login), or closed
+			case m.Error != nil && m.Error.Message == verto.MsgRateLimited:
+				bigLimited.Add(1)
+			default:
+				bigReached.Add(1) // the node answered
+			}
+		}
+		return nil
+	})
+	tookBig := time.Since(t1)
+	if err != nil {
+		r.problem("large frames: %v", err)
+	}
+	if most := int64((8<<20+tookBig.Seconds()*(1<<20))/(200<<10)) + 1; bigReached.Load() > most {
+		r.problem("%d frames of 200 KiB from one user reached the node in %.1f s (bound: a burst of 8 MiB, 1 MiB a second)", bigReached.Load(), tookBig.Seconds())
+	}
 	// Logins and logouts in a loop, 400 sockets one after another, the
 	// others closed first (else each is refused as one too many).
 	closeAll(socks)
@@ -730,8 +759,9 @@ func oneUserFlood(r *run) {
 	r.recover(time.Now(), []int{0}, DestEcho)
 	r.judge(r.callers, mark)
 	r.healthy(x)
-	r.note("one user: %d of %d sockets logged in (%d refused: too many); %d invites in %.1f s, %d reached the node, %d refused (rate); then %d logins in a loop, %d refused",
+	r.note("one user: %d of %d sockets logged in (%d refused: too many); %d invites in %.1f s, %d reached the node, %d refused (rate); %d frames of 200 KiB in %.1f s, %d reached the node, %d refused; then %d logins in a loop, %d refused",
 		in.Load(), sockets, tooMany.Load(), reached.Load()+limited.Load(), took.Seconds(), reached.Load(), limited.Load(),
+		bigReached.Load()+bigLimited.Load(), tookBig.Seconds(), bigReached.Load(), bigLimited.Load(),
 		churned+churnLimited, churnLimited)
 }
 
