@@ -119,8 +119,11 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 	if within && s.authed.Load() {
 		// Within the socket's rate, over its user's (all its sockets
 		// together, in messages or in bytes): refused, but the socket is
-		// not struck for it.
-		if ok, overBytes := srv.userMsgs.allow(s.userRate, n, len(data), now); !ok {
+		// not struck for it. A message weighs its bytes and the identity
+		// a relay adds to it (the login's userVariables, up to the
+		// pre-login frame cap, and its directory variables): else a user
+		// with a large identity sends more to the nodes than the bound.
+		if ok, overBytes := srv.userMsgs.allow(s.userRate, n, len(data)+n*s.userWeight, now); !ok {
 			within = false
 			if overBytes {
 				srv.metrics.userDataLimited.Add(uint64(n))

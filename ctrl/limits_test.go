@@ -525,6 +525,45 @@ func TestDataFromOneUser(t *testing.T) {
 	}
 }
 
+// TestIdentityWeighsOnDataBound: each relayed message carries the user's
+// identity (its login's userVariables, up to the pre-login frame cap, and
+// its directory variables), so each counts against the user's data bound
+// with it: else small messages carried 12 KiB each to the nodes, 200 a
+// second, past the bound of 1 MiB a second.
+func TestIdentityWeighsOnDataBound(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
+	})
+	node := e.StartNode(fakenode.Options{UUID: "n1"})
+	c := e.Dial(x)
+	note := strings.Repeat("x", 12<<10)
+	if r := c.Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": ctrltest.Password,
+		"userVariables": map[string]any{"note": note}}); r.Error != nil {
+		t.Fatalf("login: %+v", r.Error)
+	}
+	const n = 1000 // 12 MiB to the nodes, in 1,000 messages of 40 bytes or so
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		c.Send(verto.MethodInfo, map[string]any{"dtmf": "1"})
+	}
+	sent := 0
+	for i := 0; i < n; i++ {
+		if m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError }); m.Error == nil {
+			sent++
+		} else if m.Error.Message != verto.MsgRateLimited {
+			t.Fatalf("verto.info: %+v", m.Error)
+		}
+	}
+	most := int((8<<20+time.Since(start).Seconds()*(1<<20))/(12<<10)) + 1
+	if sent == n || sent > most {
+		t.Fatalf("%d of %d messages relayed with a 12 KiB identity each; want at most %d", sent, n, most)
+	}
+	if got := node.Count(verto.MethodInfo); got != sent {
+		t.Fatalf("the node got %d verto.info, want the %d relayed", got, sent)
+	}
+}
+
 // TestSubscriptionsPerUser: one user's event channels, all its sockets
 // together, are bounded (MaxSubscriptionsPerUser) as each socket's are
 // (MaxSubscriptions): every subscription is kept by XCtrl and by the nodes

@@ -172,7 +172,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 	gone := s.finished.Load()
 	if !gone {
 		s.sessid, s.ident, s.userRaw, s.lease = sessid, id, user, lease
-		s.userRate = srv.userMsgs.acquire(login)
+		s.userRate, s.userWeight = srv.userMsgs.acquire(login), len(user)
 	}
 	s.mu.Unlock()
 	if gone {
@@ -186,7 +186,7 @@ func (srv *Server) login(s *Session, m *verto.Message, r replier) {
 		// not filed, and takes nothing with it.
 		s.mu.Lock()
 		ur := s.userRate
-		s.ident, s.userRaw, s.lease, s.userRate = nil, nil, nil, nil
+		s.ident, s.userRaw, s.lease, s.userRate, s.userWeight = nil, nil, nil, nil, 0
 		s.mu.Unlock()
 		srv.userMsgs.release(ur)
 		srv.registrar.Remove(lease)

@@ -79,14 +79,17 @@ type Session struct {
 	wmu      sync.Mutex // held while frames are written to conn
 
 	// authed: logged in (set once); until then frames are capped at
-	// Limits.MaxPreLoginFrameBytes. userRate, the user's message bucket,
-	// is set (under mu) before authed, and read by the reader after it.
-	authed   atomic.Bool
-	userRate *userRate
-	closed   atomic.Bool
-	finished atomic.Bool
-	torn     atomic.Bool
-	gone     chan struct{} // closed once finish has told the nodes (xrtc.detach)
+	// Limits.MaxPreLoginFrameBytes. userRate, the user's buckets, and
+	// userWeight, the bytes of the identity a relay adds to each message
+	// (len(userRaw)), are set (under mu) before authed, and read by the
+	// reader after it.
+	authed     atomic.Bool
+	userRate   *userRate
+	userWeight int
+	closed     atomic.Bool
+	finished   atomic.Bool
+	torn       atomic.Bool
+	gone       chan struct{} // closed once finish has told the nodes (xrtc.detach)
 
 	// The read side has one reader at a time: the reader goroutine, or the
 	// poller's handler goroutines one after another (ordered by rmu).
