@@ -446,20 +446,7 @@ func TestMessagesFromOneUser(t *testing.T) {
 		a.Send(verto.MethodPing, nil)
 		b.Send(verto.MethodPing, nil)
 	}
-	pong, limited := 0, 0
-	for _, c := range []*ctrltest.Browser{a, b} {
-		for i := 0; i < each; i++ {
-			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
-			switch {
-			case m.Error == nil:
-				pong++
-			case m.Error.Message == verto.MsgRateLimited:
-				limited++
-			default:
-				t.Fatalf("ping: %+v", m.Error)
-			}
-		}
-	}
+	pong, limited := tally(t, each, a, b)
 	if pong != 40 || limited != 2*each-40 {
 		t.Fatalf("one user's two sockets: %d pings answered, %d refused; want 40 answered (the user's burst)", pong, limited)
 	}
@@ -490,20 +477,7 @@ func TestDataFromOneUser(t *testing.T) {
 		a.Send(verto.MethodInfo, map[string]any{"txt": big})
 		b.Send(verto.MethodInfo, map[string]any{"txt": big})
 	}
-	sent, limited := 0, 0
-	for _, c := range []*ctrltest.Browser{a, b} {
-		for i := 0; i < each; i++ {
-			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
-			switch {
-			case m.Error == nil:
-				sent++
-			case m.Error.Message == verto.MsgRateLimited:
-				limited++
-			default:
-				t.Fatalf("verto.info: %+v", m.Error)
-			}
-		}
-	}
+	sent, limited := tally(t, each, a, b)
 	elapsed := time.Since(start)
 	// Each frame is a little over 200 KiB: the 8 MiB burst takes 40 of
 	// them, and the 1 MiB a second that came back meanwhile a few more.
@@ -547,14 +521,7 @@ func TestIdentityWeighsOnDataBound(t *testing.T) {
 	for i := 0; i < n; i++ {
 		c.Send(verto.MethodInfo, map[string]any{"dtmf": "1"})
 	}
-	sent := 0
-	for i := 0; i < n; i++ {
-		if m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError }); m.Error == nil {
-			sent++
-		} else if m.Error.Message != verto.MsgRateLimited {
-			t.Fatalf("verto.info: %+v", m.Error)
-		}
-	}
+	sent, _ := tally(t, n, c)
 	most := int((8<<20+time.Since(start).Seconds()*(1<<20))/(12<<10)) + 1
 	if sent == n || sent > most {
 		t.Fatalf("%d of %d messages relayed with a 12 KiB identity each; want at most %d", sent, n, most)
@@ -562,6 +529,27 @@ func TestIdentityWeighsOnDataBound(t *testing.T) {
 	if got := node.Count(verto.MethodInfo); got != sent {
 		t.Fatalf("the node got %d verto.info, want the %d relayed", got, sent)
 	}
+}
+
+// tally reads the replies to the n requests each of cs sent, and counts
+// the results and the Rate limit exceeded errors; another error fails the
+// test.
+func tally(t *testing.T, n int, cs ...*ctrltest.Browser) (ok, limited int) {
+	t.Helper()
+	for _, c := range cs {
+		for i := 0; i < n; i++ {
+			m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindResult || m.Kind() == verto.KindError })
+			switch {
+			case m.Error == nil:
+				ok++
+			case m.Error.Message == verto.MsgRateLimited:
+				limited++
+			default:
+				t.Fatalf("reply %d: %+v", i, m.Error)
+			}
+		}
+	}
+	return ok, limited
 }
 
 // TestSubscriptionsPerUser: one user's event channels, all its sockets

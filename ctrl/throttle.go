@@ -65,32 +65,37 @@ func (t *Throttle) Sweep(now time.Time) {
 	}
 }
 
-// rateLimiter is a token bucket for one socket's incoming messages. Only the
-// socket's reader touches it.
+// rateLimiter is a token bucket: a socket's incoming messages (only its
+// reader touches it), a user's messages or bytes (under userRate.mu). Its
+// float64 counts single bytes in a burst of megabytes, and takes no more
+// room than a float32 beside the int64.
 type rateLimiter struct {
-	tokens float32
+	tokens float64
 	last   int64 // unix nanos
 }
 
 // allow takes n tokens at rate per second with burst; false when short.
-// now may be a little behind the last call's (a user's bucket is shared by
-// sockets whose readers took the time before the lock): the refill time
-// only moves forward, or the same interval would be counted again.
 func (r *rateLimiter) allow(n int, rate float64, burst int, now int64) bool {
-	if r.last == 0 {
-		r.tokens, r.last = float32(burst), now
-	} else if dt := now - r.last; dt > 0 {
-		r.tokens += float32(float64(dt) / 1e9 * rate)
-		if r.tokens > float32(burst) {
-			r.tokens = float32(burst)
-		}
-		r.last = now
-	}
-	if r.tokens < float32(n) {
+	if !r.has(n, rate, burst, now) {
 		return false
 	}
-	r.tokens -= float32(n)
+	r.tokens -= float64(n)
 	return true
+}
+
+// has refills the bucket to now and reports whether it holds n tokens; it
+// takes none. now may be a little behind the last call's (a user's bucket
+// is shared by sockets whose readers took the time before the lock): the
+// refill time only moves forward, or the same interval would be counted
+// again.
+func (r *rateLimiter) has(n int, rate float64, burst int, now int64) bool {
+	if r.last == 0 {
+		r.tokens, r.last = float64(burst), now
+	} else if dt := now - r.last; dt > 0 {
+		r.tokens = min(r.tokens+float64(dt)/1e9*rate, float64(burst))
+		r.last = now
+	}
+	return r.tokens >= float64(n)
 }
 
 // keyedRate is a token bucket per key (a login), shared by the key's
@@ -174,7 +179,7 @@ type userRate struct {
 
 	mu    sync.Mutex
 	r     rateLimiter
-	bytes byteBucket
+	bytes rateLimiter
 	// subMu is held while a subscription of one of the login's sockets
 	// is counted and added (Server.subscribe).
 	subMu sync.Mutex
@@ -229,23 +234,4 @@ func (u *userRates) allow(r *userRate, n, size int, now int64) (ok, overBytes bo
 		r.bytes.tokens -= float64(size)
 	}
 	return true, false
-}
-
-// byteBucket is a token bucket of bytes. Its float64 counts single bytes
-// in a burst of megabytes (rateLimiter's float32, per socket, would not).
-type byteBucket struct {
-	tokens float64
-	last   int64 // unix nanos
-}
-
-// has refills the bucket to now (only forward, as rateLimiter's) and
-// reports whether it holds n bytes; it takes none.
-func (b *byteBucket) has(n int, rate float64, burst int, now int64) bool {
-	if b.last == 0 {
-		b.tokens, b.last = float64(burst), now
-	} else if dt := now - b.last; dt > 0 {
-		b.tokens = min(b.tokens+float64(dt)/1e9*rate, float64(burst))
-		b.last = now
-	}
-	return b.tokens >= float64(n)
 }
