@@ -87,16 +87,24 @@ func (r *rateLimiter) allow(n int, rate float64, burst int, now int64) bool {
 // takes none. now may be a little behind the last call's (a user's bucket
 // is shared by sockets whose readers took the time before the lock): the
 // refill time only moves forward, or the same interval would be counted
-// again.
+// again. A time far behind is the wall clock set back: the bucket goes on
+// from it, rather than wait for the clock to come back to its last time.
 func (r *rateLimiter) has(n int, rate float64, burst int, now int64) bool {
-	if r.last == 0 {
+	switch dt := now - r.last; {
+	case r.last == 0:
 		r.tokens, r.last = float64(burst), now
-	} else if dt := now - r.last; dt > 0 {
+	case dt > 0:
 		r.tokens = min(r.tokens+float64(dt)/1e9*rate, float64(burst))
+		r.last = now
+	case dt < -int64(clockSetBack):
 		r.last = now
 	}
 	return r.tokens >= float64(n)
 }
+
+// clockSetBack: a time this far behind a bucket's last one is not a reader
+// late to the lock but the wall clock set back.
+const clockSetBack = time.Second
 
 // keyedRate is a token bucket per key (a login), shared by the key's
 // sockets: it bounds what one user starts, however many sockets it holds.
@@ -223,12 +231,17 @@ func (u *userRates) allow(r *userRate, n, size int, now int64) (ok, overBytes bo
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	bytes := u.byteRate >= 0
+	msgs, bytes := u.rate >= 0, u.byteRate >= 0
+	// Both refilled first, whatever is refused.
+	msgsOK := !msgs || r.r.has(n, u.rate, u.burst, now)
 	if bytes && !r.bytes.has(size, u.byteRate, u.byteBurst, now) {
 		return false, true
 	}
-	if u.rate >= 0 && !r.r.allow(n, u.rate, u.burst, now) {
+	if !msgsOK {
 		return false, false
+	}
+	if msgs {
+		r.r.tokens -= float64(n)
 	}
 	if bytes {
 		r.bytes.tokens -= float64(size)

@@ -126,4 +126,15 @@ func TestUserRateTimeOnlyForward(t *testing.T) {
 			t.Fatalf("messages, step %d at %v: ok %v", i, time.Duration(at), ok)
 		}
 	}
+	// The wall clock set back an hour: the buckets go on from there, not
+	// dry until the clock is back at 3 s.
+	back := 3*sec - int64(time.Hour)
+	for i, s := range []struct {
+		at int64
+		ok bool
+	}{{back, false}, {back + sec, true}, {back + sec, false}} {
+		if ok, _ := u.allow(u.acquire("1000@x"), 1, 100, s.at); ok != s.ok {
+			t.Fatalf("clock set back, step %d: ok %v, want %v", i, ok, s.ok)
+		}
+	}
 }
