@@ -397,6 +397,16 @@ func checkTransfer(o *verto.Object) error {
 	return nil
 }
 
+// checkDTMF bounds a verto.info's dtmf (verto.MaxDTMFLen): FreeSWITCH
+// logs a line for each digit, and 60 KB of them put 45,000 lines and more
+// in its log. Digits that are not a string are the node's to refuse.
+func checkDTMF(o *verto.Object) error {
+	if d := o.String("dtmf"); d != "" {
+		return verto.CheckText("dtmf", d, verto.MaxDTMFLen)
+	}
+	return nil
+}
+
 func sessionError(msg string) *verto.Error {
 	return &verto.Error{Code: verto.CodeSessionError, Message: msg}
 }
@@ -517,11 +527,16 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 		r.fail(identRPC(err))
 		return
 	}
-	if m.Method == verto.MethodModify {
-		if err := checkTransfer(&ci.obj); err != nil {
-			r.fail(identRPC(err))
-			return
-		}
+	var checked error
+	switch m.Method {
+	case verto.MethodModify:
+		checked = checkTransfer(&ci.obj)
+	case verto.MethodInfo:
+		checked = checkDTMF(&ci.obj)
+	}
+	if checked != nil {
+		r.fail(identRPC(checked))
+		return
 	}
 	if ci.callID == "" {
 		if m.Method == verto.MethodInfo {

@@ -217,6 +217,39 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 // characters) at the edge, and one out of them never reaches the node
 // (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
 // dialplan author expects them).
+// TestDTMFIsBounded: FreeSWITCH logs a line for each DTMF digit a channel
+// receives, and 60 KB of them in one verto.info put 45,000 lines and more
+// in freeswitch.log (integration hostile-params): XCtrl refuses a dtmf
+// longer than verto.MaxDTMFLen, or with control characters, and the node
+// never sees it.
+func TestDTMFIsBounded(t *testing.T) {
+	n, c := userOnCall(t, "dtmf")
+	for _, tc := range []struct {
+		name, dtmf string
+		ok         bool
+	}{
+		{"a digit", "1", true},
+		{"the longest", strings.Repeat("1", verto.MaxDTMFLen), true},
+		{"a byte too long", strings.Repeat("1", verto.MaxDTMFLen+1), false},
+		{"60 KB", strings.Repeat("1234567890*#", 5<<10), false},
+		{"LF", "1\n2", false},
+	} {
+		before := n.Count(verto.MethodInfo)
+		r := c.Call(verto.MethodInfo, map[string]any{"dtmf": tc.dtmf, "dialogParams": map[string]any{"callID": "dtmf"}})
+		reached := n.Count(verto.MethodInfo) - before
+		switch {
+		case tc.ok && (r.Error != nil || reached != 1):
+			t.Errorf("%s: %+v, %d reached the node", tc.name, r.Error, reached)
+		case !tc.ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "dtmf") || reached != 0):
+			t.Errorf("%s: %+v, %d reached the node; want an invalid dtmf", tc.name, r.Error, reached)
+		}
+	}
+	// Without a call (to any node), too.
+	if r := c.Call(verto.MethodInfo, map[string]any{"dtmf": strings.Repeat("1", verto.MaxDTMFLen+1)}); r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+		t.Errorf("a long dtmf without a call: %+v", r.Error)
+	}
+}
+
 func TestTransferDestinationIsBounded(t *testing.T) {
 	n, c := userOnCall(t, "xfer")
 	transfer := func(dest any) *verto.Message {

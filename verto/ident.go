@@ -23,6 +23,10 @@ const (
 	MaxSubjectLen = 512 // a subject we publish to
 	MaxChannelLen = 512 // an event channel name
 	MaxDestLen    = 256 // a destination_number
+	// MaxDTMFLen bounds a verto.info's dtmf (digits, with durations
+	// "1@200" and pauses): FreeSWITCH logs a line for each digit a
+	// channel receives. verto.js sends one digit at a time.
+	MaxDTMFLen = 256
 )
 
 // ErrBadIdent is wrapped by every identifier check failure.

@@ -143,6 +143,15 @@ func TestInfoDTMFAndChat(t *testing.T) {
 		t.Fatalf("info result %v", r)
 	}
 	ch.Expect(t, "dtmf:12#", "vars")
+	// FreeSWITCH logs a line for each digit: more than MaxDTMFLen are
+	// refused, and none queued.
+	longest := strings.Repeat("1", verto.MaxDTMFLen)
+	xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"dtmf": longest}))
+	ch.Expect(t, "dtmf:"+longest, "vars")
+	if err := xrtctest.ErrorOf(t, e.call(verto.MethodInfo, "call-i", map[string]any{"dtmf": longest + "1"})); err.Code != verto.CodeInvalidParams {
+		t.Errorf("a DTMF string too long: %+v", err)
+	}
+	ch.NoEvent(t, "vars")
 	r = xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"msg": map[string]any{"to": "1001@xswitch.cn", "body": "hi", "inDialog": true}}))
 	if r["message"] != "SENT" {
 		t.Fatalf("chat result %v", r)

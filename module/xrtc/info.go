@@ -1,6 +1,8 @@
 package xrtc
 
 import (
+	"errors"
+
 	"xccrtc/verto"
 )
 
@@ -35,6 +37,16 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 			return
 		}
 		sent = true
+	}
+	if p.DTMF != "" {
+		// At most verto.MaxDTMFLen: FreeSWITCH logs a line for each
+		// digit (XCtrl refuses longer ones too; another controller may
+		// not).
+		var bad *verto.IdentError
+		if errors.As(verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen), &bad) {
+			e.respond(r, nil, bad.RPC())
+			return
+		}
 	}
 	if ch != nil {
 		if p.DTMF != "" {

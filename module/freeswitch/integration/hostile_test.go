@@ -245,8 +245,23 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 	// On an answered call with media.
 	c := p.call("9196")
 	huge := strings.Repeat("1234567890*#", 5<<10)
+	// FreeSWITCH logs a line for each digit a channel receives (RECV
+	// DTMF, at INFO, which the stock logfile keeps): 60 KB of DTMF in one
+	// message put 45,459 lines in freeswitch.log before the next request
+	// was answered, and a client may send a megabyte a second.
+	logged := len(f.grepLog("RECV DTMF"))
+	r := p.request("verto.info", map[string]any{"dtmf": huge, "dialogParams": map[string]any{"callID": c.id}})
+	mustBeUp(t, f, "60 KB of DTMF")
+	if r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+		t.Errorf("60 KB of DTMF: %+v, want -32602", r.Error)
+	}
+	if n := len(f.grepLog("RECV DTMF")) - logged; n > verto.MaxDTMFLen {
+		t.Errorf("60 KB of DTMF: FreeSWITCH logged %d RECV DTMF lines", n)
+	}
+	if r := p.request("verto.info", map[string]any{"dtmf": "1234#", "dialogParams": map[string]any{"callID": c.id}}); r.Error != nil {
+		t.Errorf("a PIN of DTMF: %+v", r.Error)
+	}
 	for name, params := range map[string]map[string]any{
-		"60 KB of DTMF":        {"dtmf": huge},
 		"60 KB of text":        {"txt": map[string]any{"code": 65, "chars": huge}},
 		"60 KB chat":           {"msg": map[string]any{"to": "1000", "body": huge}},
 		"chat to an 8 KB user": {"msg": map[string]any{"to": long + "@" + long, "from": long, "body": "hi"}},
