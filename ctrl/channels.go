@@ -178,7 +178,7 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	if err := verto.CheckChannel(ch); err != nil {
-		r.fail(identRPC(err))
+		r.fail(verto.IdentRPC(err))
 		return
 	}
 	s.mu.Lock()
@@ -229,7 +229,7 @@ func (srv *Server) broadcast(s *Session, m *verto.Message, r replier) {
 func (srv *Server) checkChannels(s *Session, chans []string) *verto.Error {
 	for _, ch := range chans {
 		if err := verto.CheckChannel(ch); err != nil {
-			return identRPC(err)
+			return verto.IdentRPC(err)
 		}
 	}
 	max := srv.cfg.Limits.MaxSubscriptions

@@ -23,7 +23,7 @@ func (srv *Server) onContact(ctx context.Context, bm *BusMsg, msg *verto.Message
 		return
 	}
 	if err := verto.CheckLogin(p.Login); err != nil {
-		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(err)))
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.IdentRPC(err)))
 		return
 	}
 	res := verto.ContactResult{Login: p.Login, Sockets: []verto.Contact{}, CtrlUUID: srv.uuid}
@@ -81,7 +81,7 @@ func (srv *Server) ringSocket(ctx context.Context, bm *BusMsg, msg *verto.Messag
 	}
 	if err != nil {
 		log.Warn("call to a socket refused: bad identifier", "err", err)
-		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(err)))
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.IdentRPC(err)))
 		return
 	}
 	if s := srv.sessions.Get(sessid); s != nil && srv.ringSockets([]*Session{s}, callID, node, msg.Params) > 0 {

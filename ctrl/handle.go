@@ -325,6 +325,7 @@ type callInfo struct {
 	nodeUUID string
 	dialog   bool
 	sdp      bool
+	userVars int // members of dialogParams.userVariables
 }
 
 func parseCall(params json.RawMessage) (*callInfo, error) {
@@ -342,8 +343,8 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 	ci.sdp = len(sdp) > 2 && sdp[0] == '"'
 	if raw, ok := ci.obj.Raw("dialogParams"); ok && len(raw) > 0 && raw[0] == '{' {
 		ci.dialog = true
-		// Only three keys of it are read: scanned, not made an Object.
-		var callID, dest, node json.RawMessage
+		// Only four keys of it are read: scanned, not made an Object.
+		var callID, dest, node, vars json.RawMessage
 		if verto.EachMember(raw, func(key []byte, val json.RawMessage) error {
 			switch string(key) {
 			case verto.KeyCallID:
@@ -352,9 +353,14 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 				dest = val
 			case verto.KeyNodeUUID:
 				node = val
+			case "userVariables":
+				vars = val
 			}
 			return nil
 		}) == nil {
+			if len(vars) > 0 && vars[0] == '{' {
+				_ = verto.EachMember(vars, func([]byte, json.RawMessage) error { ci.userVars++; return nil })
+			}
 			ci.callID, _ = verto.StringValue(callID)
 			ci.dest, _ = verto.StringValue(dest)
 			if ci.nodeUUID == "" {
@@ -381,7 +387,7 @@ func (ci *callInfo) checkIdents() error {
 			return err
 		}
 	}
-	return nil
+	return verto.CheckUserVariables(ci.userVars)
 }
 
 // checkTransfer bounds a verto.modify transfer's destination as an
@@ -429,7 +435,7 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	if err := ci.checkIdents(); err != nil {
-		r.fail(identRPC(err))
+		r.fail(verto.IdentRPC(err))
 		return
 	}
 	id := s.Identity()
@@ -524,7 +530,7 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 		return
 	}
 	if err := ci.checkIdents(); err != nil {
-		r.fail(identRPC(err))
+		r.fail(verto.IdentRPC(err))
 		return
 	}
 	var checked error
@@ -535,7 +541,7 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 		checked = checkDTMF(&ci.obj)
 	}
 	if checked != nil {
-		r.fail(identRPC(checked))
+		r.fail(verto.IdentRPC(checked))
 		return
 	}
 	if ci.callID == "" {

@@ -217,6 +217,55 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 // characters) at the edge, and one out of them never reaches the node
 // (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
 // dialplan author expects them).
+// TestUserVariablesAreBounded: each of a client's userVariables becomes a
+// channel variable, and FreeSWITCH sets one in time that grows with those
+// the channel has: 8,000 in a verto.info took 0.2 s of the switch, the
+// fourth such 0.7 s (integration hostile-params). XCtrl refuses more than
+// verto.MaxUserVariables at login and in a call message's dialogParams;
+// the node bounds a call's own over all its messages.
+func TestUserVariablesAreBounded(t *testing.T) {
+	vars := func(n int) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < n; i++ {
+			m[fmt.Sprint("v", i)] = "x"
+		}
+		return m
+	}
+	n, c := userOnCall(t, "uv")
+	for _, method := range []string{verto.MethodInfo, verto.MethodModify} {
+		for _, count := range []int{verto.MaxUserVariables, verto.MaxUserVariables + 1} {
+			before := n.Count(method)
+			r := c.Call(method, map[string]any{"action": verto.ActionHold, "dialogParams": map[string]any{"callID": "uv", "userVariables": vars(count)}})
+			reached := n.Count(method) - before
+			ok := count <= verto.MaxUserVariables
+			switch {
+			case ok && (r.Error != nil || reached != 1):
+				t.Errorf("%s with %d userVariables: %+v, %d reached the node", method, count, r.Error, reached)
+			case !ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "userVariables") || reached != 0):
+				t.Errorf("%s with %d userVariables: %+v, %d reached the node; want them refused", method, count, r.Error, reached)
+			}
+		}
+	}
+	before := n.Count(verto.MethodInvite)
+	if r := c.Call(verto.MethodInvite, map[string]any{"sdp": "v=0\r\n",
+		"dialogParams": map[string]any{"callID": "uv2", "destination_number": "9196", "userVariables": vars(verto.MaxUserVariables + 1)}}); r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+		t.Errorf("an invite with too many userVariables: %+v", r.Error)
+	}
+	if n.Count(verto.MethodInvite) != before {
+		t.Error("an invite with too many userVariables reached the node")
+	}
+	// At login: the identity XCtrl asserts carries them to every call.
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(nil)
+	for _, count := range []int{verto.MaxUserVariables, verto.MaxUserVariables + 1} {
+		r := e.Dial(x).Call(verto.MethodLogin, map[string]any{"login": "1000@" + ctrltest.Domain, "passwd": ctrltest.Password,
+			"userVariables": vars(count)})
+		if ok := count <= verto.MaxUserVariables; ok != (r.Error == nil) || !ok && r.Error.Code != verto.CodeInvalidParams {
+			t.Errorf("login with %d userVariables: %+v", count, r.Error)
+		}
+	}
+}
+
 // TestDTMFIsBounded: FreeSWITCH logs a line for each DTMF digit a channel
 // receives, and 60 KB of them in one verto.info put 45,000 lines and more
 // in freeswitch.log (integration hostile-params): XCtrl refuses a dtmf

@@ -114,7 +114,7 @@ func (srv *Server) deliver(bm *BusMsg, msg *verto.Message, o *verto.Object) {
 	node := o.String(verto.KeyNodeUUID)
 	if node != "" && verto.CheckToken(verto.KeyNodeUUID, node) != nil {
 		// Routing state must never hold a subject NATS would refuse.
-		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(verto.CheckToken(verto.KeyNodeUUID, node))))
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.IdentRPC(verto.CheckToken(verto.KeyNodeUUID, node))))
 		return
 	}
 	var targets []*Session

@@ -3,7 +3,6 @@ package ctrl
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -272,24 +271,18 @@ const jetStreamWait = 500 * time.Millisecond
 func checkLoginIdents(p *verto.LoginParams) *verto.Error {
 	if p.Sessid != "" {
 		if err := verto.CheckSessid(p.Sessid); err != nil {
-			return identRPC(err)
+			return verto.IdentRPC(err)
 		}
 	}
 	if p.Login != "" {
 		if err := verto.CheckLogin(p.Login); err != nil {
-			return identRPC(err)
+			return verto.IdentRPC(err)
 		}
 	}
-	return nil
-}
-
-// identRPC is the client's error for a bad identifier.
-func identRPC(err error) *verto.Error {
-	var ie *verto.IdentError
-	if errors.As(err, &ie) {
-		return ie.RPC()
+	if err := verto.CheckUserVariables(len(p.UserVariables)); err != nil {
+		return verto.IdentRPC(err)
 	}
-	return &verto.Error{Code: verto.CodeInvalidParams, Message: "Invalid params: " + err.Error()}
+	return nil
 }
 
 // assertedUser is params.xrtc_user: the identity, plus the directory's

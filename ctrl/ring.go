@@ -33,7 +33,7 @@ func (srv *Server) ring(ctx context.Context, bm *BusMsg, msg *verto.Message, o *
 	// login becomes a registry key, the node a subject.
 	if err := checkRingIdents(callID, login, node); err != nil {
 		srv.log.Warn("call to a user refused: bad identifier", "err", err, "node_uuid", truncate(node, 64))
-		srv.replyBus(bm.Reply, verto.NewError(msg.ID, identRPC(err)))
+		srv.replyBus(bm.Reply, verto.NewError(msg.ID, verto.IdentRPC(err)))
 		return
 	}
 	notRegistered := func() {

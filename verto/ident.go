@@ -27,7 +27,21 @@ const (
 	// "1@200" and pauses): FreeSWITCH logs a line for each digit a
 	// channel receives. verto.js sends one digit at a time.
 	MaxDTMFLen = 256
+	// MaxUserVariables bounds a client's userVariables, its login's and
+	// each call's (dialogParams): each becomes a channel variable, and
+	// FreeSWITCH sets one in time that grows with those the channel
+	// has. A call's own (invite and verto.info together) are bounded
+	// alike.
+	MaxUserVariables = 100
 )
+
+// CheckUserVariables checks the number of a client's userVariables.
+func CheckUserVariables(n int) error {
+	if n > MaxUserVariables {
+		return identErr("userVariables", "more than %d", MaxUserVariables)
+	}
+	return nil
+}
 
 // ErrBadIdent is wrapped by every identifier check failure.
 var ErrBadIdent = errors.New("invalid identifier")
@@ -46,6 +60,16 @@ func (e *IdentError) Unwrap() error { return ErrBadIdent }
 // RPC is the JSON-RPC error a client gets for it: -32602 Invalid params.
 func (e *IdentError) RPC() *Error {
 	return &Error{Code: CodeInvalidParams, Message: "Invalid params: " + e.Error()}
+}
+
+// IdentRPC is the JSON-RPC error for a failed check: -32602 Invalid
+// params: <what>: <why>.
+func IdentRPC(err error) *Error {
+	var ie *IdentError
+	if errors.As(err, &ie) {
+		return ie.RPC()
+	}
+	return &Error{Code: CodeInvalidParams, Message: "Invalid params: " + err.Error()}
 }
 
 func identErr(what, format string, args ...any) error {

@@ -59,6 +59,47 @@ type Call struct {
 	ringTimer    Timer
 	detachTimer  Timer
 	watch        mediaWatch
+	// userVars are the names of the dialogParams.userVariables the call
+	// set as channel variables (verto_dvar_*), at most
+	// verto.MaxUserVariables (takeUserVars).
+	userVars map[string]struct{}
+}
+
+// takeUserVars counts the userVariables of a client's invite or verto.info
+// against the call's verto.MaxUserVariables, and those of the login (an
+// invite's xrtc_user) against the same bound: each becomes a channel
+// variable, which FreeSWITCH sets in time that grows with those the
+// channel has, so a client sending thousands, message after message, took
+// the switch's CPU. Past the bound nothing is recorded and the message is
+// to be refused.
+func (c *Call) takeUserVars(p *verto.CallParams) error {
+	var vars map[string]any
+	if p.DialogParams != nil {
+		vars = p.DialogParams.UserVariables
+	}
+	if u := p.XrtcUser; u != nil {
+		if err := verto.CheckUserVariables(len(u.UserVariables)); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.userVars)
+	for k := range vars {
+		if _, ok := c.userVars[k]; !ok {
+			n++
+		}
+	}
+	if err := verto.CheckUserVariables(n); err != nil {
+		return err
+	}
+	if len(vars) > 0 && c.userVars == nil {
+		c.userVars = make(map[string]struct{}, len(vars))
+	}
+	for k := range vars {
+		c.userVars[k] = struct{}{}
+	}
+	return nil
 }
 
 // CallInfo is a snapshot of a call for operators and tests.

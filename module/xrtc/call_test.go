@@ -1,6 +1,7 @@
 package xrtc_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -339,5 +340,61 @@ func TestClientVariablesCannotRunOrSpoof(t *testing.T) {
 	}
 	if vars["x_ok"] != "hello" || vars["verto_dvar_note"] != "fine" {
 		t.Errorf("harmless client variables lost: %v", vars)
+	}
+}
+
+// TestUserVariablesPerCall: each of a call's dialogParams.userVariables
+// becomes a channel variable (verto_dvar_*), which FreeSWITCH sets in time
+// that grows with those the channel has: a call holds at most
+// verto.MaxUserVariables of them over its invite and every verto.info, a
+// name set again counting once; past it a message is refused and sets
+// nothing. An invite whose login brings more is refused too.
+func TestUserVariablesPerCall(t *testing.T) {
+	e := newEnv(t)
+	vars := func(prefix string, n int) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < n; i++ {
+			m[fmt.Sprint(prefix, i)] = "x"
+		}
+		return m
+	}
+	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+		"dialogParams": map[string]any{"callID": "call-uv", "destination_number": "9196", "userVariables": vars("a", 60)}})
+	xrtctest.Result(t, rep)
+	ch := e.host.NextChannel(t)
+	e.ep.ChannelAnswer("call-uv", "v=0 answer")
+	e.ctrl.Expect(t, verto.MethodAnswer)
+	if ch.Inbound.Vars["verto_dvar_a59"] != "x" {
+		t.Fatal("the invite's userVariables are not on the channel")
+	}
+	info := func(m map[string]any) *verto.Message {
+		return e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(), "type": "mediaSettings",
+			"dialogParams": map[string]any{"callID": "call-uv", "userVariables": m}})
+	}
+	xrtctest.Result(t, info(vars("b", 40))) // 100 now
+	if ch.Var("verto_dvar_b39") != "x" {
+		t.Fatal("the info's userVariables are not on the channel")
+	}
+	xrtctest.Result(t, info(vars("a", 60))) // the same names again
+	if err := xrtctest.ErrorOf(t, info(vars("c", 1))); err.Code != verto.CodeInvalidParams {
+		t.Errorf("a 101st userVariable on the call: %+v", err)
+	}
+	if ch.Var("verto_dvar_c0") != "" {
+		t.Error("a refused info set a variable")
+	}
+	for name, p := range map[string]map[string]any{
+		"its own":   {"userVariables": vars("a", verto.MaxUserVariables+1)},
+		"its login": {"xrtc_user": map[string]any{"login": "1000@xswitch.cn", "id": "1000", "domain": "xswitch.cn", "user_variables": vars("l", verto.MaxUserVariables+1)}},
+	} {
+		params := map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+			"dialogParams": map[string]any{"callID": "call-uv-" + strings.ReplaceAll(name, " ", "-"), "destination_number": "9196"}}
+		if v, ok := p["userVariables"]; ok {
+			params["dialogParams"].(map[string]any)["userVariables"] = v
+		} else {
+			params["xrtc_user"] = p["xrtc_user"]
+		}
+		if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInvite, params)); err.Code != verto.CodeInvalidParams {
+			t.Errorf("an invite with too many userVariables of %s: %+v", name, err)
+		}
 	}
 }

@@ -1,8 +1,6 @@
 package xrtc
 
 import (
-	"errors"
-
 	"xccrtc/verto"
 )
 
@@ -38,13 +36,21 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 		}
 		sent = true
 	}
+	if c != nil && (p.Type == "mediaSettings" || p.DialogParams != nil && len(p.DialogParams.UserVariables) > 0) {
+		// Set as channel variables below: a call holds at most
+		// verto.MaxUserVariables of them, however many messages bring
+		// them.
+		if err := c.takeUserVars(p); err != nil {
+			e.respond(r, nil, verto.IdentRPC(err))
+			return
+		}
+	}
 	if p.DTMF != "" {
 		// At most verto.MaxDTMFLen: FreeSWITCH logs a line for each
 		// digit (XCtrl refuses longer ones too; another controller may
 		// not).
-		var bad *verto.IdentError
-		if errors.As(verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen), &bad) {
-			e.respond(r, nil, bad.RPC())
+		if err := verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen); err != nil {
+			e.respond(r, nil, verto.IdentRPC(err))
 			return
 		}
 	}

@@ -43,6 +43,12 @@ func (e *Endpoint) invite(r *request, p *verto.CallParams) {
 		id: callID, dir: Inbound, profile: prof, created: e.clock.Now(), state: StateNew,
 		sessid: p.Sessid, ctrlUUID: p.CtrlUUID, user: p.XrtcUser,
 	}
+	// Each userVariable becomes a channel variable (XCtrl bounds them
+	// too; another controller may not).
+	if err := c.takeUserVars(p); err != nil {
+		e.respond(r, nil, verto.IdentRPC(err))
+		return
+	}
 	if !e.register(c) {
 		e.respond(r, nil, sessionError(verto.MsgCannotCreate, callID))
 		return
