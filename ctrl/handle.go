@@ -84,7 +84,7 @@ func (b *batchReply) fill(i int, m *verto.Message) {
 // flood of garbage is limited like a flood of requests; a batch counts
 // each of its members.
 func (srv *Server) handleFrame(s *Session, data []byte) {
-	now := time.Now().UnixNano()
+	now := monoNanos(time.Now())
 	lim := &srv.cfg.Limits
 	within := s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now)
 	if !within {
@@ -186,7 +186,7 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 // thrown away); it counts against the rate limit like any frame.
 func (srv *Server) frameTooLarge(s *Session) {
 	srv.metrics.badFrames.Add(1)
-	now := time.Now().UnixNano()
+	now := monoNanos(time.Now())
 	lim := &srv.cfg.Limits
 	if !s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {
 		srv.metrics.rateLimited.Add(1)
@@ -202,7 +202,7 @@ func (srv *Server) frameTooLarge(s *Session) {
 // them would take a core of XCtrl for one client. It reports whether to
 // answer (a ping): yes until the socket is closed as a flood (strike).
 func (srv *Server) countFrame(s *Session) bool {
-	now := time.Now().UnixNano()
+	now := monoNanos(time.Now())
 	lim := &srv.cfg.Limits
 	if s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {
 		return true

@@ -83,28 +83,29 @@ func (r *rateLimiter) allow(n int, rate float64, burst int, now int64) bool {
 	return true
 }
 
-// has refills the bucket to now and reports whether it holds n tokens; it
-// takes none. now may be a little behind the last call's (a user's bucket
-// is shared by sockets whose readers took the time before the lock): the
-// refill time only moves forward, or the same interval would be counted
-// again. A time far behind is the wall clock set back: the bucket goes on
-// from it, rather than wait for the clock to come back to its last time.
+// has refills the bucket to now (monoNanos) and reports whether it holds n
+// tokens; it takes none. now may be behind the last call's (a user's
+// bucket is shared by sockets whose readers took the time before the lock,
+// and a reader may wait long on a busy machine): the refill time only
+// moves forward, or the same interval would be counted again.
 func (r *rateLimiter) has(n int, rate float64, burst int, now int64) bool {
-	switch dt := now - r.last; {
-	case r.last == 0:
+	if r.last == 0 {
 		r.tokens, r.last = float64(burst), now
-	case dt > 0:
+	} else if dt := now - r.last; dt > 0 {
 		r.tokens = min(r.tokens+float64(dt)/1e9*rate, float64(burst))
-		r.last = now
-	case dt < -int64(clockSetBack):
 		r.last = now
 	}
 	return r.tokens >= float64(n)
 }
 
-// clockSetBack: a time this far behind a bucket's last one is not a reader
-// late to the lock but the wall clock set back.
-const clockSetBack = time.Second
+// clockEpoch is the origin of monoNanos.
+var clockEpoch = time.Now()
+
+// monoNanos is t in the rate buckets' time: nanoseconds since clockEpoch
+// on the monotonic clock (t from time.Now), which no change of the wall
+// clock sets back: a bucket whose time only moves forward would otherwise
+// refuse everything until the wall clock came back to its last time.
+func monoNanos(t time.Time) int64 { return int64(t.Sub(clockEpoch)) }
 
 // keyedRate is a token bucket per key (a login), shared by the key's
 // sockets: it bounds what one user starts, however many sockets it holds.
@@ -134,7 +135,7 @@ func (k *keyedRate) allow(key string, now time.Time) (ok, warn bool) {
 		r = &rateLimiter{}
 		k.keys[key] = r
 	}
-	if r.allow(1, k.rate, k.burst, now.UnixNano()) {
+	if r.allow(1, k.rate, k.burst, monoNanos(now)) {
 		return true, false
 	}
 	return false, k.warned.now(now)
@@ -147,10 +148,11 @@ func (k *keyedRate) Sweep(now time.Time) {
 		return
 	}
 	refill := int64(float64(k.burst) / k.rate * 1e9)
+	mono := monoNanos(now)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for key, r := range k.keys {
-		if now.UnixNano()-r.last >= refill {
+		if mono-r.last >= refill {
 			delete(k.keys, key)
 		}
 	}
