@@ -71,7 +71,7 @@ func (t *Throttle) Sweep(now time.Time) {
 // room than a float32 beside the int64.
 type rateLimiter struct {
 	tokens float64
-	last   int64 // unix nanos
+	last   int64 // monoNanos
 }
 
 // allow takes n tokens at rate per second with burst; false when short.

@@ -152,6 +152,12 @@ func TestInfoDTMFAndChat(t *testing.T) {
 	if err := xrtctest.ErrorOf(t, e.call(verto.MethodInfo, "call-i", map[string]any{"dtmf": longest + "1"})); err.Code != verto.CodeInvalidParams {
 		t.Errorf("a DTMF string too long: %+v", err)
 	}
+	// Refused whole: its chat is not sent either (the chat below is the
+	// first the host sees).
+	if err := xrtctest.ErrorOf(t, e.call(verto.MethodInfo, "call-i", map[string]any{"dtmf": longest + "1",
+		"msg": map[string]any{"to": "1001@xswitch.cn", "body": "refused"}})); err.Code != verto.CodeInvalidParams {
+		t.Errorf("a DTMF string too long, with a chat: %+v", err)
+	}
 	ch.NoEvent(t, "vars")
 	r = xrtctest.Result(t, e.call(verto.MethodInfo, "call-i", map[string]any{"msg": map[string]any{"to": "1001@xswitch.cn", "body": "hi", "inDialog": true}}))
 	if r["message"] != "SENT" {

@@ -24,6 +24,25 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 			return
 		}
 	}
+	if p.DTMF != "" {
+		// At most verto.MaxDTMFLen: FreeSWITCH logs a line for each
+		// digit (XCtrl refuses longer ones too; another controller may
+		// not).
+		if err := verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen); err != nil {
+			e.respond(r, nil, verto.IdentRPC(err))
+			return
+		}
+	}
+	if c != nil && (p.Type == "mediaSettings" || p.DialogParams != nil && len(p.DialogParams.UserVariables) > 0) {
+		// Set as channel variables below (before anything is done, so
+		// that a refused message does nothing): a call holds at most
+		// verto.MaxUserVariables of them, however many messages bring
+		// them.
+		if err := c.takeUserVars(p); err != nil {
+			e.respond(r, nil, verto.IdentRPC(err))
+			return
+		}
+	}
 	sent := false
 	if m := p.Msg; m != nil {
 		if m.To == "" || m.Body == "" {
@@ -35,24 +54,6 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 			return
 		}
 		sent = true
-	}
-	if c != nil && (p.Type == "mediaSettings" || p.DialogParams != nil && len(p.DialogParams.UserVariables) > 0) {
-		// Set as channel variables below: a call holds at most
-		// verto.MaxUserVariables of them, however many messages bring
-		// them.
-		if err := c.takeUserVars(p); err != nil {
-			e.respond(r, nil, verto.IdentRPC(err))
-			return
-		}
-	}
-	if p.DTMF != "" {
-		// At most verto.MaxDTMFLen: FreeSWITCH logs a line for each
-		// digit (XCtrl refuses longer ones too; another controller may
-		// not).
-		if err := verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen); err != nil {
-			e.respond(r, nil, verto.IdentRPC(err))
-			return
-		}
 	}
 	if ch != nil {
 		if p.DTMF != "" {
