@@ -482,7 +482,9 @@ func TestDataFromOneUser(t *testing.T) {
 	// Each frame is a little over 200 KiB: the 8 MiB burst takes 40 of
 	// them, and the 1 MiB a second that came back meanwhile a few more.
 	most := int((8<<20 + elapsed.Seconds()*(1<<20)) / (200 << 10))
-	if limited == 0 || sent < 39 || sent > most {
+	// On a machine so slow that the bucket refilled all of it, nothing
+	// need be refused.
+	if limited == 0 && most < 2*each || sent < 39 || sent > most {
 		t.Fatalf("one user's two sockets sent 64 frames of 200 KiB in %v: %d relayed, %d refused; want 39 to %d relayed", elapsed, sent, limited, most)
 	}
 	if got := node.Count(verto.MethodInfo); got != sent {
@@ -523,7 +525,7 @@ func TestIdentityWeighsOnDataBound(t *testing.T) {
 	}
 	sent, _ := tally(t, n, c)
 	most := int((8<<20+time.Since(start).Seconds()*(1<<20))/(12<<10)) + 1
-	if sent == n || sent > most {
+	if sent == n && most < n || sent > most {
 		t.Fatalf("%d of %d messages relayed with a 12 KiB identity each; want at most %d", sent, n, most)
 	}
 	if got := node.Count(verto.MethodInfo); got != sent {
