@@ -217,6 +217,22 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 // characters) at the edge, and one out of them never reaches the node
 // (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
 // dialplan author expects them).
+// checkEdgeBound sends one call request from c: allowed (ok), it is
+// answered and reaches the node once; refused, it is answered -32602
+// naming what, and never reaches the node.
+func checkEdgeBound(t *testing.T, n *fakenode.Node, c *ctrltest.Browser, name, method string, params map[string]any, ok bool, what string) {
+	t.Helper()
+	before := n.Count(method)
+	r := c.Call(method, params)
+	reached := n.Count(method) - before
+	switch {
+	case ok && (r.Error != nil || reached != 1):
+		t.Errorf("%s: %+v, %d reached the node", name, r.Error, reached)
+	case !ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, what) || reached != 0):
+		t.Errorf("%s: %+v %s, %d reached the node; want an invalid %s", name, r.Error, r.Result, reached, what)
+	}
+}
+
 // TestUserVariablesAreBounded: each of a client's userVariables becomes a
 // channel variable, and FreeSWITCH sets one in time that grows with those
 // the channel has: 8,000 in a verto.info took 0.2 s of the switch, the
@@ -234,16 +250,9 @@ func TestUserVariablesAreBounded(t *testing.T) {
 	n, c := userOnCall(t, "uv")
 	for _, method := range []string{verto.MethodInfo, verto.MethodModify} {
 		for _, count := range []int{verto.MaxUserVariables, verto.MaxUserVariables + 1} {
-			before := n.Count(method)
-			r := c.Call(method, map[string]any{"action": verto.ActionHold, "dialogParams": map[string]any{"callID": "uv", "userVariables": vars(count)}})
-			reached := n.Count(method) - before
-			ok := count <= verto.MaxUserVariables
-			switch {
-			case ok && (r.Error != nil || reached != 1):
-				t.Errorf("%s with %d userVariables: %+v, %d reached the node", method, count, r.Error, reached)
-			case !ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "userVariables") || reached != 0):
-				t.Errorf("%s with %d userVariables: %+v, %d reached the node; want them refused", method, count, r.Error, reached)
-			}
+			checkEdgeBound(t, n, c, fmt.Sprintf("%s with %d userVariables", method, count), method,
+				map[string]any{"action": verto.ActionHold, "dialogParams": map[string]any{"callID": "uv", "userVariables": vars(count)}},
+				count <= verto.MaxUserVariables, "userVariables")
 		}
 	}
 	before := n.Count(verto.MethodInvite)
@@ -283,15 +292,7 @@ func TestDTMFIsBounded(t *testing.T) {
 		{"60 KB", strings.Repeat("1234567890*#", 5<<10), false},
 		{"LF", "1\n2", false},
 	} {
-		before := n.Count(verto.MethodInfo)
-		r := c.Call(verto.MethodInfo, map[string]any{"dtmf": tc.dtmf, "dialogParams": map[string]any{"callID": "dtmf"}})
-		reached := n.Count(verto.MethodInfo) - before
-		switch {
-		case tc.ok && (r.Error != nil || reached != 1):
-			t.Errorf("%s: %+v, %d reached the node", tc.name, r.Error, reached)
-		case !tc.ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "dtmf") || reached != 0):
-			t.Errorf("%s: %+v, %d reached the node; want an invalid dtmf", tc.name, r.Error, reached)
-		}
+		checkEdgeBound(t, n, c, tc.name, verto.MethodInfo, map[string]any{"dtmf": tc.dtmf, "dialogParams": map[string]any{"callID": "dtmf"}}, tc.ok, "dtmf")
 	}
 	// Without a call (to any node), too.
 	if r := c.Call(verto.MethodInfo, map[string]any{"dtmf": strings.Repeat("1", verto.MaxDTMFLen+1)}); r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
@@ -316,17 +317,8 @@ func TestTransferDestinationIsBounded(t *testing.T) {
 		{"CR LF", "99\r\n24", false},
 		{"NUL", "9924\x00", false},
 	} {
-		before := n.Count(verto.MethodModify)
-		r := transfer(tc.dest)
-		reached := n.Count(verto.MethodModify) - before
-		switch {
-		case tc.ok && (r.Error != nil || reached != 1):
-			t.Errorf("%s: %+v, %d reached the node", tc.name, r.Error, reached)
-		case !tc.ok && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "destination")):
-			t.Errorf("%s: %+v %s, want an invalid destination", tc.name, r.Error, r.Result)
-		case !tc.ok && reached != 0:
-			t.Errorf("%s: refused, but %d reached the node", tc.name, reached)
-		}
+		checkEdgeBound(t, n, c, tc.name, verto.MethodModify, map[string]any{"action": verto.ActionTransfer, "destination": tc.dest,
+			"dialogParams": map[string]any{"callID": "xfer"}}, tc.ok, "destination")
 	}
 	// Other actions, and a destination that is not a string, are the
 	// node's to judge, as before.
