@@ -2,7 +2,6 @@ package xrtc
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 
 	"xccrtc/verto"
@@ -128,10 +127,7 @@ func (e *Endpoint) checkIdents(r *request, ctrlUUID, sessid, callID string) bool
 	}
 	e.stats.badInput.Add(1)
 	e.warnQuiet("xrtc: request refused: bad identifier", "method", r.msg.Method, "err", err)
-	var ie *verto.IdentError
-	if errors.As(err, &ie) {
-		e.respond(r, nil, ie.RPC())
-	}
+	e.respond(r, nil, verto.IdentRPC(err))
 	return false
 }
 
