@@ -358,18 +358,41 @@ func BenchmarkInvite(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "invites/s")
 }
 
-// BenchmarkLogin measures logins per second: connect, login, clientReady
-// (one node answers xrtc.login), close; 16 at a time.
+// BenchmarkLogin measures logins per second and a login's latency
+// (connect, login, clientReady; 16 at a time) with 1, 10 and 50 nodes
+// reporting their status every second: a sessid with no call reaches no
+// node, so the figures must not fall as nodes are added. node-requests/login
+// counts what the nodes were asked (xrtc.login, xrtc.detach) per login.
 func BenchmarkLogin(b *testing.B) {
+	for _, nodes := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("nodes-%d", nodes), func(b *testing.B) { benchLogins(b, nodes) })
+	}
+}
+
+func benchLogins(b *testing.B, nodes int) {
 	e, x := benchEnv(b)
-	e.StartNode(fakenode.Options{UUID: "bench", Quiet: true})
-	var seq atomic.Int64
+	ns := make([]*fakenode.Node, nodes)
+	for i := range ns {
+		ns[i] = e.StartNode(fakenode.Options{UUID: fmt.Sprint("bench-", i), UpdateEvery: time.Second})
+	}
+	var (
+		seq  atomic.Int64
+		mu   sync.Mutex
+		took []time.Duration
+	)
 	b.SetParallelism(8)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		defer func() {
+			mu.Lock()
+			took = append(took, mine...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
 			n := seq.Add(1)
+			t0 := time.Now()
 			c, _, err := websocket.DefaultDialer.Dial(x.WSURL(), nil)
 			if err != nil {
 				b.Error(err)
@@ -382,7 +405,12 @@ func BenchmarkLogin(b *testing.B) {
 			}
 			for {
 				_, m, err := c.ReadMessage()
-				if err != nil || strings.Contains(string(m), "verto.clientReady") {
+				if err != nil {
+					b.Error(err)
+					break
+				}
+				if strings.Contains(string(m), "verto.clientReady") {
+					mine = append(mine, time.Since(t0))
 					break
 				}
 			}
@@ -391,7 +419,14 @@ func BenchmarkLogin(b *testing.B) {
 	})
 	el := time.Since(start)
 	b.StopTimer()
+	asked := 0
+	for _, n := range ns {
+		asked += n.Count(verto.MethodXrtcLogin) + n.Count(verto.MethodXrtcDetach)
+	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "logins/s")
+	b.ReportMetric(us(median(took)), "login-median-µs")
+	b.ReportMetric(us(p99(took)), "login-p99-µs")
+	b.ReportMetric(float64(asked)/float64(b.N), "node-requests/login")
 }
 
 // BenchmarkIdleSocketMemory opens XCTRL_BENCH_SOCKETS (10,000) logged-in
