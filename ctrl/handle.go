@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -326,6 +327,10 @@ type callInfo struct {
 	dialog   bool
 	sdp      bool
 	userVars int // members of dialogParams.userVariables
+	// userVarBytes is the size of dialogParams.userVariables as sent.
+	userVarBytes int
+	// party is the first of dialogParams' verto.PartyKeys out of bounds.
+	party error
 }
 
 func parseCall(params json.RawMessage) (*callInfo, error) {
@@ -355,10 +360,16 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 				node = val
 			case "userVariables":
 				vars = val
+			default:
+				if ci.party == nil && len(val) > 0 && val[0] == '"' && slices.Contains(verto.PartyKeys, string(key)) {
+					s, _ := verto.StringValue(val)
+					ci.party = verto.CheckParty(string(key), s)
+				}
 			}
 			return nil
 		}) == nil {
 			if len(vars) > 0 && vars[0] == '{' {
+				ci.userVarBytes = len(vars)
 				_ = verto.EachMember(vars, func([]byte, json.RawMessage) error { ci.userVars++; return nil })
 			}
 			ci.callID, _ = verto.StringValue(callID)
@@ -387,7 +398,22 @@ func (ci *callInfo) checkIdents() error {
 			return err
 		}
 	}
-	return verto.CheckUserVariables(ci.userVars)
+	if err := verto.CheckUserVariables(ci.userVars); err != nil {
+		return err
+	}
+	if err := verto.CheckUserVariablesBytes(ci.userVarBytes); err != nil {
+		return err
+	}
+	if ci.party != nil {
+		return ci.party
+	}
+	// An answer names its callee at the top level too.
+	for _, k := range [...]string{"callee_id_name", "callee_id_number"} {
+		if err := verto.CheckParty(k, ci.obj.String(k)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkTransfer bounds a verto.modify transfer's destination as an

@@ -212,11 +212,6 @@ func TestParamsOfThousandsOfMembersAreRefused(t *testing.T) {
 	}
 }
 
-// A transfer's destination is a destination_number for the call's partner:
-// it gets the invite's bounds (verto.MaxDestLen bytes, no control
-// characters) at the edge, and one out of them never reaches the node
-// (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
-// dialplan author expects them).
 // checkEdgeBound sends one call request from c: allowed (ok), it is
 // answered and reaches the node once; refused, it is answered -32602
 // naming what, and never reaches the node.
@@ -300,6 +295,11 @@ func TestDTMFIsBounded(t *testing.T) {
 	}
 }
 
+// A transfer's destination is a destination_number for the call's partner:
+// it gets the invite's bounds (verto.MaxDestLen bytes, no control
+// characters) at the edge, and one out of them never reaches the node
+// (FreeSWITCH bore 60 KB and control characters in its dialplan, but no
+// dialplan author expects them).
 func TestTransferDestinationIsBounded(t *testing.T) {
 	n, c := userOnCall(t, "xfer")
 	transfer := func(dest any) *verto.Message {
@@ -330,5 +330,76 @@ func TestTransferDestinationIsBounded(t *testing.T) {
 	transfer(9924)
 	if n.Count(verto.MethodModify) != before+1 {
 		t.Error("a transfer to a number did not reach the node")
+	}
+}
+
+// TestPartiesAreBounded: the names and numbers of a call's parties a client
+// gives (verto.PartyKeys) become the channel's caller profile and go on to
+// its other legs, into a SIP From header among them: XCtrl refuses one
+// over verto.MaxPartyLen bytes or with a control character (a line break
+// would end the header), in any call message, and the node never sees it.
+func TestPartiesAreBounded(t *testing.T) {
+	n, c := userOnCall(t, "party")
+	long := strings.Repeat("n", verto.MaxPartyLen+1)
+	dialog := func(k, v string) map[string]any {
+		return map[string]any{"callID": "party", "destination_number": "9196", k: v}
+	}
+	for _, k := range verto.PartyKeys {
+		checkEdgeBound(t, n, c, k+" the longest", verto.MethodInfo, map[string]any{"dialogParams": dialog(k, long[1:])}, true, k)
+		checkEdgeBound(t, n, c, k+" too long", verto.MethodInfo, map[string]any{"dialogParams": dialog(k, long)}, false, k)
+		checkEdgeBound(t, n, c, k+" CRLF", verto.MethodModify,
+			map[string]any{"action": verto.ActionHold, "dialogParams": dialog(k, "Alice\r\nX-Injected: 1")}, false, k)
+	}
+	// An answer's callee, at its top level.
+	checkEdgeBound(t, n, c, "answer's callee_id_name", verto.MethodAnswer,
+		map[string]any{"sdp": "v=0\r\n", "callee_id_name": long, "dialogParams": map[string]any{"callID": "party"}}, false, "callee_id_name")
+	// An invite: refused before a node is chosen.
+	before := n.Count(verto.MethodInvite)
+	r := c.Call(verto.MethodInvite, map[string]any{"sdp": "v=0\r\n", "dialogParams": map[string]any{"callID": "party2",
+		"destination_number": "9196", "caller_id_name": strings.Repeat("A", 8<<10)}})
+	if r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "caller_id_name") {
+		t.Errorf("an invite with an 8 KB caller_id_name: %+v", r.Error)
+	}
+	if n.Count(verto.MethodInvite) != before {
+		t.Error("an invite with an 8 KB caller_id_name reached the node")
+	}
+	// A party that is not a string is the node's to refuse, as before.
+	checkEdgeBound(t, n, c, "a number", verto.MethodInfo, map[string]any{"dialogParams": map[string]any{"callID": "party", "caller_id_number": 1000}}, true, "")
+}
+
+// TestUserVariablesBytesAreBounded: under verto.MaxUserVariables a client
+// could still put 100 values of a frame's size (25 MiB) on a call, and
+// FreeSWITCH copies every channel variable into each of the channel's
+// events: XCtrl refuses a message whose dialogParams.userVariables hold
+// more than verto.MaxUserVariablesBytes; the node bounds a call's own.
+func TestUserVariablesBytesAreBounded(t *testing.T) {
+	n, c := userOnCall(t, "uvb")
+	for _, tc := range []struct {
+		name string
+		vars map[string]any
+		ok   bool
+	}{
+		{"verto.js sized", map[string]any{"avatar": "https://example.com/a.png", "email": "a@example.com"}, true},
+		{"just under", map[string]any{"v": strings.Repeat("x", verto.MaxUserVariablesBytes-64)}, true},
+		{"one value over", map[string]any{"v": strings.Repeat("x", verto.MaxUserVariablesBytes)}, false},
+		{"100 of 2.5 KB", func() map[string]any {
+			m := map[string]any{}
+			for i := 0; i < verto.MaxUserVariables; i++ {
+				m[fmt.Sprint("v", i)] = strings.Repeat("x", 2500)
+			}
+			return m
+		}(), false},
+		{"an object value over", map[string]any{"v": map[string]any{"deep": strings.Repeat("x", verto.MaxUserVariablesBytes)}}, false},
+	} {
+		checkEdgeBound(t, n, c, tc.name, verto.MethodInfo,
+			map[string]any{"dialogParams": map[string]any{"callID": "uvb", "userVariables": tc.vars}}, tc.ok, "userVariables")
+	}
+	before := n.Count(verto.MethodInvite)
+	if r := c.Call(verto.MethodInvite, map[string]any{"sdp": "v=0\r\n", "dialogParams": map[string]any{"callID": "uvb2",
+		"destination_number": "9196", "userVariables": map[string]any{"v": strings.Repeat("x", 64<<10)}}}); r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+		t.Errorf("an invite with 64 KB of userVariables: %+v", r.Error)
+	}
+	if n.Count(verto.MethodInvite) != before {
+		t.Error("an invite with 64 KB of userVariables reached the node")
 	}
 }

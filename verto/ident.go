@@ -33,7 +33,63 @@ const (
 	// has. A call's own (invite and verto.info together) are bounded
 	// alike.
 	MaxUserVariables = 100
+	// MaxUserVariablesBytes bounds what a call's userVariables hold, names
+	// and values as they are set on the channel: the count alone let one
+	// client put 100 values of a frame's size, 25 MiB, on each of its
+	// calls, and FreeSWITCH copies every channel variable into each of the
+	// channel's events. The login's are bounded by the login frame.
+	MaxUserVariablesBytes = 16 << 10
+	// MaxPartyLen bounds each name and number a client gives of a call's
+	// parties (PartyKeys): they become the channel's caller profile and go
+	// on to the call's other legs, into a SIP From header among them.
+	// verto.js sends a few dozen bytes.
+	MaxPartyLen = 256
 )
+
+// PartyKeys are the dialogParams members that name a call's parties; an
+// answer's params may carry the callee's two at their top level.
+var PartyKeys = []string{
+	"caller_id_name", "caller_id_number", "callee_id_name", "callee_id_number",
+	"remote_caller_id_name", "remote_caller_id_number", "ani", "aniii", "rdnis",
+}
+
+// CheckParty checks one of PartyKeys' values: at most MaxPartyLen bytes,
+// no control characters (a line break in a caller's name would end a SIP
+// header). Empty is absent, and allowed.
+func CheckParty(what, s string) error {
+	if s == "" {
+		return nil
+	}
+	return CheckText(what, s, MaxPartyLen)
+}
+
+// CheckParties checks the parties a call message names (CheckParty).
+func (p *CallParams) CheckParties() error {
+	check := [][2]string{{"callee_id_name", p.CalleeIDName}, {"callee_id_number", p.CalleeIDNumber}}
+	if dp := p.DialogParams; dp != nil {
+		check = append(check, [][2]string{
+			{"caller_id_name", dp.CallerIDName}, {"caller_id_number", dp.CallerIDNumber},
+			{"callee_id_name", dp.CalleeIDName}, {"callee_id_number", dp.CalleeIDNumber},
+			{"remote_caller_id_name", dp.RemoteCallerIDName}, {"remote_caller_id_number", dp.RemoteCallerIDNumber},
+			{"ani", dp.ANI}, {"aniii", dp.ANIII}, {"rdnis", dp.RDNIS},
+		}...)
+	}
+	for _, c := range check {
+		if err := CheckParty(c[0], c[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckUserVariablesBytes checks what a call's userVariables hold, names
+// and values (MaxUserVariablesBytes).
+func CheckUserVariablesBytes(n int) error {
+	if n > MaxUserVariablesBytes {
+		return identErr("userVariables", "more than %d bytes", MaxUserVariablesBytes)
+	}
+	return nil
+}
 
 // CheckUserVariables checks the number of a client's userVariables.
 func CheckUserVariables(n int) error {

@@ -59,19 +59,22 @@ type Call struct {
 	ringTimer    Timer
 	detachTimer  Timer
 	watch        mediaWatch
-	// userVars are the names of the dialogParams.userVariables the call
-	// set as channel variables (verto_dvar_*), at most
-	// verto.MaxUserVariables (takeUserVars).
-	userVars map[string]struct{}
+	// userVars are the dialogParams.userVariables the call set as channel
+	// variables (verto_dvar_*), each name with the bytes of its name and
+	// value: at most verto.MaxUserVariables of them, holding at most
+	// verto.MaxUserVariablesBytes (takeUserVars).
+	userVars map[string]int
 }
 
 // takeUserVars counts the userVariables of a client's invite or verto.info
-// against the call's verto.MaxUserVariables, and those of the login (an
-// invite's xrtc_user) against the same bound: each becomes a channel
-// variable, which FreeSWITCH sets in time that grows with those the
-// channel has, so a client sending thousands, message after message, took
-// the switch's CPU. Past the bound nothing is recorded and the message is
-// to be refused.
+// against the call's verto.MaxUserVariables and verto.MaxUserVariablesBytes
+// (a name set again counts once, with its new value), and those of the
+// login (an invite's xrtc_user) against the count: each becomes a channel
+// variable, which FreeSWITCH sets in time that grows with those the channel
+// has and copies into each of the channel's events, so a client sending
+// thousands, or a frame's size of each, message after message, took the
+// switch's CPU and memory. Past a bound nothing is recorded and the message
+// is to be refused.
 func (c *Call) takeUserVars(p *verto.CallParams) error {
 	var vars map[string]any
 	if p.DialogParams != nil {
@@ -82,23 +85,33 @@ func (c *Call) takeUserVars(p *verto.CallParams) error {
 			return err
 		}
 	}
+	sizes := make(map[string]int, len(vars))
+	for k, v := range vars {
+		sizes[k] = len(k) + len(anyString(v))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := len(c.userVars)
-	for k := range vars {
-		if _, ok := c.userVars[k]; !ok {
+	n, total := len(c.userVars), 0
+	for _, size := range c.userVars {
+		total += size
+	}
+	for k, size := range sizes {
+		old, ok := c.userVars[k]
+		if !ok {
 			n++
 		}
+		total += size - old
 	}
 	if err := verto.CheckUserVariables(n); err != nil {
 		return err
 	}
-	if len(vars) > 0 && c.userVars == nil {
-		c.userVars = make(map[string]struct{}, len(vars))
+	if err := verto.CheckUserVariablesBytes(total); err != nil {
+		return err
 	}
-	for k := range vars {
-		c.userVars[k] = struct{}{}
+	if len(sizes) > 0 && c.userVars == nil {
+		c.userVars = make(map[string]int, len(sizes))
 	}
+	maps.Copy(c.userVars, sizes)
 	return nil
 }
 

@@ -404,3 +404,76 @@ func TestUserVariablesPerCall(t *testing.T) {
 		}
 	}
 }
+
+// TestUserVariablesBytesPerCall: a call's userVariables hold at most
+// verto.MaxUserVariablesBytes, names and values, over its invite and every
+// verto.info: under the count alone a client could set 100 values of a
+// frame's size on it, message after message (25 MiB), and FreeSWITCH copies
+// every channel variable into each of the channel's events. A value set
+// again counts with its new size only.
+func TestUserVariablesBytesPerCall(t *testing.T) {
+	e := newEnv(t)
+	big := strings.Repeat("x", 6<<10)
+	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+		"dialogParams": map[string]any{"callID": "call-uvb", "destination_number": "9196", "userVariables": map[string]any{"a": big}}})
+	xrtctest.Result(t, rep)
+	ch := e.host.NextChannel(t)
+	e.ep.ChannelAnswer("call-uvb", "v=0 answer")
+	e.ctrl.Expect(t, verto.MethodAnswer)
+	info := func(m map[string]any) *verto.Message {
+		return e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(), "type": "mediaSettings",
+			"dialogParams": map[string]any{"callID": "call-uvb", "userVariables": m}})
+	}
+	xrtctest.Result(t, info(map[string]any{"b": big})) // 12 KiB
+	for i := 0; i < 5; i++ {
+		xrtctest.Result(t, info(map[string]any{"a": big, "b": big})) // the same again: 12 KiB still
+	}
+	if err := xrtctest.ErrorOf(t, info(map[string]any{"c": big})); err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, "bytes") {
+		t.Errorf("a third 6 KiB value: %+v", err)
+	}
+	if ch.Var("verto_dvar_c") != "" {
+		t.Error("a refused info set a variable")
+	}
+	// A value replaced by a smaller one makes room.
+	xrtctest.Result(t, info(map[string]any{"a": "small"}))
+	xrtctest.Result(t, info(map[string]any{"c": big}))
+	if ch.Var("verto_dvar_c") != big {
+		t.Error("verto_dvar_c is not on the channel")
+	}
+	if err := xrtctest.ErrorOf(t, info(map[string]any{"a": big})); err.Code != verto.CodeInvalidParams {
+		t.Errorf("a value growing past the bound: %+v", err)
+	}
+	// An invite over the bound is refused before any channel.
+	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP,
+		"xrtc_user": user(), "dialogParams": map[string]any{"callID": "call-uvb2", "destination_number": "9196",
+			"userVariables": map[string]any{"v": strings.Repeat("x", verto.MaxUserVariablesBytes)}}})); err.Code != verto.CodeInvalidParams {
+		t.Errorf("an invite with 16 KiB of userVariables: %+v", err)
+	}
+}
+
+// TestPartiesPerCall: the node refuses, as XCtrl does, a call message whose
+// parties' names or numbers are out of bounds (verto.CheckParties), before
+// anything is done with it: a caller_id_name becomes the channel's caller
+// profile and a SIP From header on the call's other legs.
+func TestPartiesPerCall(t *testing.T) {
+	e := newEnv(t)
+	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP,
+		"xrtc_user": user(), "dialogParams": map[string]any{"callID": "call-party", "destination_number": "9196",
+			"caller_id_name": "Alice\r\nX-Injected: 1"}})); err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, "caller_id_name") {
+		t.Errorf("an invite with a line break in caller_id_name: %+v", err)
+	}
+	if _, ok := e.ep.Call("call-party"); ok {
+		t.Error("the refused invite made a call")
+	}
+	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+		"dialogParams": map[string]any{"callID": "call-party", "destination_number": "9196", "caller_id_name": "Alice"}})
+	xrtctest.Result(t, rep)
+	ch := e.host.NextChannel(t)
+	if ch.Inbound.Caller.CallerIDName != "Alice" {
+		t.Errorf("caller_id_name %q", ch.Inbound.Caller.CallerIDName)
+	}
+	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(),
+		"dialogParams": map[string]any{"callID": "call-party", "rdnis": strings.Repeat("1", verto.MaxPartyLen+1)}})); err.Code != verto.CodeInvalidParams {
+		t.Errorf("an info with a long rdnis: %+v", err)
+	}
+}

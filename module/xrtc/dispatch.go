@@ -125,15 +125,28 @@ func (e *Endpoint) checkIdents(r *request, ctrlUUID, sessid, callID string) bool
 	if err == nil {
 		return true
 	}
-	e.stats.badInput.Add(1)
-	e.warnQuiet("xrtc: request refused: bad identifier", "method", r.msg.Method, "err", err)
-	e.respond(r, nil, verto.IdentRPC(err))
+	e.refuseBadInput(r, err)
 	return false
+}
+
+// refuseBadInput answers a request whose params a check refused (an
+// IdentError: -32602 naming what), counts it and logs it (quietly: a
+// client sending such things is not to fill the log).
+func (e *Endpoint) refuseBadInput(r *request, err error) {
+	e.stats.badInput.Add(1)
+	e.warnQuiet("xrtc: request refused: bad params", "method", r.msg.Method, "err", err)
+	e.respond(r, nil, verto.IdentRPC(err))
 }
 
 func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 	method := r.msg.Method
 	callID := p.CallID()
+	// The parties' names and numbers become a caller profile and go on
+	// to other legs (XCtrl bounds them too; another controller may not).
+	if err := p.CheckParties(); err != nil {
+		e.refuseBadInput(r, err)
+		return
+	}
 	if method == verto.MethodInfo && callID == "" {
 		// Chat without a call: handled on the socket's queue.
 		s := e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)

@@ -29,17 +29,17 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 		// digit (XCtrl refuses longer ones too; another controller may
 		// not).
 		if err := verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen); err != nil {
-			e.respond(r, nil, verto.IdentRPC(err))
+			e.refuseBadInput(r, err)
 			return
 		}
 	}
 	if c != nil && (p.Type == "mediaSettings" || p.DialogParams != nil && len(p.DialogParams.UserVariables) > 0) {
 		// Set as channel variables below (before anything is done, so
 		// that a refused message does nothing): a call holds at most
-		// verto.MaxUserVariables of them, however many messages bring
-		// them.
+		// verto.MaxUserVariables of them, of verto.MaxUserVariablesBytes,
+		// however many messages bring them.
 		if err := c.takeUserVars(p); err != nil {
-			e.respond(r, nil, verto.IdentRPC(err))
+			e.refuseBadInput(r, err)
 			return
 		}
 	}

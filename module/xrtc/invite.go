@@ -46,7 +46,7 @@ func (e *Endpoint) invite(r *request, p *verto.CallParams) {
 	// Each userVariable becomes a channel variable (XCtrl bounds them
 	// too; another controller may not).
 	if err := c.takeUserVars(p); err != nil {
-		e.respond(r, nil, verto.IdentRPC(err))
+		e.refuseBadInput(r, err)
 		return
 	}
 	if !e.register(c) {
