@@ -218,7 +218,8 @@ func testCallsPerUser(t *testing.T, f *fsEnv) {
 // testHostileParams: what a client says of its call, at sizes no browser
 // sends, reaches FreeSWITCH through the node (caller id, the far end's
 // name, userVariables as channel variables; DTMF, text and chat on an
-// answered call): each gets an answer and FreeSWITCH stays up.
+// answered call): each gets an answer and FreeSWITCH stays up; what is past
+// verto's bounds (parties, userVariables, dtmf) is refused with -32602.
 func testHostileParams(t *testing.T, f *fsEnv) {
 	p, sdp := hostilePeer(t, f)
 	defer p.close()
@@ -228,18 +229,30 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 	for i := range 20 {
 		vars[fmt.Sprintf("v%d_%s", i, long[:100])] = long
 	}
-	for name, dialog := range map[string]map[string]any{
-		"long caller id":        {"caller_id_name": long, "caller_id_number": long},
-		"long far-end id":       {"remote_caller_id_name": long, "remote_caller_id_number": long},
-		"20 long userVariables": {"userVariables": vars},
-		"long login":            {"login": long + "@example.com"},
+	for _, tc := range []struct {
+		name    string
+		dialog  map[string]any
+		refused string // what a -32602 must name; "": any outcome but a hang
+	}{
+		// The parties' names and numbers become the caller profile and go
+		// on to the call's other legs (verto.MaxPartyLen).
+		{"long caller id", map[string]any{"caller_id_name": long, "caller_id_number": long}, "caller_id_"},
+		{"long far-end id", map[string]any{"remote_caller_id_name": long, "remote_caller_id_number": long}, "remote_caller_id_"},
+		{"a line break in the caller's name", map[string]any{"caller_id_name": "Alice\r\nX-Injected: yes"}, "caller_id_name"},
+		// Every channel event carries every channel variable
+		// (verto.MaxUserVariablesBytes).
+		{"20 long userVariables", map[string]any{"userVariables": vars}, "userVariables"},
+		{"long login", map[string]any{"login": long + "@example.com"}, ""},
 	} {
-		outcome, r := inviteOutcome(p, sdp, dialog)
-		t.Logf("%s: %s (error %+v)", name, outcome, r.Error)
-		if outcome == "no answer, no bye" {
-			t.Errorf("%s: the call hangs", name)
+		outcome, r := inviteOutcome(p, sdp, tc.dialog)
+		t.Logf("%s: %s (error %+v)", tc.name, outcome, r.Error)
+		switch {
+		case tc.refused != "" && (r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, tc.refused)):
+			t.Errorf("%s: %s (error %+v), want -32602 naming %s", tc.name, outcome, r.Error, tc.refused)
+		case outcome == "no answer, no bye":
+			t.Errorf("%s: the call hangs", tc.name)
 		}
-		mustBeUp(t, f, name)
+		mustBeUp(t, f, tc.name)
 		hangupAll(t, f)
 	}
 	// On an answered call with media.
@@ -285,6 +298,22 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 	}
 	if out, err := f.cli("uuid_getvar " + c.id + " verto_dvar_v99"); err != nil || !strings.Contains(out, "x") {
 		t.Errorf("verto_dvar_v99 on the channel: %q %v", out, err)
+	}
+	// And they hold at most verto.MaxUserVariablesBytes, however many
+	// messages bring them: one value of 10 KB is taken, a second is
+	// refused by the node (XCtrl sees each message alone).
+	tenK := strings.Repeat("y", 10<<10)
+	for i, want := range []bool{true, false} {
+		r := p.request("verto.info", map[string]any{"type": "mediaSettings",
+			"dialogParams": map[string]any{"callID": c.id, "userVariables": map[string]any{fmt.Sprint("v", i): tenK}}})
+		if ok := r.Error == nil; ok != want || !ok && r.Error.Code != verto.CodeInvalidParams {
+			t.Errorf("verto.info %d with a 10 KB userVariable: %+v, want ok=%v", i, r.Error, want)
+		}
+	}
+	for name, want := range map[string]int{"verto_dvar_v0": len(tenK), "verto_dvar_v1": 1} {
+		if out, err := f.cli("uuid_getvar " + c.id + " " + name); err != nil || len(strings.TrimSpace(out)) != want {
+			t.Errorf("%s on the channel: %d bytes %v, want %d", name, len(strings.TrimSpace(out)), err, want)
+		}
 	}
 	for name, params := range map[string]map[string]any{
 		"60 KB of text":        {"txt": map[string]any{"code": 65, "chars": huge}},
