@@ -97,6 +97,11 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 	f, err := verto.Decode(data, srv.lim)
 	if err != nil {
 		srv.metrics.badFrames.Add(1)
+		if within && s.authed.Load() {
+			// It weighs on its user's bound as a message does: else a
+			// user's sockets send undecodable frames past it.
+			within = srv.allowUser(s, 1, len(data), now)
+		}
 		e := &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited}
 		var id verto.ID
 		var de *verto.DecodeError
@@ -124,14 +129,7 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 		// a relay adds to it (the login's userVariables, up to the
 		// pre-login frame cap, and its directory variables): else a user
 		// with a large identity sends more to the nodes than the bound.
-		if ok, overBytes := srv.userMsgs.allow(s.userRate, n, len(data)+n*s.userWeight, now); !ok {
-			within = false
-			if overBytes {
-				srv.metrics.userDataLimited.Add(uint64(n))
-			} else {
-				srv.metrics.userLimited.Add(uint64(n))
-			}
-		}
+		within = srv.allowUser(s, n, len(data)+n*s.userWeight, now)
 	}
 	if !within {
 		srv.refuse(s, f, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
@@ -181,6 +179,21 @@ func (srv *Server) handleFrame(s *Session, data []byte) {
 	for _, j := range jobs {
 		srv.handle(s, j.m, j.r)
 	}
+}
+
+// allowUser takes n messages of size bytes from the socket's user's
+// buckets (all its sockets on this instance together), or counts the
+// refusal.
+func (srv *Server) allowUser(s *Session, n, size int, now int64) bool {
+	ok, overBytes := srv.userMsgs.allow(s.userRate, n, size, now)
+	switch {
+	case ok:
+	case overBytes:
+		srv.metrics.userDataLimited.Add(uint64(n))
+	default:
+		srv.metrics.userLimited.Add(uint64(n))
+	}
+	return ok
 }
 
 // frameTooLarge answers a frame over the size cap (read to its end and

@@ -533,6 +533,47 @@ func TestIdentityWeighsOnDataBound(t *testing.T) {
 	}
 }
 
+// TestUndecodableFramesWeighOnDataBound: a frame XCtrl cannot decode
+// weighs on its user's data bound as one it relays does: before, only a
+// socket's message rate bounded them, so a user's 256 sockets could make
+// XCtrl read and validate 256 KiB frames at 50 a second each (3.2 GB a
+// second) past the 1 MiB a second bound. Past the bound such a frame is
+// answered Rate limit exceeded.
+func TestUndecodableFramesWeighOnDataBound(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
+		c.Limits.UserBytesPerSec, c.Limits.UserBytesBurst = 64<<10, 256<<10
+	})
+	c := e.Login(x, "1000")
+	// Valid JSON but for its last byte: validated to its end.
+	junk := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":{"x":"` + strings.Repeat("a", 200<<10) + `"}`)
+	const n = 32 // 6.4 MiB
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.SendRaw(junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decoded, limited := 0, 0
+	for i := 0; i < n; i++ {
+		m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError })
+		switch m.Error.Message {
+		case verto.MsgRateLimited:
+			limited++
+		case verto.MsgInvalidRequest:
+			decoded++
+		default:
+			t.Fatalf("reply %d: %+v", i, m.Error)
+		}
+	}
+	most := int((256<<10+time.Since(start).Seconds()*(64<<10))/(200<<10)) + 1
+	if decoded > most {
+		t.Fatalf("%d of %d undecodable frames of 200 KiB were read as such (%d refused); want at most %d", decoded, n, limited, most)
+	}
+	alive(t, c)
+}
+
 // tally reads the replies to the n requests each of cs sent, and counts
 // the results and the Rate limit exceeded errors; another error fails the
 // test.
