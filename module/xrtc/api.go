@@ -78,8 +78,8 @@ func (e *Endpoint) statusText() string {
 	fmt.Fprintf(tw, "calls\t%d (inbound %d, outbound %d, held %d, detached %d; %d since start)\n",
 		n.total, n.in, n.out, n.held, n.detached, e.stats.callsTotal.Load())
 	fmt.Fprintf(tw, "sockets\t%d (event channels %d)\n", sockets, channels)
-	fmt.Fprintf(tw, "messages\t%d received, %d bad, %d on others' calls, %d replies, %d publish failures, %d media timeouts, %d panics, %d bad transitions\n",
-		e.stats.received.Load(), e.stats.badInput.Load(), e.stats.foreign.Load(), e.stats.replies.Load(), e.stats.publishFailed.Load(),
+	fmt.Fprintf(tw, "messages\t%d received, %d bad, %d on others' calls, %d over a full queue, %d replies, %d publish failures, %d media timeouts, %d panics, %d bad transitions\n",
+		e.stats.received.Load(), e.stats.badInput.Load(), e.stats.foreign.Load(), e.stats.queueFull.Load(), e.stats.replies.Load(), e.stats.publishFailed.Load(),
 		e.stats.mediaTimeouts.Load(), e.stats.panics.Load(), e.stats.badTransitions.Load())
 	tw.Flush()
 	b.WriteString("\n")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"xccrtc/module/xrtc"
 	"xccrtc/module/xrtc/xrtctest"
@@ -475,5 +476,78 @@ func TestPartiesPerCall(t *testing.T) {
 	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(),
 		"dialogParams": map[string]any{"callID": "call-party", "rdnis": strings.Repeat("1", verto.MaxPartyLen+1)}})); err.Code != verto.CodeInvalidParams {
 		t.Errorf("an info with a long rdnis: %+v", err)
+	}
+}
+
+// TestCallQueueIsBounded: a call's client requests run one at a time, and
+// FreeSWITCH takes 270 ms for a hold: a client sending holds at its message
+// rate (200 a second) queued them without end on the node, in FreeSWITCH's
+// memory, each to run long after XCtrl had given up on it. Past
+// maxQueuedRequests waiting, a request is refused at once (-32600 Rate limit
+// exceeded); what the switch itself reports (an answer, a hangup) still
+// queues.
+func TestCallQueueIsBounded(t *testing.T) {
+	e := newEnv(t)
+	ch := e.answered("call-q")
+	holding, release := ch.BlockHold()
+	defer release()
+	params := func() []byte {
+		m, _ := verto.NewRequest(verto.StringID(fmt.Sprint("q-", time.Now().UnixNano())), verto.MethodModify, map[string]any{
+			"sessid": sessid, "xrtc_user": user(), "ctrl_uuid": ctrlUUID, "action": "hold", "dialogParams": map[string]any{"callID": "call-q"}})
+		b, _ := m.Marshal()
+		return b
+	}
+	type reply struct {
+		m   *verto.Message
+		err error
+	}
+	replies := make(chan reply, 1000)
+	send := func() {
+		go func() {
+			rep, err := e.ctrl.NC.Request(e.node, params(), 10*time.Second)
+			if err != nil {
+				replies <- reply{err: err}
+				return
+			}
+			m, err := verto.DecodeMessage(rep.Data, verto.Limits{MaxBytes: 1 << 20})
+			replies <- reply{m, err}
+		}()
+	}
+	send()
+	<-holding // the call's queue is busy with the first
+	const n = 300
+	for i := 0; i < n; i++ {
+		send()
+	}
+	// The refusals come at once, while the first hold still waits.
+	refused, deadline := 0, time.After(5*time.Second)
+wait:
+	for refused < n-100 {
+		select {
+		case r := <-replies:
+			if r.err != nil || r.m.Error == nil || r.m.Error.Message != verto.MsgRateLimited {
+				t.Fatalf("a reply while the call's queue is full: %+v %v", r.m, r.err)
+			}
+			refused++
+		case <-deadline:
+			break wait
+		}
+	}
+	if refused < n-100 {
+		t.Fatalf("%d of %d holds refused while %d waited; want all but at most 100", refused, n, n-refused)
+	}
+	release()
+	for i := refused; i < n+1; i++ {
+		r := <-replies
+		if r.err != nil {
+			t.Fatalf("reply %d: %v", i, r.err)
+		}
+		if r.m.Error != nil && r.m.Error.Message != verto.MsgRateLimited {
+			t.Errorf("reply %d: %+v", i, r.m.Error)
+		}
+	}
+	// The call goes on: a hold is answered, and the switch ends it.
+	if r := e.call(verto.MethodModify, "call-q", map[string]any{"action": "unhold"}); r.Error != nil {
+		t.Fatalf("unhold after the flood: %+v", r.Error)
 	}
 }

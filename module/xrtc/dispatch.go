@@ -150,7 +150,7 @@ func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 	if method == verto.MethodInfo && callID == "" {
 		// Chat without a call: handled on the socket's queue.
 		s := e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)
-		e.run(&s.q, method, e.guarded(r, func() { e.info(r, p, nil) }))
+		e.runRequest(&s.q, r, func() { e.info(r, p, nil) })
 		return
 	}
 	if p.DialogParams == nil {
@@ -191,7 +191,7 @@ func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 	case verto.MethodInfo:
 		h = func() { e.info(r, p, c) }
 	}
-	if !e.runCall(c, method, e.guarded(r, h)) {
+	if !e.runRequest(&c.q, r, h) {
 		e.respond(r, nil, callNotExist(callID))
 	}
 }

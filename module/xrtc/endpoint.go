@@ -101,6 +101,7 @@ type Endpoint struct {
 	stats      struct {
 		received, handled, badInput, replies, publishFailed, panics atomic.Int64
 		foreign                                                     atomic.Int64 // requests on another client's call
+		queueFull                                                   atomic.Int64 // requests refused by runRequest
 		callsTotal, mediaTimeouts, ctrlsGone, badTransitions        atomic.Int64
 	}
 }

@@ -220,11 +220,11 @@ func (e *Endpoint) dispatchEvent(r *request) {
 	}
 	switch r.msg.Method {
 	case verto.MethodSubscribe:
-		e.run(&s.q, r.msg.Method, e.guarded(r, func() { e.subscribe(r, p, s) }))
+		e.runRequest(&s.q, r, func() { e.subscribe(r, p, s) })
 	case verto.MethodUnsubscribe:
-		e.run(&s.q, r.msg.Method, e.guarded(r, func() { e.unsubscribe1(r, p, s) }))
+		e.runRequest(&s.q, r, func() { e.unsubscribe1(r, p, s) })
 	default:
-		e.run(&s.q, r.msg.Method, e.guarded(r, func() { e.broadcast(r, p, s, u) }))
+		e.runRequest(&s.q, r, func() { e.broadcast(r, p, s, u) })
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"xccrtc/verto"
 )
 
 // serial runs functions one at a time, in the order they were queued, on a
@@ -15,6 +17,34 @@ type serial struct {
 	mu      sync.Mutex
 	q       []func()
 	running bool
+}
+
+// maxQueuedRequests bounds the client requests waiting on one call's or
+// socket's queue (runRequest): they run one at a time, and FreeSWITCH takes
+// 270 ms for a hold, so a client sending at its message rate queued them
+// without end, in the switch's memory, each to run long after its
+// controller had given up on it. verto.js has a few in flight at most.
+const maxQueuedRequests = 64
+
+// queued is the number of functions waiting on s.
+func (s *serial) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.q)
+}
+
+// runRequest queues a client request's handler f on s, or refuses r at
+// once (-32600 Rate limit exceeded) when maxQueuedRequests wait there
+// already; what the switch itself reports queues with run, unbounded. It
+// reports false when the endpoint is stopped and r was not answered.
+func (e *Endpoint) runRequest(s *serial, r *request, f func()) bool {
+	if s.queued() >= maxQueuedRequests {
+		e.stats.queueFull.Add(1)
+		e.warnQuiet("xrtc: request refused: too many waiting on its call or socket", "method", r.msg.Method, "max", maxQueuedRequests)
+		e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
+		return true
+	}
+	return e.run(s, r.msg.Method, e.guarded(r, f))
 }
 
 // run queues f on s. It reports false when the endpoint is stopped and f
