@@ -546,7 +546,7 @@ wait:
 			t.Errorf("reply %d: %+v", i, r.m.Error)
 		}
 	}
-	// The call goes on: a hold is answered, and the switch ends it.
+	// The call goes on: its next request is answered.
 	if r := e.call(verto.MethodModify, "call-q", map[string]any{"action": "unhold"}); r.Error != nil {
 		t.Fatalf("unhold after the flood: %+v", r.Error)
 	}
