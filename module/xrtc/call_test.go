@@ -480,7 +480,7 @@ func TestPartiesPerCall(t *testing.T) {
 }
 
 // TestCallQueueIsBounded: a call's client requests run one at a time, and
-// FreeSWITCH takes 270 ms for a hold: a client sending holds at its message
+// FreeSWITCH takes 250 ms for a hold: a client sending holds at its message
 // rate (200 a second) queued them without end on the node, in FreeSWITCH's
 // memory, each to run long after XCtrl had given up on it. Past
 // maxQueuedRequests waiting, a request is refused at once (-32600 Rate limit

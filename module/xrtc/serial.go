@@ -21,10 +21,11 @@ type serial struct {
 
 // maxQueuedRequests bounds the client requests waiting on one call's or
 // socket's queue (runRequest): they run one at a time, and FreeSWITCH takes
-// 270 ms for a hold, so a client sending at its message rate queued them
+// 250 ms for a hold, so a client sending at its message rate queued them
 // without end, in the switch's memory, each to run long after its
-// controller had given up on it. verto.js has a few in flight at most.
-const maxQueuedRequests = 64
+// controller had given up on it. 32 holds run in 8 s, within XCtrl's
+// request timeout (10 s); verto.js has a few in flight at most.
+const maxQueuedRequests = 32
 
 // queued is the number of functions waiting on s.
 func (s *serial) queued() int {

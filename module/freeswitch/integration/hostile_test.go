@@ -328,3 +328,58 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 	}
 	c.bye()
 }
+
+// testHoldFlood: FreeSWITCH takes about 250 ms for each hold or unhold, and
+// a call's requests run one at a time: 90 sent at once from one socket
+// (within its burst) queued 16 s of work on the node, so that 26 of them
+// timed out at XCtrl and still ran, and the call's next request waited
+// 6.4 s behind them. The node keeps at most 32 waiting (8 s of holds) and
+// refuses the rest at once (here: 57 refused, 33 done in 8 s, none timed
+// out, the next request answered in 250 ms).
+func testHoldFlood(t *testing.T, f *fsEnv) {
+	p, _ := hostilePeer(t, f)
+	defer p.close()
+	defer hangupAll(t, f)
+	c := p.call("9196")
+	const n, first = 90, 10000
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		action := "hold"
+		if i%2 == 1 {
+			action = "unhold"
+		}
+		p.send(map[string]any{"jsonrpc": "2.0", "id": first + i, "method": "verto.modify",
+			"params": map[string]any{"sessid": p.sessid, "action": action, "dialogParams": map[string]any{"callID": c.id}}})
+	}
+	p.wait(40*time.Second, func() bool {
+		for i := 0; i < n; i++ {
+			if p.replies[first+i] == nil {
+				return false
+			}
+		}
+		return true
+	})
+	counts := map[string]int{}
+	p.mu.Lock()
+	for i := 0; i < n; i++ {
+		switch r := p.replies[first+i]; {
+		case r == nil:
+			counts["no reply"]++
+		case r.Error != nil:
+			counts[r.Error.Message]++
+		default:
+			counts["ok"]++
+		}
+	}
+	p.mu.Unlock()
+	t.Logf("%d holds and unholds at once: %v in %v", n, counts, time.Since(start).Round(time.Millisecond))
+	// One runs, 32 wait, the rest are refused as they come (the 90 reach
+	// the node within milliseconds; each hold takes 250 ms).
+	if counts[verto.MsgRateLimited] < n-1-32 || counts["ok"] == 0 {
+		t.Errorf("%d holds and unholds: %v; want at most 33 taken, the rest refused at once", n, counts)
+	}
+	if r := p.request("verto.modify", map[string]any{"action": "unhold", "dialogParams": map[string]any{"callID": c.id}}); r.Error != nil {
+		t.Errorf("unhold after the flood: %+v", r.Error)
+	}
+	mustBeUp(t, f, "a hold flood")
+}

@@ -95,6 +95,7 @@ func TestFreeSWITCH(t *testing.T) {
 	t.Run("sdp-unchanged", func(t *testing.T) { testSDPUnchanged(t, f, x) })
 	t.Run("hostile-sdp", func(t *testing.T) { testHostileSDP(t, f) })
 	t.Run("hostile-params", func(t *testing.T) { testHostileParams(t, f) })
+	t.Run("hold-flood", func(t *testing.T) { testHoldFlood(t, f) })
 	t.Run("calls-per-user", func(t *testing.T) { testCallsPerUser(t, f) })
 	t.Run("video", func(t *testing.T) { testVideo(t, f, x) })
 	t.Run("warnings", func(t *testing.T) { testConfigWarnings(t, f) })
