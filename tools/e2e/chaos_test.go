@@ -32,7 +32,7 @@ var (
 
 // chaosBins builds xctrl, xrtc-natsd and xrtc-node once per test binary
 // (with the race detector when this binary has it).
-func chaosBins(t *testing.T) chaos.Bins {
+func chaosBins(t testing.TB) chaos.Bins {
 	t.Helper()
 	binsOnce.Do(func() {
 		binsDir, binsErr = os.MkdirTemp("", "xrtc-chaos-bin-")
@@ -50,6 +50,9 @@ func chaosBins(t *testing.T) chaos.Bins {
 }
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv(echoEnv); url != "" {
+		os.Exit(echoChild(url, os.Getenv(echoTokenEnv)))
+	}
 	code := m.Run()
 	if binsDir != "" {
 		os.RemoveAll(binsDir)

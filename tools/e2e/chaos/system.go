@@ -528,6 +528,9 @@ func (s *System) LeadOn(ctx context.Context, stream string, i int) error {
 	}
 }
 
+// Token is the NATS token of the system's servers.
+func (s *System) Token() string { return s.token }
+
 // Connect opens a new connection to the system's NATS, with its token.
 func (s *System) Connect() (*nats.Conn, error) {
 	return nats.Connect(s.NATSURL(), nats.Token(s.token), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))

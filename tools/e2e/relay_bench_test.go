@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"xccrtc/tools/e2e/chaos"
+)
+
+// The echo child of BenchmarkRelayProcesses: this test binary run again
+// with echoEnv set answers NATS requests on echoSubject and runs a
+// WebSocket echo server, each party a process, as the relay's are.
+const (
+	echoEnv      = "XRTC_BENCH_ECHO_NATS"
+	echoTokenEnv = "XRTC_BENCH_ECHO_TOKEN"
+	echoSubject  = "bench.echo"
+)
+
+func echoChild(url, token string) int {
+	nc, err := nats.Connect(url, nats.Token(token))
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	defer nc.Close()
+	if _, err := nc.Subscribe(echoSubject, func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	if err := nc.Flush(); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, m, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(mt, m) != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	fmt.Println("ready", "ws"+strings.TrimPrefix(srv.URL, "http"))
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop it
+	return 0
+}
+
+// BenchmarkRelayProcesses times the relay with every party a process of
+// its own, as deployed: a client (this process) -> XCtrl -> NATS -> a node
+// (xrtc-node: the real xrtc endpoint, on the test host) -> back, for a
+// verto.info the node reads and answers. Its baseline is the same hops
+// raw, timed as one operation: a NATS request/reply through the same NATS
+// server to a responder in another process, then a WebSocket echo from
+// that process. It prints the medians and relay/raw at p10, median and p90.
+func BenchmarkRelayProcesses(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	bins := chaosBins(b)
+	// The bounds are checked (their cost is measured) but out of reach.
+	sys, err := chaos.Start(ctx, chaos.Options{Bins: bins, Dir: b.TempDir(), NATS: 1, Ctrls: 1, Nodes: 1,
+		CtrlArgs: []string{"--rate", "1e9", "--rate-burst", "1000000000", "--user-rate", "-1", "--user-data-rate", "-1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sys.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	child := exec.CommandContext(ctx, exe, "-test.run=^$")
+	child.Env = append(os.Environ(), echoEnv+"="+sys.NATSURL(), echoTokenEnv+"="+sys.Token())
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = child.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	wsURL, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	if err != nil || !ok {
+		b.Fatalf("echo child: %q %v", line, err)
+	}
+
+	nc, err := sys.Connect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	ec, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ec.Close()
+
+	// A raw Verto socket, logged in. A verto.info without a call goes to
+	// any node, which reads it and answers.
+	ws, _, err := websocket.DefaultDialer.Dial(sys.Ctrls[0].WS, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+	id := 0
+	call := func(method, params string) []byte {
+		id++
+		want := fmt.Sprintf(`"id":%d,`, id)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params))); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, m, err := ws.ReadMessage()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !strings.Contains(string(m), `"method"`) && strings.Contains(string(m), want) {
+				if strings.Contains(string(m), `"error"`) {
+					b.Fatalf("%s: %s", method, m)
+				}
+				return m
+			}
+		}
+	}
+	call("login", fmt.Sprintf(`{"login":%q,"passwd":%q,"sessid":"bench-relay"}`, sys.User(), chaos.Password))
+	info := `{"type":"bench","dialogParams":{"destination_number":"9196","caller_id_name":"Bench","caller_id_number":"1000"}}`
+	frame := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":` + info + `}`)
+	sample := []byte(`{"jsonrpc":"2.0","id":"1","method":"verto.info","params":` + info + `,"sessid":"bench-relay","ctrl_uuid":"c","xrtc_user":{"login":"1000@xswitch.cn","id":"1000","domain":"xswitch.cn"}}`)
+	for i := 0; i < 200; i++ { // warm up
+		call("verto.info", info)
+	}
+
+	raw := make([]time.Duration, 0, b.N)
+	relay := make([]time.Duration, 0, b.N)
+	wsT := make([]time.Duration, 0, b.N)
+	ping := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := nc.Request(echoSubject, sample, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		tw := time.Now()
+		if err := ec.WriteMessage(websocket.TextMessage, frame); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := ec.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		call("verto.info", info)
+		t2 := time.Now()
+		call("verto.ping", "{}")
+		t3 := time.Now()
+		raw = append(raw, t1.Sub(t0))
+		relay = append(relay, t2.Sub(t1))
+		wsT = append(wsT, t1.Sub(tw))
+		ping = append(ping, t3.Sub(t2))
+	}
+	b.StopTimer()
+	q := func(d []time.Duration, f float64) time.Duration {
+		slices.Sort(d)
+		return d[min(int(float64(len(d))*f), len(d)-1)]
+	}
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	b.ReportMetric(us(q(raw, 0.5)), "nats-then-ws-median-µs")
+	b.ReportMetric(us(q(relay, 0.5)), "relay-median-µs")
+	b.ReportMetric(us(q(wsT, 0.5)), "ws-median-µs")
+	b.ReportMetric(us(q(ping, 0.5)), "xctrl-ping-median-µs")
+	for _, p := range []struct {
+		name string
+		f    float64
+	}{{"p10", 0.1}, {"median", 0.5}, {"p90", 0.9}} {
+		b.ReportMetric(float64(q(relay, p.f))/float64(q(raw, p.f)), "relay/raw-"+p.name)
+	}
+}
