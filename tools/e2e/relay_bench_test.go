@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"xccrtc/tools/e2e/chaos"
+	"xccrtc/verto"
 )
 
 // The echo child of BenchmarkRelayProcesses: this test binary run again
@@ -70,7 +71,9 @@ func echoChild(url, token string) int {
 // verto.info the node reads and answers. Its baseline is the same hops
 // raw, timed as one operation: a NATS request/reply through the same NATS
 // server to a responder in another process, then a WebSocket echo from
-// that process. It prints the medians and relay/raw at p10, median and p90.
+// that process. It prints the medians and relay/raw at p10, median and p90,
+// and, to see where the difference goes, the NATS and WebSocket round
+// trips alone, XCtrl's verto.ping and the node reached directly over NATS.
 func BenchmarkRelayProcesses(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -152,6 +155,9 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	relay := make([]time.Duration, 0, b.N)
 	wsT := make([]time.Duration, 0, b.N)
 	ping := make([]time.Duration, 0, b.N)
+	node := make([]time.Duration, 0, b.N)
+	natsT := make([]time.Duration, 0, b.N)
+	nodeSubject := verto.DefaultSubjects().Node(sys.Nodes[0].UUID)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -170,9 +176,14 @@ func BenchmarkRelayProcesses(b *testing.B) {
 		t2 := time.Now()
 		call("verto.ping", "{}")
 		t3 := time.Now()
+		if _, err := nc.Request(nodeSubject, sample, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		node = append(node, time.Since(t3))
 		raw = append(raw, t1.Sub(t0))
 		relay = append(relay, t2.Sub(t1))
 		wsT = append(wsT, t1.Sub(tw))
+		natsT = append(natsT, tw.Sub(t0))
 		ping = append(ping, t3.Sub(t2))
 	}
 	b.StopTimer()
@@ -185,6 +196,8 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	b.ReportMetric(us(q(relay, 0.5)), "relay-median-µs")
 	b.ReportMetric(us(q(wsT, 0.5)), "ws-median-µs")
 	b.ReportMetric(us(q(ping, 0.5)), "xctrl-ping-median-µs")
+	b.ReportMetric(us(q(node, 0.5)), "node-direct-median-µs")
+	b.ReportMetric(us(q(natsT, 0.5)), "nats-median-µs")
 	for _, p := range []struct {
 		name string
 		f    float64
