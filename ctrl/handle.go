@@ -342,8 +342,11 @@ type callInfo struct {
 	userVars int // members of dialogParams.userVariables
 	// userVarBytes is the size of dialogParams.userVariables as sent.
 	userVarBytes int
-	// party is the first of dialogParams' verto.PartyKeys out of bounds.
-	party error
+	// caller is the first of dialogParams' verto.CallerKeys out of
+	// bounds, checked on an invite only: verto.js repeats its
+	// dialogParams in every message of a call, FreeSWITCH's caller ids
+	// too on a call placed to it.
+	caller error
 }
 
 func parseCall(params json.RawMessage) (*callInfo, error) {
@@ -374,9 +377,9 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 			case "userVariables":
 				vars = val
 			default:
-				if ci.party == nil && len(val) > 0 && val[0] == '"' && slices.Contains(verto.PartyKeys, string(key)) {
+				if ci.caller == nil && len(val) > 0 && val[0] == '"' && slices.Contains(verto.CallerKeys, string(key)) {
 					s, _ := verto.StringValue(val)
-					ci.party = verto.CheckParty(string(key), s)
+					ci.caller = verto.CheckParty(string(key), s)
 				}
 			}
 			return nil
@@ -414,19 +417,7 @@ func (ci *callInfo) checkIdents() error {
 	if err := verto.CheckUserVariables(ci.userVars); err != nil {
 		return err
 	}
-	if err := verto.CheckUserVariablesBytes(ci.userVarBytes); err != nil {
-		return err
-	}
-	if ci.party != nil {
-		return ci.party
-	}
-	// An answer names its callee at the top level too.
-	for _, k := range [...]string{"callee_id_name", "callee_id_number"} {
-		if err := verto.CheckParty(k, ci.obj.String(k)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return verto.CheckUserVariablesBytes(ci.userVarBytes)
 }
 
 // checkTransfer bounds a verto.modify transfer's destination as an
@@ -475,6 +466,10 @@ func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
 	}
 	if err := ci.checkIdents(); err != nil {
 		r.fail(verto.IdentRPC(err))
+		return
+	}
+	if ci.caller != nil {
+		r.fail(verto.IdentRPC(ci.caller))
 		return
 	}
 	id := s.Identity()

@@ -39,23 +39,26 @@ const (
 	// calls, and FreeSWITCH copies every channel variable into each of the
 	// channel's events. The login's are bounded by the login frame.
 	MaxUserVariablesBytes = 16 << 10
-	// MaxPartyLen bounds each name and number a client gives of a call's
-	// parties (PartyKeys): they become the channel's caller profile and go
+	// MaxPartyLen bounds each name and number of a call's parties a
+	// client gives (CallerKeys, and an answer's callee_id_name and
+	// callee_id_number): they become the channel's caller profile and go
 	// on to the call's other legs, into a SIP From header among them.
 	// verto.js sends a few dozen bytes.
 	MaxPartyLen = 256
 )
 
-// PartyKeys are the dialogParams members that name a call's parties; an
-// answer's params may carry the callee's two at their top level.
-var PartyKeys = []string{
-	"caller_id_name", "caller_id_number", "callee_id_name", "callee_id_number",
-	"remote_caller_id_name", "remote_caller_id_number", "ani", "aniii", "rdnis",
+// CallerKeys are the dialogParams members of a client's verto.invite that
+// name its call's parties (the caller profile). verto.js repeats its
+// dialogParams in every message of a call, those of a call FreeSWITCH
+// placed to it too: only the invite's are the client's own and read.
+var CallerKeys = []string{
+	"caller_id_name", "caller_id_number", "remote_caller_id_name", "remote_caller_id_number", "ani", "aniii", "rdnis",
 }
 
-// CheckParty checks one of PartyKeys' values: at most MaxPartyLen bytes,
-// no control characters (a line break in a caller's name would end a SIP
-// header). Empty is absent, and allowed.
+// CheckParty checks a party's name or number: at most MaxPartyLen bytes, no
+// control characters (a line break in a caller's name would end a SIP
+// header, and split a line of FreeSWITCH's log). Empty is absent, and
+// allowed.
 func CheckParty(what, s string) error {
 	if s == "" {
 		return nil
@@ -63,18 +66,13 @@ func CheckParty(what, s string) error {
 	return CheckText(what, s, MaxPartyLen)
 }
 
-// CheckParties checks the parties a call message names (CheckParty).
-func (p *CallParams) CheckParties() error {
-	check := [][2]string{{"callee_id_name", p.CalleeIDName}, {"callee_id_number", p.CalleeIDNumber}}
-	if dp := p.DialogParams; dp != nil {
-		check = append(check, [][2]string{
-			{"caller_id_name", dp.CallerIDName}, {"caller_id_number", dp.CallerIDNumber},
-			{"callee_id_name", dp.CalleeIDName}, {"callee_id_number", dp.CalleeIDNumber},
-			{"remote_caller_id_name", dp.RemoteCallerIDName}, {"remote_caller_id_number", dp.RemoteCallerIDNumber},
-			{"ani", dp.ANI}, {"aniii", dp.ANIII}, {"rdnis", dp.RDNIS},
-		}...)
-	}
-	for _, c := range check {
+// CheckCaller checks the parties a client's verto.invite names (CallerKeys).
+func (dp *DialogParams) CheckCaller() error {
+	for _, c := range [...][2]string{
+		{"caller_id_name", dp.CallerIDName}, {"caller_id_number", dp.CallerIDNumber},
+		{"remote_caller_id_name", dp.RemoteCallerIDName}, {"remote_caller_id_number", dp.RemoteCallerIDNumber},
+		{"ani", dp.ANI}, {"aniii", dp.ANIII}, {"rdnis", dp.RDNIS},
+	} {
 		if err := CheckParty(c[0], c[1]); err != nil {
 			return err
 		}

@@ -73,35 +73,34 @@ func FuzzCheckSubject(f *testing.F) {
 	})
 }
 
-// TestCheckParties: every name and number of a call's parties a client
-// gives is bounded (MaxPartyLen, no control characters), in dialogParams
-// and an answer's top level alike; absent ones pass.
-func TestCheckParties(t *testing.T) {
+// TestCheckCaller: every name and number of a call's parties a client's
+// invite gives is bounded (MaxPartyLen, no control characters); absent ones
+// pass.
+func TestCheckCaller(t *testing.T) {
 	long := strings.Repeat("n", MaxPartyLen+1)
 	for _, tc := range []struct {
 		name string
-		p    CallParams
+		dp   DialogParams
 		what string // "": accepted
 	}{
-		{"none", CallParams{}, ""},
-		{"verto.js", CallParams{DialogParams: &DialogParams{CallerIDName: "Alice Liddell", CallerIDNumber: "1000",
-			RemoteCallerIDName: "Outbound Call", RemoteCallerIDNumber: "9196"}}, ""},
-		{"the longest", CallParams{DialogParams: &DialogParams{CallerIDName: long[1:]}}, ""},
-		{"caller name long", CallParams{DialogParams: &DialogParams{CallerIDName: long}}, "caller_id_name"},
-		{"caller name CRLF", CallParams{DialogParams: &DialogParams{CallerIDName: "A\r\nX-Evil: 1"}}, "caller_id_name"},
-		{"caller number long", CallParams{DialogParams: &DialogParams{CallerIDNumber: long}}, "caller_id_number"},
-		{"callee name", CallParams{DialogParams: &DialogParams{CalleeIDName: long}}, "callee_id_name"},
-		{"callee number", CallParams{DialogParams: &DialogParams{CalleeIDNumber: "1\n"}}, "callee_id_number"},
-		{"remote name", CallParams{DialogParams: &DialogParams{RemoteCallerIDName: long}}, "remote_caller_id_name"},
-		{"remote number", CallParams{DialogParams: &DialogParams{RemoteCallerIDNumber: long}}, "remote_caller_id_number"},
-		{"ani", CallParams{DialogParams: &DialogParams{ANI: long}}, "ani"},
-		{"aniii", CallParams{DialogParams: &DialogParams{ANIII: long}}, "aniii"},
-		{"rdnis", CallParams{DialogParams: &DialogParams{RDNIS: "\x00"}}, "rdnis"},
-		{"answer's callee name", CallParams{CalleeIDName: long}, "callee_id_name"},
-		{"answer's callee number", CallParams{CalleeIDNumber: long}, "callee_id_number"},
+		{"none", DialogParams{}, ""},
+		{"verto.js", DialogParams{CallerIDName: "Alice Liddell", CallerIDNumber: "1000",
+			RemoteCallerIDName: "Outbound Call", RemoteCallerIDNumber: "9196"}, ""},
+		{"the longest", DialogParams{CallerIDName: long[1:]}, ""},
+		{"UTF-8", DialogParams{CallerIDName: "李雷 Ünïcödé"}, ""},
+		{"caller name long", DialogParams{CallerIDName: long}, "caller_id_name"},
+		{"caller name CRLF", DialogParams{CallerIDName: "A\r\nX-Evil: 1"}, "caller_id_name"},
+		{"caller number long", DialogParams{CallerIDNumber: long}, "caller_id_number"},
+		{"remote name", DialogParams{RemoteCallerIDName: long}, "remote_caller_id_name"},
+		{"remote number", DialogParams{RemoteCallerIDNumber: "1\n"}, "remote_caller_id_number"},
+		{"ani", DialogParams{ANI: long}, "ani"},
+		{"aniii", DialogParams{ANIII: long}, "aniii"},
+		{"rdnis", DialogParams{RDNIS: "\x00"}, "rdnis"},
+		// The callee's are an answer's, not the invite's.
+		{"callee name", DialogParams{CalleeIDName: long}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.p.CheckParties()
+			err := tc.dp.CheckCaller()
 			var ie *IdentError
 			switch {
 			case tc.what == "" && err != nil:
@@ -111,16 +110,16 @@ func TestCheckParties(t *testing.T) {
 			}
 		})
 	}
-	// PartyKeys (what XCtrl scans a message for) are what CheckParties
+	// CallerKeys (what XCtrl scans an invite for) are what CheckCaller
 	// reads: each one too long is refused by its name.
-	for _, k := range PartyKeys {
+	for _, k := range CallerKeys {
 		m := &Message{Params: []byte(`{"dialogParams":{"` + k + `":"` + long + `"}}`)}
 		p, err := m.DecodeCallParams()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ie *IdentError
-		if err := p.CheckParties(); !errors.As(err, &ie) || ie.What != k {
+		if err := p.DialogParams.CheckCaller(); !errors.As(err, &ie) || ie.What != k {
 			t.Errorf("dialogParams.%s too long: %v", k, err)
 		}
 	}

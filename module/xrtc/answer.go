@@ -75,8 +75,17 @@ func (e *Endpoint) answerVars(p *verto.CallParams) map[string]string {
 	vars["jsock_uuid_str"] = p.Sessid
 	vars["event_channel_cookie"] = p.Sessid
 	vars["xrtc_ctrl_uuid"] = p.CtrlUUID
-	vars["callee_id_name"] = firstNonEmpty(p.CalleeIDName, p.DialogParams.CalleeIDName)
-	vars["callee_id_number"] = firstNonEmpty(p.CalleeIDNumber, p.DialogParams.CalleeIDNumber)
+	// verto.js repeats in its answer the dialogParams of the invite it
+	// got: a callee out of bounds (verto.CheckParty) is left unset, and
+	// the call answered.
+	for k, v := range map[string]string{
+		"callee_id_name":   firstNonEmpty(p.CalleeIDName, p.DialogParams.CalleeIDName),
+		"callee_id_number": firstNonEmpty(p.CalleeIDNumber, p.DialogParams.CalleeIDNumber),
+	} {
+		if verto.CheckParty(k, v) == nil {
+			vars[k] = v
+		}
+	}
 	if u := p.XrtcUser; u != nil {
 		vars["verto_user"], vars["presence_id"], vars["verto_host"] = u.Login, u.Login, u.Domain
 		vars["chat_proto"] = ChatProto

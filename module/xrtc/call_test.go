@@ -452,10 +452,13 @@ func TestUserVariablesBytesPerCall(t *testing.T) {
 	}
 }
 
-// TestPartiesPerCall: the node refuses, as XCtrl does, a call message whose
-// parties' names or numbers are out of bounds (verto.CheckParties), before
-// anything is done with it: a caller_id_name becomes the channel's caller
-// profile and a SIP From header on the call's other legs.
+// TestPartiesPerCall: the node refuses, as XCtrl does, a client's invite
+// whose parties' names or numbers are out of bounds (verto.CheckCaller),
+// before any channel: they become its caller profile and a SIP From header
+// on the call's other legs. verto.js repeats its dialogParams in every
+// message of a call, FreeSWITCH's caller ids too on a call placed to it:
+// the other messages go through, and an answer's callee out of bounds is
+// left off the channel.
 func TestPartiesPerCall(t *testing.T) {
 	e := newEnv(t)
 	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP,
@@ -473,9 +476,20 @@ func TestPartiesPerCall(t *testing.T) {
 	if ch.Inbound.Caller.CallerIDName != "Alice" {
 		t.Errorf("caller_id_name %q", ch.Inbound.Caller.CallerIDName)
 	}
-	if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(),
-		"dialogParams": map[string]any{"callID": "call-party", "rdnis": strings.Repeat("1", verto.MaxPartyLen+1)}})); err.Code != verto.CodeInvalidParams {
-		t.Errorf("an info with a long rdnis: %+v", err)
+	long := strings.Repeat("1", verto.MaxPartyLen+1)
+	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(),
+		"dialogParams": map[string]any{"callID": "call-party", "rdnis": long, "caller_id_name": "A\nB"}}))
+
+	// A call the switch placed to the user, answered with a callee name
+	// out of bounds: answered, the name left off.
+	call, fch := ringingUser(t, e)
+	rep = e.ctrl.Send(t, e.node, verto.MethodAnswer, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+		"callee_id_name": long, "dialogParams": map[string]any{"callID": call.UUID(), "callee_id_number": "1000", "caller_id_name": long}})
+	xrtctest.Result(t, rep)
+	fch.Expect(t, "remote-answer")
+	fch.Expect(t, "vars")
+	if fch.Var("callee_id_name") != "" || fch.Var("callee_id_number") != "1000" {
+		t.Errorf("callee after the answer: %q %q", fch.Var("callee_id_name"), fch.Var("callee_id_number"))
 	}
 }
 

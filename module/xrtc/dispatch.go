@@ -141,12 +141,6 @@ func (e *Endpoint) refuseBadInput(r *request, err error) {
 func (e *Endpoint) dispatchCall(r *request, p *verto.CallParams) {
 	method := r.msg.Method
 	callID := p.CallID()
-	// The parties' names and numbers become a caller profile and go on
-	// to other legs (XCtrl bounds them too; another controller may not).
-	if err := p.CheckParties(); err != nil {
-		e.refuseBadInput(r, err)
-		return
-	}
 	if method == verto.MethodInfo && callID == "" {
 		// Chat without a call: handled on the socket's queue.
 		s := e.ev.touch(p.Sessid, p.CtrlUUID, p.XrtcUser)

@@ -33,6 +33,12 @@ func (e *Endpoint) invite(r *request, p *verto.CallParams) {
 		e.respond(r, nil, sessionError(verto.MsgSDPMissing, callID))
 		return
 	}
+	// The parties' names and numbers become the caller profile and go on
+	// to other legs (XCtrl bounds them too; another controller may not).
+	if err := p.DialogParams.CheckCaller(); err != nil {
+		e.refuseBadInput(r, err)
+		return
+	}
 	prof := e.inboundProfile()
 	if prof == nil {
 		e.log.Error("xrtc: no profile for calls from clients", "call_id", callID, "profile", e.opts.InboundProfile)
