@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -195,23 +194,7 @@ func BenchmarkRelay(b *testing.B) {
 	defer sub.Unsubscribe()
 	_ = resp.Flush()
 	// Raw WebSocket echo with the same library.
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			mt, m, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(mt, m) != nil {
-				return
-			}
-		}
-	}))
+	echo := httptest.NewServer(loadgen.EchoHandler())
 	defer echo.Close()
 	ec, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(echo.URL, "http"), nil)
 	if err != nil {

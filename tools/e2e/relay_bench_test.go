@@ -4,19 +4,17 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
+	"xccrtc/ctrl/loadgen"
 	"xccrtc/tools/e2e/chaos"
 	"xccrtc/verto"
 )
@@ -45,20 +43,7 @@ func echoChild(url, token string) int {
 		fmt.Println("error", err)
 		return 1
 	}
-	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			mt, m, err := c.ReadMessage()
-			if err != nil || c.WriteMessage(mt, m) != nil {
-				return
-			}
-		}
-	}))
+	srv := httptest.NewServer(loadgen.EchoHandler())
 	defer srv.Close()
 	fmt.Println("ready", "ws"+strings.TrimPrefix(srv.URL, "http"))
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop it
@@ -187,10 +172,7 @@ func BenchmarkRelayProcesses(b *testing.B) {
 		ping = append(ping, t3.Sub(t2))
 	}
 	b.StopTimer()
-	q := func(d []time.Duration, f float64) time.Duration {
-		slices.Sort(d)
-		return d[min(int(float64(len(d))*f), len(d)-1)]
-	}
+	q := loadgen.Quantile
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 	b.ReportMetric(us(q(raw, 0.5)), "nats-then-ws-median-µs")
 	b.ReportMetric(us(q(relay, 0.5)), "relay-median-µs")
