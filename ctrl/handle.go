@@ -438,7 +438,7 @@ func checkTransfer(o *verto.Object) error {
 // in its log. Digits that are not a string are the node's to refuse.
 func checkDTMF(o *verto.Object) error {
 	if d := o.String("dtmf"); d != "" {
-		return verto.CheckText("dtmf", d, verto.MaxDTMFLen)
+		return verto.CheckDTMF(d)
 	}
 	return nil
 }

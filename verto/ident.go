@@ -153,6 +153,9 @@ func CheckSessid(s string) error { return CheckText("sessid", s, MaxSessidLen) }
 // CheckCallID checks a call's id.
 func CheckCallID(s string) error { return CheckText("callID", s, MaxCallIDLen) }
 
+// CheckDTMF checks a verto.info's dtmf (MaxDTMFLen, no control characters).
+func CheckDTMF(s string) error { return CheckText("dtmf", s, MaxDTMFLen) }
+
 // CheckChannel checks an event channel name.
 func CheckChannel(s string) error { return CheckText("eventChannel", s, MaxChannelLen) }
 

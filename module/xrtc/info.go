@@ -28,7 +28,7 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 		// At most verto.MaxDTMFLen: FreeSWITCH logs a line for each
 		// digit (XCtrl refuses longer ones too; another controller may
 		// not).
-		if err := verto.CheckText("dtmf", p.DTMF, verto.MaxDTMFLen); err != nil {
+		if err := verto.CheckDTMF(p.DTMF); err != nil {
 			e.refuseBadInput(r, err)
 			return
 		}

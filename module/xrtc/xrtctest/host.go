@@ -345,7 +345,7 @@ func (c *Channel) Hold(on bool) error {
 }
 
 // BlockHold makes Hold wait, as a switch busy with it does (FreeSWITCH took
-// 270 ms for each), until release is called; holding receives once each
+// 250 ms for each), until release is called; holding receives once each
 // time a Hold starts waiting.
 func (c *Channel) BlockHold() (holding <-chan struct{}, release func()) {
 	gate, h := make(chan struct{}), make(chan struct{}, 1)
