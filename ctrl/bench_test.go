@@ -213,15 +213,8 @@ func BenchmarkRelay(b *testing.B) {
 	nodeSubject := verto.DefaultSubjects().Node("bench")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, err := nc.Request("bench.echo", sample, 5*time.Second); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := ec.WriteMessage(websocket.TextMessage, wsFrame); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := ec.ReadMessage(); err != nil {
+		nt, wt, err := loadgen.RawRound(nc, "bench.echo", sample, ec, wsFrame)
+		if err != nil {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
@@ -244,9 +237,9 @@ func BenchmarkRelay(b *testing.B) {
 		bareT = append(bareT, t6.Sub(t5))
 		pingT = append(pingT, t4.Sub(t3))
 		nodeT = append(nodeT, t5.Sub(t4))
-		natsT = append(natsT, t1.Sub(t0))
-		wsT = append(wsT, t2.Sub(t1))
-		rawT = append(rawT, t2.Sub(t0))
+		natsT = append(natsT, nt)
+		wsT = append(wsT, wt)
+		rawT = append(rawT, nt+wt)
 		relayT = append(relayT, t3.Sub(t2))
 	}
 	b.StopTimer()
@@ -258,24 +251,19 @@ func BenchmarkRelay(b *testing.B) {
 	// that sum (relay/(nats+ws), kept as it was first reported) reads
 	// higher than the relay costs. The ratios at p10 and p90 show it is
 	// not an artefact of the median.
-	relayQ := []time.Duration{loadgen.Quantile(relayT, 0.1), median(relayT), loadgen.Quantile(relayT, 0.9)}
-	bareQ := []time.Duration{loadgen.Quantile(bareT, 0.1), median(bareT), loadgen.Quantile(bareT, 0.9)}
-	rawQ := []time.Duration{loadgen.Quantile(rawT, 0.1), median(rawT), loadgen.Quantile(rawT, 0.9)}
-	nm, wm, rm := median(natsT), median(wsT), relayQ[1]
+	nm, wm, rm, bm := median(natsT), median(wsT), median(relayT), median(bareT)
 	b.ReportMetric(us(nm), "nats-median-µs")
 	b.ReportMetric(us(wm), "ws-median-µs")
-	b.ReportMetric(us(rawQ[1]), "nats-then-ws-median-µs")
+	b.ReportMetric(us(median(rawT)), "nats-then-ws-median-µs")
 	b.ReportMetric(us(rm), "relay-median-µs")
 	b.ReportMetric(us(median(pingT)), "xctrl-ping-median-µs")
 	b.ReportMetric(us(median(nodeT)), "node-direct-median-µs")
 	b.ReportMetric(us(p99(relayT)), "relay-p99-µs")
 	b.ReportMetric(float64(rm)/float64(nm+wm), "relay/(nats+ws)")
-	for i, q := range []string{"p10", "median", "p90"} {
-		b.ReportMetric(float64(relayQ[i])/float64(rawQ[i]), "relay/raw-"+q)
-		b.ReportMetric(float64(bareQ[i])/float64(rawQ[i]), "relay-bare-node/raw-"+q)
-	}
-	b.ReportMetric(us(bareQ[1]), "relay-bare-node-median-µs")
-	b.ReportMetric(float64(bareQ[1])/float64(nm+wm), "relay-bare-node/(nats+ws)")
+	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relayT, rawT)
+	loadgen.RelayRatios(b.ReportMetric, "relay-bare-node/raw", bareT, rawT)
+	b.ReportMetric(us(bm), "relay-bare-node-median-µs")
+	b.ReportMetric(float64(bm)/float64(nm+wm), "relay-bare-node/(nats+ws)")
 }
 
 // BenchmarkIdleSocketPing measures the first message of a socket that has

@@ -3,8 +3,10 @@ package loadgen
 import (
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
 )
 
 // EchoHandler is the raw WebSocket echo the relay benchmarks time XCtrl
@@ -25,4 +27,35 @@ func EchoHandler() http.Handler {
 			}
 		}
 	})
+}
+
+// RawRound is the relay benchmarks' baseline, once: a NATS request/reply
+// of msg on subject, then a WebSocket echo of frame on ws. It returns how
+// long each took; their sum is the raw operation a relay is set against.
+func RawRound(nc *nats.Conn, subject string, msg []byte, ws *websocket.Conn, frame []byte) (natsT, wsT time.Duration, err error) {
+	t0 := time.Now()
+	if _, err := nc.Request(subject, msg, 5*time.Second); err != nil {
+		return 0, 0, err
+	}
+	t1 := time.Now()
+	if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		return 0, 0, err
+	}
+	if _, _, err := ws.ReadMessage(); err != nil {
+		return 0, 0, err
+	}
+	return t1.Sub(t0), time.Since(t1), nil
+}
+
+// RelayRatios reports through report (testing.B.ReportMetric) relay over
+// raw at p10, median and p90, as name-p10, name-median and name-p90: the
+// relay and its raw baseline are both right-skewed, and the three show the
+// ratio is not an artefact of one quantile.
+func RelayRatios(report func(float64, string), name string, relay, raw []time.Duration) {
+	for _, q := range []struct {
+		name string
+		f    float64
+	}{{"p10", 0.1}, {"median", 0.5}, {"p90", 0.9}} {
+		report(float64(Quantile(relay, q.f))/float64(Quantile(raw, q.f)), name+"-"+q.name)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +15,23 @@ import (
 
 	"xccrtc/ctrl/loadgen"
 	"xccrtc/tools/e2e/chaos"
+	"xccrtc/tools/internal/childproc"
 	"xccrtc/verto"
 )
 
 // The echo child of BenchmarkRelayProcesses: this test binary run again
-// with echoEnv set answers NATS requests on echoSubject and runs a
-// WebSocket echo server, each party a process, as the relay's are.
+// with echoChildArg and a NATS URL (childproc) reads the server's token on
+// its first line, answers NATS requests on echoSubject and runs a WebSocket
+// echo server, each party a process, as the relay's are.
 const (
-	echoEnv      = "XRTC_BENCH_ECHO_NATS"
-	echoTokenEnv = "XRTC_BENCH_ECHO_TOKEN"
+	echoChildArg = "relay-echo"
 	echoSubject  = "bench.echo"
 )
 
-func echoChild(url, token string) int {
-	nc, err := nats.Connect(url, nats.Token(token))
+func echoChild(url string) int {
+	in := bufio.NewReader(os.Stdin)
+	token, _ := in.ReadString('\n')
+	nc, err := nats.Connect(url, nats.Token(strings.TrimSpace(token)))
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
@@ -46,7 +48,7 @@ func echoChild(url, token string) int {
 	srv := httptest.NewServer(loadgen.EchoHandler())
 	defer srv.Close()
 	fmt.Println("ready", "ws"+strings.TrimPrefix(srv.URL, "http"))
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin to stop it
+	_, _ = in.ReadString('\n') // the parent closes stdin to stop it
 	return 0
 }
 
@@ -71,21 +73,16 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	}
 	defer sys.Close()
 
-	exe, err := os.Executable()
+	echo, err := childproc.Start(ctx, echoChildArg, sys.NATSURL())
 	if err != nil {
 		b.Fatal(err)
 	}
-	child := exec.CommandContext(ctx, exe, "-test.run=^$")
-	child.Env = append(os.Environ(), echoEnv+"="+sys.NATSURL(), echoTokenEnv+"="+sys.Token())
-	stdin, _ := child.StdinPipe()
-	stdout, _ := child.StdoutPipe()
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
+	defer echo.Stop()
+	if err := echo.Send(sys.Token()); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { stdin.Close(); _ = child.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	wsURL, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	line, err := echo.Line()
+	wsURL, ok := strings.CutPrefix(line, "ready ")
 	if err != nil || !ok {
 		b.Fatalf("echo child: %q %v", line, err)
 	}
@@ -145,15 +142,8 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	nodeSubject := verto.DefaultSubjects().Node(sys.Nodes[0].UUID)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, err := nc.Request(echoSubject, sample, 5*time.Second); err != nil {
-			b.Fatal(err)
-		}
-		tw := time.Now()
-		if err := ec.WriteMessage(websocket.TextMessage, frame); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := ec.ReadMessage(); err != nil {
+		nt, wt, err := loadgen.RawRound(nc, echoSubject, sample, ec, frame)
+		if err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
@@ -165,10 +155,10 @@ func BenchmarkRelayProcesses(b *testing.B) {
 			b.Fatal(err)
 		}
 		node = append(node, time.Since(t3))
-		raw = append(raw, t1.Sub(t0))
+		raw = append(raw, nt+wt)
 		relay = append(relay, t2.Sub(t1))
-		wsT = append(wsT, t1.Sub(tw))
-		natsT = append(natsT, tw.Sub(t0))
+		wsT = append(wsT, wt)
+		natsT = append(natsT, nt)
 		ping = append(ping, t3.Sub(t2))
 	}
 	b.StopTimer()
@@ -180,10 +170,5 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	b.ReportMetric(us(q(ping, 0.5)), "xctrl-ping-median-µs")
 	b.ReportMetric(us(q(node, 0.5)), "node-direct-median-µs")
 	b.ReportMetric(us(q(natsT, 0.5)), "nats-median-µs")
-	for _, p := range []struct {
-		name string
-		f    float64
-	}{{"p10", 0.1}, {"median", 0.5}, {"p90", 0.9}} {
-		b.ReportMetric(float64(q(relay, p.f))/float64(q(raw, p.f)), "relay/raw-"+p.name)
-	}
+	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relay, raw)
 }
