@@ -343,13 +343,15 @@ type callInfo struct {
 	// userVarBytes is the size of dialogParams.userVariables as sent.
 	userVarBytes int
 	// caller is the first of dialogParams' verto.CallerKeys out of
-	// bounds, checked on an invite only: verto.js repeats its
-	// dialogParams in every message of a call, FreeSWITCH's caller ids
-	// too on a call placed to it.
+	// bounds, read on an invite only (parseCall's invite): verto.js
+	// repeats its dialogParams in every message of a call, FreeSWITCH's
+	// caller ids too on a call placed to it.
 	caller error
 }
 
-func parseCall(params json.RawMessage) (*callInfo, error) {
+// parseCall reads a call method's params; invite says it is an invite's,
+// whose caller is checked (callInfo.caller).
+func parseCall(params json.RawMessage, invite bool) (*callInfo, error) {
 	ci := &callInfo{}
 	if len(params) == 0 {
 		return ci, nil
@@ -377,7 +379,7 @@ func parseCall(params json.RawMessage) (*callInfo, error) {
 			case "userVariables":
 				vars = val
 			default:
-				if ci.caller == nil && len(val) > 0 && val[0] == '"' && slices.Contains(verto.CallerKeys, string(key)) {
+				if invite && ci.caller == nil && len(val) > 0 && val[0] == '"' && slices.Contains(verto.CallerKeys, string(key)) {
 					s, _ := verto.StringValue(val)
 					ci.caller = verto.CheckParty(string(key), s)
 				}
@@ -449,7 +451,7 @@ func sessionError(msg string) *verto.Error {
 
 // invite places a client's call on a node.
 func (srv *Server) invite(s *Session, m *verto.Message, r replier) {
-	ci, err := parseCall(m.Params)
+	ci, err := parseCall(m.Params, true)
 	switch {
 	case err != nil || len(m.Params) == 0:
 		r.fail(sessionError(verto.MsgParamsMissing))
@@ -558,7 +560,7 @@ var repliedElsewhere = &verto.Message{}
 // callScoped relays a message about an existing call to the call's node:
 // params.node_uuid when given and alive, else the callID map.
 func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
-	ci, err := parseCall(m.Params)
+	ci, err := parseCall(m.Params, false)
 	if err != nil {
 		r.fail(sessionError(verto.MsgParamsMissing))
 		return
