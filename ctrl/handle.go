@@ -435,12 +435,23 @@ func checkTransfer(o *verto.Object) error {
 	return nil
 }
 
-// checkDTMF bounds a verto.info's dtmf (verto.MaxDTMFLen): FreeSWITCH
-// logs a line for each digit, and 60 KB of them put 45,000 lines and more
-// in its log. Digits that are not a string are the node's to refuse.
-func checkDTMF(o *verto.Object) error {
+// checkInfo bounds a verto.info's dtmf (verto.MaxDTMFLen: FreeSWITCH logs
+// a line for each digit, and 60 KB of them put 45,000 lines and more in its
+// log) and its chat message's addresses (verto.CheckChat: the switch's chat
+// plan may send them on in a SIP MESSAGE). Digits or a msg that are not
+// what they should be are the node's to refuse.
+func checkInfo(o *verto.Object) error {
 	if d := o.String("dtmf"); d != "" {
-		return verto.CheckDTMF(d)
+		if err := verto.CheckDTMF(d); err != nil {
+			return err
+		}
+	}
+	if raw, ok := o.Raw("msg"); ok && len(raw) > 0 && raw[0] == '{' {
+		msg, err := verto.ParseObject(raw)
+		if err != nil {
+			return err
+		}
+		return verto.CheckChat(msg)
 	}
 	return nil
 }
@@ -574,7 +585,7 @@ func (srv *Server) callScoped(s *Session, m *verto.Message, r replier) {
 	case verto.MethodModify:
 		checked = checkTransfer(&ci.obj)
 	case verto.MethodInfo:
-		checked = checkDTMF(&ci.obj)
+		checked = checkInfo(&ci.obj)
 	}
 	if checked != nil {
 		r.fail(verto.IdentRPC(checked))

@@ -295,6 +295,39 @@ func TestDTMFIsBounded(t *testing.T) {
 	}
 }
 
+// TestChatIsBounded: a client's chat (verto.info msg) becomes the switch's
+// MESSAGE event, which its chat plan may send on as a SIP MESSAGE: XCtrl
+// refuses one whose to, or one of its from_* and to_* members, is over
+// verto.MaxPartyLen bytes or holds a control character, or that has more
+// than verto.MaxChatHeaders of those members; the node never sees it. The
+// body's line breaks are its own.
+func TestChatIsBounded(t *testing.T) {
+	n, c := userOnCall(t, "chat")
+	long := strings.Repeat("n", verto.MaxPartyLen+1)
+	many := map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b"}
+	for i := range verto.MaxChatHeaders + 1 {
+		many[fmt.Sprint("to_h", i)] = "v"
+	}
+	for _, tc := range []struct {
+		name string
+		msg  map[string]any
+		ok   bool
+		what string
+	}{
+		{"verto.js", map[string]any{"to": "1001@" + ctrltest.Domain, "from": "1000", "body": "line one\r\nline two"}, true, ""},
+		{"a header", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b", "from_display": "Alice A"}, true, ""},
+		{"to CRLF", map[string]any{"to": "1001@" + ctrltest.Domain + "\r\nX-Injected: 1", "body": "b"}, false, "msg.to"},
+		{"to 8 KB", map[string]any{"to": strings.Repeat("1", 8<<10) + "@" + ctrltest.Domain, "body": "b"}, false, "msg.to"},
+		{"a header long", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b", "from_display": long}, false, "msg.from_display"},
+		{"a header LF", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b", "to_x": "1\n2"}, false, "msg.to_x"},
+		{"too many headers", many, false, "msg"},
+	} {
+		checkEdgeBound(t, n, c, tc.name, verto.MethodInfo, map[string]any{"msg": tc.msg}, tc.ok, tc.what)
+		checkEdgeBound(t, n, c, tc.name+" in a call", verto.MethodInfo,
+			map[string]any{"msg": tc.msg, "dialogParams": map[string]any{"callID": "chat"}}, tc.ok, tc.what)
+	}
+}
+
 // A transfer's destination is a destination_number for the call's partner:
 // it gets the invite's bounds (verto.MaxDestLen bytes, no control
 // characters) at the edge, and one out of them never reaches the node

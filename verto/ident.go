@@ -45,6 +45,11 @@ const (
 	// on to the call's other legs, into a SIP From header among them.
 	// verto.js sends a few dozen bytes.
 	MaxPartyLen = 256
+	// MaxChatHeaders bounds the from_* and to_* members of a client's chat
+	// message (verto.info msg): each goes along as a header of the
+	// switch's MESSAGE event, and on to wherever its chat plan sends the
+	// message. verto.js sends none.
+	MaxChatHeaders = 16
 )
 
 // CallerKeys are the dialogParams members of a client's verto.invite that
@@ -78,6 +83,37 @@ func (dp *DialogParams) CheckCaller() error {
 		}
 	}
 	return nil
+}
+
+// CheckChat checks a client's chat message (verto.info msg), which the
+// switch's chat plan may send on to another protocol, a SIP MESSAGE among
+// them: its to is an address, and each of its from_* and to_* members a
+// party (CheckParty), at most MaxChatHeaders of them. The body is free
+// text: line breaks are its own.
+func CheckChat(msg *Object) error {
+	if err := CheckParty("msg.to", msg.String("to")); err != nil {
+		return err
+	}
+	n := 0
+	for _, k := range msg.Keys() {
+		if !IsChatHeader(k) {
+			continue
+		}
+		if n++; n > MaxChatHeaders {
+			return identErr("msg", "more than %d from_* and to_* members", MaxChatHeaders)
+		}
+		if err := CheckParty("msg."+k, msg.String(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsChatHeader says whether a member of a chat message goes along as a
+// header of the switch's MESSAGE event: from_* and to_*, of any case
+// (mod_verto's verto__info_func).
+func IsChatHeader(k string) bool {
+	return len(k) >= 3 && strings.EqualFold(k[:3], "to_") || len(k) >= 5 && strings.EqualFold(k[:5], "from_")
 }
 
 // CheckUserVariablesBytes checks what a call's userVariables hold, names

@@ -2,6 +2,7 @@ package verto
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -122,5 +123,47 @@ func TestCheckCaller(t *testing.T) {
 		if err := p.DialogParams.CheckCaller(); !errors.As(err, &ie) || ie.What != k {
 			t.Errorf("dialogParams.%s too long: %v", k, err)
 		}
+	}
+}
+
+func TestCheckChat(t *testing.T) {
+	long := strings.Repeat("n", MaxPartyLen+1)
+	headers := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, `,"from_h%d":"v"`, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, msg string
+		what      string // "": accepted
+	}{
+		{"verto.js", `{"to":"1001@xswitch.cn","from":"1000","body":"hi\r\nthere"}`, ""},
+		{"headers", `{"to":"1001@xswitch.cn","body":"b","from_display":"Alice A","TO_group":"sales","other":"` + long + `"}`, ""},
+		{"the longest to", `{"to":"` + long[1:] + `","body":"b"}`, ""},
+		{"a header not a string", `{"to":"a@b","body":"b","from_n":{"x":"` + long + `"}}`, ""},
+		{"the most headers", `{"to":"a@b","body":"b"` + headers(MaxChatHeaders) + `}`, ""},
+		{"to long", `{"to":"` + long + `","body":"b"}`, "msg.to"},
+		{"to CRLF", `{"to":"1001@xswitch.cn\r\nX-Evil: 1","body":"b"}`, "msg.to"},
+		{"header long", `{"to":"a@b","body":"b","from_display":"` + long + `"}`, "msg.from_display"},
+		{"header LF", `{"to":"a@b","body":"b","To_x":"1\n2"}`, "msg.To_x"},
+		{"a bare from_", `{"to":"a@b","body":"b","from_":"\u0000"}`, "msg.from_"},
+		{"too many headers", `{"to":"a@b","body":"b"` + headers(MaxChatHeaders+1) + `}`, "msg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := ParseObject([]byte(tc.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckChat(o)
+			var ie *IdentError
+			switch {
+			case tc.what == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.what != "" && (!errors.As(err, &ie) || ie.What != tc.what):
+				t.Fatalf("got %v, want an invalid %s", err, tc.what)
+			}
+		})
 	}
 }

@@ -22,11 +22,12 @@ import (
 // is "verto".
 const ChatProto = "xrtc"
 
-// clientChat is the Chat of a client's verto.info msg: the sender is the
-// login XCtrl asserts, the context the user's (user_context, else the
-// directory's verto-context, else the profile's), and the msg's from_* and
-// to_* fields ride along as headers (mod_verto's verto__info_func).
-func (e *Endpoint) clientChat(r *request, p *verto.CallParams, prof *Profile, callID string) Chat {
+// clientChat is the Chat of a client's verto.info msg (p.Msg, and msg as
+// sent): the sender is the login XCtrl asserts, the context the user's
+// (user_context, else the directory's verto-context, else the profile's),
+// and the msg's from_* and to_* fields ride along as headers (mod_verto's
+// verto__info_func).
+func (e *Endpoint) clientChat(p *verto.CallParams, msg *verto.Object, prof *Profile, callID string) Chat {
 	m := p.Msg
 	chat := Chat{To: m.To, Body: m.Body, Sessid: p.Sessid, InDialog: m.InDialog}
 	if u := p.XrtcUser; u != nil {
@@ -40,21 +41,15 @@ func (e *Endpoint) clientChat(r *request, p *verto.CallParams, prof *Profile, ca
 	if m.InDialog {
 		chat.CallID = callID
 	}
-	var params struct {
-		Msg verto.Object `json:"msg"`
-	}
-	if r.msg.DecodeParams(&params) == nil {
-		for _, k := range params.Msg.Keys() {
-			lk := strings.ToLower(k)
-			if !strings.HasPrefix(lk, "from_") && !strings.HasPrefix(lk, "to_") {
-				continue
+	for _, k := range msg.Keys() {
+		if !verto.IsChatHeader(k) {
+			continue
+		}
+		if v := msg.String(k); v != "" {
+			if chat.Headers == nil {
+				chat.Headers = map[string]string{}
 			}
-			if v := params.Msg.String(k); v != "" {
-				if chat.Headers == nil {
-					chat.Headers = map[string]string{}
-				}
-				chat.Headers[k] = v
-			}
+			chat.Headers[k] = v
 		}
 	}
 	return chat
@@ -91,7 +86,7 @@ func (e *Endpoint) SendChatToUser(m UserChat) error {
 		return ErrBadChat
 	}
 	if !strings.Contains(m.To, "@") {
-		e.log.Info("xrtc: chat to an address without a domain reaches nobody", "to", m.To)
+		e.infoQuiet("xrtc: chat to an address without a domain reaches nobody", "to", m.To)
 		return nil
 	}
 	msg := verto.Object{}
@@ -99,7 +94,7 @@ func (e *Endpoint) SendChatToUser(m UserChat) error {
 	msg.Set("to", m.To)
 	msg.Set("body", m.Body)
 	for k, v := range m.Headers {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "from_") || strings.HasPrefix(lk, "to_") {
+		if verto.IsChatHeader(k) {
 			msg.Set(k, v)
 		}
 	}
@@ -147,7 +142,7 @@ func (e *Endpoint) deliverChat(m UserChat, params *verto.Object) {
 		return
 	}
 	if len(socks) == 0 {
-		e.log.Info("xrtc: chat to a user with no socket", "to", m.To)
+		e.infoQuiet("xrtc: chat to a user with no socket", "to", m.To)
 	}
 	for _, s := range socks {
 		send(s.CtrlUUID, s.Sessid)

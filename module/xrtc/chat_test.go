@@ -3,6 +3,8 @@ package xrtc_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"xccrtc/module/xrtc"
@@ -42,6 +44,40 @@ func TestChatFromClient(t *testing.T) {
 	m = e.host.NextChat(t)
 	if !m.InDialog || m.CallID != "call-chat" || m.Context != "default" || m.From != "1002@xswitch.cn" {
 		t.Fatalf("in-dialog chat %+v", m)
+	}
+}
+
+// TestChatFromClientIsBounded: a client's chat becomes the switch's MESSAGE,
+// which its chat plan may send on as a SIP MESSAGE: one whose to, or one of
+// its from_* and to_* headers, is over verto.MaxPartyLen bytes or holds a
+// control character, or with more than verto.MaxChatHeaders headers, is
+// refused and never reaches the switch (XCtrl refuses it too; another
+// controller may not).
+func TestChatFromClientIsBounded(t *testing.T) {
+	e := newEnv(t)
+	many := map[string]any{"to": "1001@xswitch.cn", "body": "b"}
+	for i := range verto.MaxChatHeaders + 1 {
+		many[fmt.Sprint("from_h", i)] = "v"
+	}
+	for _, tc := range []struct {
+		name string
+		msg  map[string]any
+		what string
+	}{
+		{"to CRLF", map[string]any{"to": "1001@xswitch.cn\r\nX-Injected: 1", "body": "b"}, "msg.to"},
+		{"to long", map[string]any{"to": strings.Repeat("1", verto.MaxPartyLen) + "@xswitch.cn", "body": "b"}, "msg.to"},
+		{"a header LF", map[string]any{"to": "1001@xswitch.cn", "body": "b", "from_display": "A\nB"}, "msg.from_display"},
+		{"too many headers", many, "msg"},
+	} {
+		err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(), "msg": tc.msg}))
+		if err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, tc.what+":") {
+			t.Errorf("%s: %+v, want an invalid %s", tc.name, err, tc.what)
+		}
+	}
+	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(),
+		"msg": map[string]any{"to": "1001@xswitch.cn", "body": "line one\r\nline two"}}))
+	if m := e.host.NextChat(t); m.Body != "line one\r\nline two" {
+		t.Errorf("the switch got %+v, want the good chat only", m)
 	}
 }
 

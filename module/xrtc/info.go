@@ -49,7 +49,17 @@ func (e *Endpoint) info(r *request, p *verto.CallParams, c *Call) {
 			e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidParams, Message: msgInvalidChat})
 			return
 		}
-		if err := e.host.SendChat(e.clientChat(r, p, prof, callID)); err != nil {
+		var params struct {
+			Msg verto.Object `json:"msg"`
+		}
+		_ = r.msg.DecodeParams(&params) // decoded before, as p
+		// Its addresses may go on in a SIP MESSAGE (XCtrl refuses bad
+		// ones too; another controller may not).
+		if err := verto.CheckChat(&params.Msg); err != nil {
+			e.refuseBadInput(r, err)
+			return
+		}
+		if err := e.host.SendChat(e.clientChat(p, &params.Msg, prof, callID)); err != nil {
 			e.respond(r, nil, sessionError(err.Error(), callID))
 			return
 		}

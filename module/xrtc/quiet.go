@@ -1,6 +1,7 @@
 package xrtc
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,7 +29,13 @@ type quietKind struct {
 
 // warnQuiet logs msg at warning level unless a line with the same message
 // was logged within quietEvery.
-func (e *Endpoint) warnQuiet(msg string, args ...any) {
+func (e *Endpoint) warnQuiet(msg string, args ...any) { e.logQuiet(slog.LevelWarn, msg, args...) }
+
+// infoQuiet is warnQuiet at info level: for what a client or the switch
+// may cause at its message rate and that is no fault (a chat to nobody).
+func (e *Endpoint) infoQuiet(msg string, args ...any) { e.logQuiet(slog.LevelInfo, msg, args...) }
+
+func (e *Endpoint) logQuiet(level slog.Level, msg string, args ...any) {
 	now := e.clock.Now()
 	q := &e.quiet
 	q.mu.Lock()
@@ -50,5 +57,5 @@ func (e *Endpoint) warnQuiet(msg string, args ...any) {
 	if left > 0 {
 		args = append(args, slog.Int("suppressed", left))
 	}
-	e.log.Warn(msg, args...)
+	e.log.Log(context.Background(), level, msg, args...)
 }

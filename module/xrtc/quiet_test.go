@@ -66,3 +66,32 @@ func TestRefusalsDoNotFloodTheLog(t *testing.T) {
 		t.Fatalf("after 10 s the next refusal should be logged with the 49 left out:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// Chats the switch sends to nobody (a user with no socket, an address
+// without a domain) are logged at most once every 10 s each: an operator's
+// chat plan that routes every client chat to the endpoint would otherwise
+// write a line to the switch's log for each of them.
+func TestChatsToNobodyDoNotFloodTheLog(t *testing.T) {
+	var logged lockedBuffer
+	e := newEnv(t, func(o *xrtc.Options) { o.Log = slog.New(slog.NewTextHandler(&logged, nil)) })
+	asked := contacts(t, e, "cn.xswitch.ctrl.rtc")
+	e.answered("call-1")
+	for range 50 {
+		for _, to := range []string{"1009@xswitch.cn", "1009"} {
+			if err := e.ep.SendChatToUser(xrtc.UserChat{From: "1001@xswitch.cn", To: to, Body: "hi"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-asked
+	}
+	// Chats are delivered in order: once this one is, the 50 are.
+	if err := e.ep.SendChatToUser(xrtc.UserChat{From: "1001@xswitch.cn", To: "1000@xswitch.cn", Body: "in call", CallID: "call-1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.ctrl.Expect(t, verto.MethodInfo)
+	for _, line := range []string{"chat to a user with no socket", "chat to an address without a domain"} {
+		if got := logged.lines(line); len(got) != 1 {
+			t.Errorf("50 chats logged %d lines %q, want 1:\n%s", len(got), line, strings.Join(got, "\n"))
+		}
+	}
+}
