@@ -318,12 +318,24 @@ func testHostileParams(t *testing.T, f *fsEnv) {
 	for name, params := range map[string]map[string]any{
 		"60 KB of text":        {"txt": map[string]any{"code": 65, "chars": huge}},
 		"60 KB chat":           {"msg": map[string]any{"to": "1000", "body": huge}},
-		"chat to an 8 KB user": {"msg": map[string]any{"to": long + "@" + long, "from": long, "body": "hi"}},
 		"DTMF of 30,000 parts": {"dtmf": strings.Repeat("1+", 30000)},
 	} {
 		params["dialogParams"] = map[string]any{"callID": c.id}
 		r := p.request("verto.info", params)
 		t.Logf("%s: error %+v", name, r.Error)
+		mustBeUp(t, f, name)
+	}
+	// A chat's addresses may go on in a SIP MESSAGE: the node refuses
+	// long ones and line breaks before the switch sees them.
+	for name, msg := range map[string]map[string]any{
+		"chat to an 8 KB user":          {"to": long + "@" + long, "from": long, "body": "hi"},
+		"chat to a line break":          {"to": "1000@" + testDomain + "\r\nX-Injected: yes", "body": "hi"},
+		"chat with a header line break": {"to": "1000@" + testDomain, "from_display": "A\r\nX-Injected: yes", "body": "hi"},
+	} {
+		r := p.request("verto.info", map[string]any{"msg": msg, "dialogParams": map[string]any{"callID": c.id}})
+		if r.Error == nil || r.Error.Code != verto.CodeInvalidParams {
+			t.Errorf("%s: %+v, want -32602", name, r.Error)
+		}
 		mustBeUp(t, f, name)
 	}
 	c.bye()
