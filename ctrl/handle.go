@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -196,19 +197,29 @@ func (srv *Server) allowUser(s *Session, n, size int, now int64) bool {
 	return ok
 }
 
-// frameTooLarge answers a frame over the size cap (read to its end and
-// thrown away); it counts against the rate limit like any frame.
-func (srv *Server) frameTooLarge(s *Session) {
+// frameTooLarge answers a message over the size cap (read to its end and
+// thrown away, size bytes): it counts against the rate limit like any
+// frame, and its bytes weigh on its user's data bound as an undecodable
+// frame's do; past either it is answered Rate limit exceeded.
+func (srv *Server) frameTooLarge(s *Session, size int64) {
 	srv.metrics.badFrames.Add(1)
 	now := monoNanos(time.Now())
 	lim := &srv.cfg.Limits
-	if !s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now) {
+	within := s.limiter.allow(1, lim.RatePerSec, lim.RateBurst, now)
+	if !within {
 		srv.metrics.rateLimited.Add(1)
 		if !srv.strike(s, now) {
 			return
 		}
 	}
-	s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgTooLarge}))
+	if within && s.authed.Load() {
+		within = srv.allowUser(s, 1, int(min(size, math.MaxInt32)), now)
+	}
+	msg := verto.MsgTooLarge
+	if !within {
+		msg = verto.MsgRateLimited
+	}
+	s.sendMsg(verto.NewError(verto.ID{}, &verto.Error{Code: verto.CodeInvalidRequest, Message: msg}))
 }
 
 // countFrame counts a peer's ping, pong or message fragment against the

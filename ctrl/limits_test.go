@@ -574,6 +574,47 @@ func TestUndecodableFramesWeighOnDataBound(t *testing.T) {
 	alive(t, c)
 }
 
+// TestOversizedFramesWeighOnDataBound: a message over the frame cap is read
+// to its end and dropped; before, only a socket's message rate bounded
+// them, so a user read XCtrl 256 KiB and more at 50 a second on each of its
+// sockets past the bound every other frame is held to. Its bytes now weigh
+// on the user's data bound, and past it it is answered Rate limit
+// exceeded.
+func TestOversizedFramesWeighOnDataBound(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
+		c.Limits.MaxFrameBytes = 64 << 10
+		c.Limits.UserBytesPerSec, c.Limits.UserBytesBurst = 64<<10, 256<<10
+	})
+	c := e.Login(x, "1000")
+	big := []byte(strings.Repeat("a", 200<<10))
+	const n = 32 // 6.4 MiB
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.SendRaw(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tooLarge, limited := 0, 0
+	for i := 0; i < n; i++ {
+		m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError })
+		switch m.Error.Message {
+		case verto.MsgRateLimited:
+			limited++
+		case verto.MsgTooLarge:
+			tooLarge++
+		default:
+			t.Fatalf("reply %d: %+v", i, m.Error)
+		}
+	}
+	most := int((256<<10+time.Since(start).Seconds()*(64<<10))/(200<<10)) + 1
+	if tooLarge > most {
+		t.Fatalf("%d of %d frames of 200 KiB were read within the bound (%d refused); want at most %d", tooLarge, n, limited, most)
+	}
+	alive(t, c)
+}
+
 // tally reads the replies to the n requests each of cs sent, and counts
 // the results and the Rate limit exceeded errors; another error fails the
 // test.

@@ -343,9 +343,9 @@ func (s *Session) message(data []byte) {
 	s.srv.handleFrame(s, data)
 }
 
-func (s *Session) tooLarge() {
+func (s *Session) tooLarge(size int64) {
 	s.lastActive.Store(time.Now().UnixNano())
-	s.srv.frameTooLarge(s)
+	s.srv.frameTooLarge(s, size)
 }
 
 func (s *Session) ping(payload []byte) {

@@ -21,6 +21,7 @@ type wsReader struct {
 	over    bool   // the current message is over max: its frames are dropped
 	discard int64  // payload bytes of a dropped frame still to come
 	dropFin bool   // the frame being dropped ends its message
+	dropped int64  // payload bytes of the dropped message so far
 	// hr and hb serve header: kept here, they cost no allocation a frame.
 	hr sliceReader
 	hb [ws.MaxHeaderSize - 2]byte
@@ -36,8 +37,9 @@ const smallFragment = 512
 type wsHandler interface {
 	// message is one whole text or binary message; the callee owns data.
 	message(data []byte)
-	// tooLarge: a message over the cap was read to its end and dropped.
-	tooLarge()
+	// tooLarge: a message over the cap was read to its end and dropped;
+	// size is its payload's.
+	tooLarge(size int64)
 	// fragment: a data frame under smallFragment bytes that does not end
 	// its message (the message comes with its last frame).
 	fragment()
@@ -91,7 +93,7 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			data = data[k:]
 			if r.discard == 0 && r.dropFin {
 				r.over = false
-				h.tooLarge()
+				h.tooLarge(r.dropped)
 			}
 			continue
 		}
@@ -128,6 +130,10 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			continue
 		}
 		if r.over || int64(len(r.msg))+hdr.Length > int64(r.max) {
+			if !r.over {
+				r.dropped = int64(len(r.msg))
+			}
+			r.dropped += hdr.Length
 			r.frag = !hdr.Fin
 			r.over, r.msg = true, nil
 			data = data[n:]
@@ -137,7 +143,7 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 			}
 			if hdr.Length == 0 && hdr.Fin {
 				r.over = false
-				h.tooLarge()
+				h.tooLarge(r.dropped)
 			}
 			continue
 		}

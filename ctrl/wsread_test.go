@@ -12,7 +12,7 @@ import (
 type recorder struct{ got []string }
 
 func (r *recorder) message(d []byte)    { r.got = append(r.got, "msg:"+string(d)) }
-func (r *recorder) tooLarge()           { r.got = append(r.got, "too-large") }
+func (r *recorder) tooLarge(n int64)    { r.got = append(r.got, fmt.Sprint("too-large:", n)) }
 func (r *recorder) ping(p []byte)       { r.got = append(r.got, "ping:"+string(p)) }
 func (r *recorder) pong()               { r.got = append(r.got, "pong") }
 func (r *recorder) fragment()           { r.got = append(r.got, "frag") }
@@ -44,10 +44,10 @@ func TestWSReader(t *testing.T) {
 		{"fragments with a ping between", [][]byte{clientFrame(t, ws.OpText, false, "ab"), clientFrame(t, ws.OpPing, true, "p"),
 			clientFrame(t, ws.OpContinuation, false, "cd"), clientFrame(t, ws.OpContinuation, true, "ef")}, []string{"frag", "ping:p", "frag", "msg:abcdef"}, false},
 		{"too large, then fine", [][]byte{clientFrame(t, ws.OpText, true, string(bytes.Repeat([]byte("y"), 2000))), clientFrame(t, ws.OpText, true, "ok")},
-			[]string{"too-large", "msg:ok"}, false},
+			[]string{"too-large:2000", "msg:ok"}, false},
 		{"too large across fragments", [][]byte{clientFrame(t, ws.OpText, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, false, string(bytes.Repeat([]byte("y"), 600))),
-			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"too-large", "msg:ok"}, false},
+			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"too-large:1201", "msg:ok"}, false},
 		{"pong", [][]byte{clientFrame(t, ws.OpPong, true, "q"), clientFrame(t, ws.OpText, true, "m")}, []string{"pong", "msg:m"}, false},
 		{"close", [][]byte{clientFrame(t, ws.OpClose, true, "\x03\xe8")}, []string{"close:03e8"}, false},
 		{"unmasked", [][]byte{ws.MustCompileFrame(ws.NewTextFrame([]byte("x")))}, nil, true},
