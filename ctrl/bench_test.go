@@ -162,7 +162,8 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 // medians, the relay's p99 and its ratio to the two raw medians added. The
 // relay runs twice: to the fake node, which reads each request as a node
 // must, and to a bare node that answers unread as the raw NATS responder
-// does; the second ratio is XCtrl's own part.
+// does; the second ratio is XCtrl's own part. The five operations run in a
+// new random order each round (loadgen.Rounds).
 func BenchmarkRelay(b *testing.B) {
 	e, x := benchEnv(b)
 	e.StartNode(fakenode.Options{UUID: "bench", Quiet: true})
@@ -211,37 +212,36 @@ func BenchmarkRelay(b *testing.B) {
 	nodeT := make([]time.Duration, 0, b.N)
 	bareT := make([]time.Duration, 0, b.N)
 	nodeSubject := verto.DefaultSubjects().Node("bench")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		nt, wt, err := loadgen.RawRound(nc, "bench.echo", sample, ec, wsFrame)
-		if err != nil {
-			b.Fatal(err)
+	timed := func(d *[]time.Duration, method, params string) func() {
+		return func() {
+			t := time.Now()
+			if _, err := cl.call(method, params); err != nil {
+				b.Fatal(err)
+			}
+			*d = append(*d, time.Since(t))
 		}
-		t2 := time.Now()
-		if _, err := cl.call("verto.info", info); err != nil {
-			b.Fatal(err)
-		}
-		t3 := time.Now()
-		if _, err := cl.call("verto.ping", "{}"); err != nil {
-			b.Fatal(err)
-		}
-		t4 := time.Now()
-		if _, err := nc.Request(nodeSubject, sample, 5*time.Second); err != nil {
-			b.Fatal(err)
-		}
-		t5 := time.Now()
-		if _, err := cl.call("verto.info", bareInfo); err != nil {
-			b.Fatal(err)
-		}
-		t6 := time.Now()
-		bareT = append(bareT, t6.Sub(t5))
-		pingT = append(pingT, t4.Sub(t3))
-		nodeT = append(nodeT, t5.Sub(t4))
-		natsT = append(natsT, nt)
-		wsT = append(wsT, wt)
-		rawT = append(rawT, nt+wt)
-		relayT = append(relayT, t3.Sub(t2))
 	}
+	b.ResetTimer()
+	loadgen.Rounds(b.N,
+		func() {
+			nt, wt, err := loadgen.RawRound(nc, "bench.echo", sample, ec, wsFrame)
+			if err != nil {
+				b.Fatal(err)
+			}
+			natsT = append(natsT, nt)
+			wsT = append(wsT, wt)
+			rawT = append(rawT, nt+wt)
+		},
+		timed(&relayT, "verto.info", info),
+		timed(&pingT, "verto.ping", "{}"),
+		func() {
+			t := time.Now()
+			if _, err := nc.Request(nodeSubject, sample, 5*time.Second); err != nil {
+				b.Fatal(err)
+			}
+			nodeT = append(nodeT, time.Since(t))
+		},
+		timed(&bareT, "verto.info", bareInfo))
 	b.StopTimer()
 	// The relay is one operation that holds a WebSocket round trip and a
 	// NATS one; its baseline is the same, a NATS request/reply then a

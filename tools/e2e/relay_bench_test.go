@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -62,7 +61,7 @@ func echoChild(url string) int {
 // that process. It prints the medians and relay/raw at p10, median and p90,
 // and, to see where the difference goes, the NATS and WebSocket round
 // trips alone, XCtrl's verto.ping and the node reached directly over NATS.
-// The four operations run in a random order each round.
+// The four operations run in a new random order each round (loadgen.Rounds).
 func BenchmarkRelayProcesses(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -146,7 +145,8 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	node := make([]time.Duration, 0, b.N)
 	natsT := make([]time.Duration, 0, b.N)
 
-	ops := []func(){
+	b.ResetTimer()
+	loadgen.Rounds(b.N,
 		func() {
 			nt, wt, err := loadgen.RawRound(nc, echoSubject, sample, ec, frame)
 			if err != nil {
@@ -164,20 +164,7 @@ func BenchmarkRelayProcesses(b *testing.B) {
 				b.Fatal(err)
 			}
 			node = append(node, time.Since(t))
-		},
-	}
-	// Each round runs them in a new order: with every party a process
-	// on two cores, a round trip costs more when it wakes a process that
-	// has slept longer, and in a fixed order each would always follow the
-	// same one (the node reached directly read 40 to 60 µs slower than
-	// an echo responder for that alone).
-	rng := rand.New(rand.NewPCG(1, 2))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for _, j := range rng.Perm(len(ops)) {
-			ops[j]()
-		}
-	}
+		})
 	b.StopTimer()
 	q := loadgen.Quantile
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
