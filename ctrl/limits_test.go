@@ -540,77 +540,56 @@ func TestIdentityWeighsOnDataBound(t *testing.T) {
 // second) past the 1 MiB a second bound. Past the bound such a frame is
 // answered Rate limit exceeded.
 func TestUndecodableFramesWeighOnDataBound(t *testing.T) {
-	e := ctrltest.New(t, ctrltest.Options{})
-	x := e.StartCtrl(func(c *ctrl.Config) {
-		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
-		c.Limits.UserBytesPerSec, c.Limits.UserBytesBurst = 64<<10, 256<<10
-	})
-	c := e.Login(x, "1000")
 	// Valid JSON but for its last byte: validated to its end.
 	junk := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":{"x":"` + strings.Repeat("a", 200<<10) + `"}`)
-	const n = 32 // 6.4 MiB
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if err := c.SendRaw(junk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	decoded, limited := 0, 0
-	for i := 0; i < n; i++ {
-		m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError })
-		switch m.Error.Message {
-		case verto.MsgRateLimited:
-			limited++
-		case verto.MsgInvalidRequest:
-			decoded++
-		default:
-			t.Fatalf("reply %d: %+v", i, m.Error)
-		}
-	}
-	most := int((256<<10+time.Since(start).Seconds()*(64<<10))/(200<<10)) + 1
-	if decoded > most {
-		t.Fatalf("%d of %d undecodable frames of 200 KiB were read as such (%d refused); want at most %d", decoded, n, limited, most)
-	}
-	alive(t, c)
+	checkFramesWeigh(t, 256<<10, junk, verto.MsgInvalidRequest)
 }
 
 // TestOversizedFramesWeighOnDataBound: a message over the frame cap is read
 // to its end and dropped; before, only a socket's message rate bounded
-// them, so a user read XCtrl 256 KiB and more at 50 a second on each of its
-// sockets past the bound every other frame is held to. Its bytes now weigh
-// on the user's data bound, and past it it is answered Rate limit
+// them, so a user had XCtrl read 256 KiB and more at 50 a second on each of
+// its sockets, past the bound every other frame is held to. Its bytes now
+// weigh on the user's data bound, and past it it is answered Rate limit
 // exceeded.
 func TestOversizedFramesWeighOnDataBound(t *testing.T) {
+	checkFramesWeigh(t, 64<<10, []byte(strings.Repeat("a", 200<<10)), verto.MsgTooLarge)
+}
+
+// checkFramesWeigh sends 32 frames of 200 KiB (6.4 MiB) that XCtrl reads
+// but never relays, answered read, on a socket whose user may send 256 KiB
+// and 64 KiB a second more (frames of at most maxFrame): at most what that
+// bound lets through may be answered read, the rest Rate limit exceeded.
+func checkFramesWeigh(t *testing.T, maxFrame int, frame []byte, read string) {
+	t.Helper()
 	e := ctrltest.New(t, ctrltest.Options{})
 	x := e.StartCtrl(func(c *ctrl.Config) {
 		c.Limits.RatePerSec, c.Limits.RateBurst = 1e6, 1e6
-		c.Limits.MaxFrameBytes = 64 << 10
+		c.Limits.MaxFrameBytes = maxFrame
 		c.Limits.UserBytesPerSec, c.Limits.UserBytesBurst = 64<<10, 256<<10
 	})
 	c := e.Login(x, "1000")
-	big := []byte(strings.Repeat("a", 200<<10))
-	const n = 32 // 6.4 MiB
+	const n = 32
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		if err := c.SendRaw(big); err != nil {
+		if err := c.SendRaw(frame); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tooLarge, limited := 0, 0
+	answered, limited := 0, 0
 	for i := 0; i < n; i++ {
 		m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError })
 		switch m.Error.Message {
 		case verto.MsgRateLimited:
 			limited++
-		case verto.MsgTooLarge:
-			tooLarge++
+		case read:
+			answered++
 		default:
 			t.Fatalf("reply %d: %+v", i, m.Error)
 		}
 	}
-	most := int((256<<10+time.Since(start).Seconds()*(64<<10))/(200<<10)) + 1
-	if tooLarge > most {
-		t.Fatalf("%d of %d frames of 200 KiB were read within the bound (%d refused); want at most %d", tooLarge, n, limited, most)
+	most := int((256<<10+time.Since(start).Seconds()*(64<<10))/float64(len(frame))) + 1
+	if answered > most {
+		t.Fatalf("%d of %d frames of %d bytes were answered %q (%d refused); want at most %d", answered, n, len(frame), read, limited, most)
 	}
 	alive(t, c)
 }

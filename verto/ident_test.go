@@ -101,14 +101,7 @@ func TestCheckCaller(t *testing.T) {
 		{"callee name", DialogParams{CalleeIDName: long}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.dp.CheckCaller()
-			var ie *IdentError
-			switch {
-			case tc.what == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.what != "" && (!errors.As(err, &ie) || ie.What != tc.what):
-				t.Fatalf("got %v, want an invalid %s", err, tc.what)
-			}
+			wantIdentErr(t, tc.dp.CheckCaller(), tc.what)
 		})
 	}
 	// CallerKeys (what XCtrl scans an invite for) are what CheckCaller
@@ -156,14 +149,20 @@ func TestCheckChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = CheckChat(o)
-			var ie *IdentError
-			switch {
-			case tc.what == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.what != "" && (!errors.As(err, &ie) || ie.What != tc.what):
-				t.Fatalf("got %v, want an invalid %s", err, tc.what)
-			}
+			wantIdentErr(t, CheckChat(o), tc.what)
 		})
+	}
+}
+
+// wantIdentErr fails the test unless err is nil (what == "") or an
+// IdentError about what.
+func wantIdentErr(t *testing.T, err error, what string) {
+	t.Helper()
+	var ie *IdentError
+	switch {
+	case what == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case what != "" && (!errors.As(err, &ie) || ie.What != what):
+		t.Fatalf("got %v, want an invalid %s", err, what)
 	}
 }
