@@ -555,6 +555,34 @@ func TestOversizedFramesWeighOnDataBound(t *testing.T) {
 	checkFramesWeigh(t, 64<<10, []byte(strings.Repeat("a", 200<<10)), verto.MsgTooLarge)
 }
 
+// TestEndlessFrameClosesTheSocket: a message over the cap is read to its
+// end and dropped, so a client that declared a frame of a gigabyte, or
+// kept sending fragments, had XCtrl read whatever it sent, for as long as it
+// sent, logged in or not. A message over four times the cap (1 MiB after
+// login, 64 KiB before) closes the socket with 1009 (Message too big) at its
+// header, before its payload is read; one over the cap but under that is
+// still answered Message too large.
+func TestEndlessFrameClosesTheSocket(t *testing.T) {
+	e := ctrltest.New(t, ctrltest.Options{})
+	x := e.StartCtrl(func(c *ctrl.Config) { c.Limits.MaxFrameBytes = 256 << 10 })
+	c := e.Login(x, "1000")
+	_ = c.SendRaw([]byte(strings.Repeat("a", 300<<10)))
+	if m := c.Next(func(m *verto.Message) bool { return m.Kind() == verto.KindError }); m.Error.Message != verto.MsgTooLarge {
+		t.Fatalf("a frame of 300 KiB: %+v", m.Error)
+	}
+	alive(t, c)
+	_ = c.SendRaw([]byte(strings.Repeat("a", 4<<20))) // XCtrl closes while it is written
+	if code := c.Closed(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("a frame of 4 MiB: closed with %d, want 1009", code)
+	}
+	// Before login.
+	pre := e.Dial(x)
+	_ = pre.SendRaw([]byte(strings.Repeat("a", 65<<10)))
+	if code := pre.Closed(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("a frame of 65 KiB before login: closed with %d, want 1009", code)
+	}
+}
+
 // checkFramesWeigh sends 32 frames of 200 KiB (6.4 MiB) that XCtrl reads
 // but never relays, answered read, on a socket whose user may send 256 KiB
 // and 64 KiB a second more (frames of at most maxFrame): at most what that

@@ -25,6 +25,7 @@ const (
 	closeGoingAway       = int(ws.StatusGoingAway)
 	closeProtocolError   = int(ws.StatusProtocolError)
 	closePolicyViolation = int(ws.StatusPolicyViolation)
+	closeMessageTooBig   = int(ws.StatusMessageTooBig)
 	closeAbnormal        = int(ws.StatusAbnormalClosure) // no close frame: the socket just closes
 )
 
@@ -161,7 +162,7 @@ func (s *Session) logger() *slog.Logger {
 func (s *Session) start(buffered []byte) {
 	if len(buffered) > 0 {
 		if err := s.feed(buffered); err != nil {
-			s.protocolError()
+			s.readError(err)
 		}
 	}
 	if s.rc == nil {
@@ -188,7 +189,7 @@ func (s *Session) readLoop() {
 		n, err := s.conn.Read(buf)
 		if n > 0 {
 			if perr := s.feed(buf[:n]); perr != nil {
-				s.protocolError()
+				s.readError(perr)
 				return
 			}
 		}
@@ -238,7 +239,7 @@ func (s *Session) onReadable() {
 			break
 		}
 		if perr := s.feed(buf[:n]); perr != nil {
-			s.protocolError()
+			s.readError(perr)
 			break
 		}
 		if n < len(buf) {
@@ -280,7 +281,7 @@ func (s *Session) linger() error {
 		n, err := s.conn.Read(buf)
 		if n > 0 {
 			if perr := s.feed(buf[:n]); perr != nil {
-				s.protocolError()
+				s.readError(perr)
 				return nil
 			}
 		}
@@ -369,9 +370,14 @@ func (s *Session) closeFrame(payload []byte) {
 	s.close(int(code), "")
 }
 
-// protocolError fails the connection (close 1002).
-func (s *Session) protocolError() {
+// readError fails the connection over what the frame reader refused:
+// close 1009 for a message far over the cap (errTooBig), else 1002.
+func (s *Session) readError(err error) {
 	s.srv.metrics.badFrames.Add(1)
+	if errors.Is(err, errTooBig) {
+		s.close(closeMessageTooBig, "")
+		return
+	}
 	s.close(closeProtocolError, "")
 }
 

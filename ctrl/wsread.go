@@ -53,6 +53,16 @@ type wsHandler interface {
 // errShort: the bytes so far end inside a frame header.
 var errShort = errors.New("short")
 
+// tooBigFactor: a message over the cap is read to its end, dropped and
+// answered, but one over tooBigFactor times the cap fails the connection
+// (errTooBig) at the header that takes it there, before its payload is
+// read: else a client that declared a frame of a gigabyte, or kept sending
+// fragments, had XCtrl read whatever it sent for as long as it sent.
+const tooBigFactor = 4
+
+// errTooBig: a message over tooBigFactor times the cap (close code 1009).
+var errTooBig = errors.New("ctrl: message too big")
+
 // sliceReader reads a byte slice (for ws.ReadHeaderBuffer).
 type sliceReader struct{ b []byte }
 
@@ -78,8 +88,9 @@ func (r *wsReader) header(b []byte) (ws.Header, int, error) {
 }
 
 // feed consumes p (which the caller may reuse afterwards), calling h for
-// every complete message and control frame. An error is a protocol
-// violation: the connection must be failed (close code 1002).
+// every complete message and control frame. An error fails the
+// connection: errTooBig with close code 1009, any other is a protocol
+// violation (1002).
 func (r *wsReader) feed(p []byte, h wsHandler) error {
 	data, owned := p, false
 	if len(r.pend) > 0 {
@@ -132,6 +143,9 @@ func (r *wsReader) feed(p []byte, h wsHandler) error {
 		if r.over || int64(len(r.msg))+hdr.Length > int64(r.max) {
 			if !r.over {
 				r.dropped = int64(len(r.msg))
+			}
+			if hdr.Length > tooBigFactor*int64(r.max)-r.dropped {
+				return errTooBig
 			}
 			r.dropped += hdr.Length
 			r.frag = !hdr.Fin

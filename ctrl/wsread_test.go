@@ -2,7 +2,9 @@ package ctrl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -48,6 +50,10 @@ func TestWSReader(t *testing.T) {
 		{"too large across fragments", [][]byte{clientFrame(t, ws.OpText, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, false, string(bytes.Repeat([]byte("y"), 600))),
 			clientFrame(t, ws.OpContinuation, true, "z"), clientFrame(t, ws.OpText, true, "ok")}, []string{"too-large:1201", "msg:ok"}, false},
+		{"far too large", [][]byte{clientFrame(t, ws.OpText, true, string(bytes.Repeat([]byte("y"), 4097)))}, nil, true},
+		{"far too large across fragments", [][]byte{clientFrame(t, ws.OpText, false, string(bytes.Repeat([]byte("y"), 1500))),
+			clientFrame(t, ws.OpContinuation, false, string(bytes.Repeat([]byte("y"), 1500))),
+			clientFrame(t, ws.OpContinuation, true, string(bytes.Repeat([]byte("y"), 1500)))}, []string{"frag"}, true},
 		{"pong", [][]byte{clientFrame(t, ws.OpPong, true, "q"), clientFrame(t, ws.OpText, true, "m")}, []string{"pong", "msg:m"}, false},
 		{"close", [][]byte{clientFrame(t, ws.OpClose, true, "\x03\xe8")}, []string{"close:03e8"}, false},
 		{"unmasked", [][]byte{ws.MustCompileFrame(ws.NewTextFrame([]byte("x")))}, nil, true},
@@ -72,7 +78,7 @@ func TestWSReader(t *testing.T) {
 		}
 		for _, cut := range cuts {
 			r := &wsReader{max: 1024 * 100}
-			if tc.name == "too large, then fine" || tc.name == "too large across fragments" {
+			if strings.Contains(tc.name, "too large") {
 				r.max = 1024
 			}
 			var rec recorder
@@ -89,8 +95,8 @@ func TestWSReader(t *testing.T) {
 				prev = c
 			}
 			if tc.bad {
-				if err == nil {
-					t.Errorf("%s: no protocol error", tc.name)
+				if tooBig := strings.HasPrefix(tc.name, "far too large"); err == nil || tooBig != errors.Is(err, errTooBig) {
+					t.Errorf("%s: error %v", tc.name, err)
 				}
 				continue
 			}
