@@ -423,7 +423,7 @@ func (ci *callInfo) checkIdents() error {
 		}
 	}
 	if ci.dest != "" {
-		if err := verto.CheckText("destination_number", ci.dest, verto.MaxDestLen); err != nil {
+		if err := verto.CheckDest("destination_number", ci.dest); err != nil {
 			return err
 		}
 	}
@@ -441,7 +441,7 @@ func checkTransfer(o *verto.Object) error {
 		return nil
 	}
 	if dest := o.String("destination"); dest != "" {
-		return verto.CheckText("destination", dest, verto.MaxDestLen)
+		return verto.CheckDest("destination", dest)
 	}
 	return nil
 }

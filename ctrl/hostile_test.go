@@ -349,6 +349,10 @@ func TestTransferDestinationIsBounded(t *testing.T) {
 		{"60 KB", strings.Repeat("1234567890", 6<<10), false},
 		{"CR LF", "99\r\n24", false},
 		{"NUL", "9924\x00", false},
+		// FreeSWITCH expands a variable's value again, API calls
+		// included: the stock dialplan's ${destination_number} ran it.
+		{"an API call", "${system(touch /tmp/x)}", false},
+		{"a variable", "99${uuid}", false},
 	} {
 		checkEdgeBound(t, n, c, tc.name, verto.MethodModify, map[string]any{"action": verto.ActionTransfer, "destination": tc.dest,
 			"dialogParams": map[string]any{"callID": "xfer"}}, tc.ok, "destination")
@@ -384,7 +388,10 @@ func TestPartiesAreBounded(t *testing.T) {
 		checkEdgeBound(t, n, c, k+" the longest", verto.MethodInvite, invite(0, k, long[1:]), true, k)
 		checkEdgeBound(t, n, c, k+" too long", verto.MethodInvite, invite(1, k, long), false, k)
 		checkEdgeBound(t, n, c, k+" CRLF", verto.MethodInvite, invite(2, k, "Alice\r\nX-Injected: 1"), false, k)
+		checkEdgeBound(t, n, c, k+" variable", verto.MethodInvite, invite(4, k, "Alice ${system(id)}"), false, k)
 	}
+	checkEdgeBound(t, n, c, "destination_number variable", verto.MethodInvite, map[string]any{"sdp": "v=0\r\n",
+		"dialogParams": map[string]any{"callID": "party-dest", "destination_number": "${system(id)}"}}, false, "destination_number")
 	r := c.Call(verto.MethodInvite, invite(3, "caller_id_name", strings.Repeat("A", 8<<10)))
 	if r.Error == nil || r.Error.Code != verto.CodeInvalidParams || !strings.Contains(r.Error.Message, "caller_id_name") {
 		t.Errorf("an invite with an 8 KB caller_id_name: %+v", r.Error)

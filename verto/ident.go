@@ -1,8 +1,12 @@
 package verto
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -167,7 +171,7 @@ func identErr(what, format string, args ...any) error {
 }
 
 // CheckText checks a free-form identifier: 1..max bytes, no control
-// characters.
+// characters, no variable reference (VarRef).
 func CheckText(what, s string, max int) error {
 	if s == "" {
 		return identErr(what, "empty")
@@ -180,8 +184,81 @@ func CheckText(what, s string, max int) error {
 			return identErr(what, "control character at byte %d", i)
 		}
 	}
+	if i := VarRef(s); i >= 0 {
+		return identErr(what, "a variable reference (${) at byte %d", i)
+	}
 	return nil
 }
+
+// VarRef returns where s holds a FreeSWITCH variable reference, a '$'
+// followed by '{' (backslashes between them too), or -1. FreeSWITCH
+// expands ${...} in an application's data when it runs it, and expands a
+// variable's value again, API calls included (api-expansion is on in the
+// stock switch.conf.xml): a client's transfer destination of
+// ${system(touch F)} made F on the switch's host through the stock
+// dialplan's ${destination_number}. No identifier a client sends needs
+// one. (FreeSWITCH's own check, switch_string_var_check_const, reads the
+// same.)
+func VarRef(s string) int {
+	dol := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '$':
+			dol = i
+		case dol < 0:
+		case c == '{':
+			return dol
+		case c != '\\':
+			dol = -1
+		}
+	}
+	return -1
+}
+
+// FindVarRef returns the path ("data.value[0]") of the first string of a
+// JSON value, a member's name or a string value, that holds a variable
+// reference (VarRef), or "" when none does (or raw is not JSON).
+func FindVarRef(raw []byte) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return findVarRef(v, "")
+}
+
+func findVarRef(v any, path string) string {
+	switch v := v.(type) {
+	case string:
+		if VarRef(v) >= 0 {
+			return cmp.Or(path, "value")
+		}
+	case []any:
+		for i, e := range v {
+			if p := findVarRef(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(v))
+		for _, k := range keys {
+			kp := k
+			if path != "" {
+				kp = path + "." + k
+			}
+			if VarRef(k) >= 0 {
+				return kp
+			}
+			if p := findVarRef(v[k], kp); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// CheckDest checks a destination a client dials or transfers to (what
+// names the field): MaxDestLen, as CheckText.
+func CheckDest(what, s string) error { return CheckText(what, s, MaxDestLen) }
 
 // CheckSessid checks a socket's session id.
 func CheckSessid(s string) error { return CheckText("sessid", s, MaxSessidLen) }

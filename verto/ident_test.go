@@ -3,6 +3,7 @@ package verto
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,11 @@ func TestIdentChecks(t *testing.T) {
 		{"login long user", CheckLogin, strings.Repeat("u", MaxUserLen+1) + "@d", false},
 		{"login long domain", CheckLogin, "u@" + strings.Repeat("d", MaxDomainLen+1), false},
 		{"login space", CheckLogin, "a b@d", false},
+		{"login variable", CheckLogin, "${system(id)}@d", false},
+		{"sessid variable", CheckSessid, "s-${uuid}", false},
+		{"sessid escaped variable", CheckSessid, `s-$\{uuid}`, false},
+		{"sessid dollar", CheckSessid, "s-$5 {x}", true},
+		{"dtmf variable", CheckDTMF, "1${system(id)}", false},
 		{"node uuid", func(s string) error { return CheckToken("node_uuid", s) }, "fs1-7a2b", true},
 		{"node uuid dot", func(s string) error { return CheckToken("node_uuid", s) }, "a.b", false},
 		{"node uuid wildcard", func(s string) error { return CheckToken("node_uuid", s) }, "*", false},
@@ -165,4 +171,43 @@ func wantIdentErr(t *testing.T, err error, what string) {
 	case what != "" && (!errors.As(err, &ie) || ie.What != what):
 		t.Fatalf("got %v, want an invalid %s", err, what)
 	}
+}
+
+func TestFindVarRef(t *testing.T) {
+	for _, tc := range []struct{ json, path string }{
+		{`{"command":"kick","id":"7"}`, ""},
+		{`{"data":{"command":"transfer","value":["${system(id)}","XML"]}}`, "data.value[0]"},
+		{`{"a":"$\\{x}"}`, "a"},
+		{`{"a":"\u0024\u007bx}"}`, "a"},
+		{`{"${k}":1}`, "${k}"},
+		{`"${x}"`, "value"},
+		{`{"a":"$ {x}","b":"${"}`, "b"},
+		{`not json ${x}`, ""},
+	} {
+		if got := FindVarRef([]byte(tc.json)); got != tc.path {
+			t.Errorf("%s: %q, want %q", tc.json, got, tc.path)
+		}
+	}
+}
+
+// FuzzVarRef: VarRef finds what FreeSWITCH's switch_string_var_check_const
+// finds, a '$', any backslashes, then '{'.
+func FuzzVarRef(f *testing.F) {
+	for _, s := range []string{"${x}", `$\{`, "$$", "a$ {", "${", `$\\\{`, "$"} {
+		f.Add(s)
+	}
+	oracle := regexp.MustCompile(`\$\\*\{`)
+	f.Fuzz(func(t *testing.T, s string) {
+		want := -1
+		if loc := oracle.FindStringIndex(s); loc != nil {
+			want = loc[0]
+			// The '$' that counts is the last one before the backslashes.
+			for want+1 < len(s) && s[want+1] == '$' {
+				want++
+			}
+		}
+		if got := VarRef(s); got != want {
+			t.Fatalf("VarRef(%q) = %d, want %d", s, got, want)
+		}
+	})
 }

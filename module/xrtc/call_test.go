@@ -234,6 +234,19 @@ func TestModify(t *testing.T) {
 		t.Errorf("transfer %v", r)
 	}
 	ch.Expect(t, "transfer:1000")
+	// A destination out of an invite's bounds, or one FreeSWITCH would
+	// expand (it expands a variable's value again, API calls included: the
+	// stock dialplan's ${destination_number} ran one): refused before the
+	// switch sees it (XCtrl refuses them too; another controller may not).
+	for _, dest := range []string{"${system(touch /tmp/x)}", "1${uuid}", "10\r\n00", strings.Repeat("1", verto.MaxDestLen+1)} {
+		if err := xrtctest.ErrorOf(t, e.call(verto.MethodModify, "call-m", map[string]any{"action": "transfer", "destination": dest})); err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, "destination") {
+			t.Errorf("transfer to %.40q: %+v", dest, err)
+		}
+	}
+	if r := modify("transfer", map[string]any{"destination": "1001"}); r["message"] != "CALL TRANSFERRED" {
+		t.Errorf("transfer %v", r)
+	}
+	ch.Expect(t, "transfer:1001") // the refused ones did nothing
 
 	e.answered("call-m2")
 	if r := modify("replace", map[string]any{"replaceCallID": "call-m2"}); r["callID"] != "call-m" || r["action"] != "replace" || r["message"] != nil {
@@ -468,6 +481,13 @@ func TestPartiesPerCall(t *testing.T) {
 	}
 	if _, ok := e.ep.Call("call-party"); ok {
 		t.Error("the refused invite made a call")
+	}
+	for _, dp := range []map[string]any{{"destination_number": "${system(touch /tmp/x)}"}, {"destination_number": "9196", "caller_id_number": "1${uuid}"}} {
+		dp["callID"] = "call-party"
+		if err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP,
+			"xrtc_user": user(), "dialogParams": dp})); err.Code != verto.CodeInvalidParams {
+			t.Errorf("an invite with a variable in %v: %+v", dp, err)
+		}
 	}
 	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
 		"dialogParams": map[string]any{"callID": "call-party", "destination_number": "9196", "caller_id_name": "Alice"}})

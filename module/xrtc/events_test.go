@@ -2,6 +2,7 @@ package xrtc_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"xccrtc/module/xrtc/xrtctest"
@@ -138,5 +139,40 @@ func TestEventPermissions(t *testing.T) {
 	e.ctrl.Expect(t, verto.MethodEvent)
 	if m := send(la); m.Error != nil {
 		t.Errorf("granted channel refused: %v", m.Error)
+	}
+}
+
+// TestBroadcastVariableRefused: mod_conference runs a moderator's commands
+// from a conference's mod channel, and FreeSWITCH expands a variable's value
+// again, API calls included: a moderator's transfer to ${system(touch F)}
+// made F on the switch's host (integration moderator-expansion; in the
+// stock dialplan anyone who dials 6070-moderator is one). A broadcast that
+// would reach the switch with a variable reference in any of its strings is
+// refused; one that stays among the sockets (localBroadcast) is not read.
+func TestBroadcastVariableRefused(t *testing.T) {
+	e := newEnv(t)
+	const mod = "conference-mod.6070@xswitch.cn"
+	send := func(local bool, data map[string]any) *verto.Message {
+		return e.ctrl.Send(t, e.node, verto.MethodBroadcast, map[string]any{"sessid": sessid, "eventChannel": mod,
+			"xrtc_user": user(), "localBroadcast": local, "data": data})
+	}
+	for _, data := range []map[string]any{
+		{"command": "transfer", "id": "1", "value": []any{"${system(touch /tmp/x)}", "XML", "default"}},
+		{"command": "vid-banner", "id": "1", "value": "$\\{system(touch /tmp/x)}"},
+		{"command": "play", "value": map[string]any{"file": "${uuid}"}},
+	} {
+		if err := xrtctest.ErrorOf(t, send(false, data)); err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, "${") {
+			t.Errorf("%v: %+v", data, err)
+		}
+	}
+	xrtctest.Result(t, send(true, map[string]any{"message": "${not read}"}))
+	// What XCtrl says of the user (its directory's variables may hold
+	// one) does not go to the switch, and is not read.
+	u := user()
+	u["variables"] = map[string]string{"user_context": "${domain_name}"}
+	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodBroadcast, map[string]any{"sessid": sessid, "eventChannel": mod,
+		"xrtc_user": u, "data": map[string]any{"command": "vid-banner", "id": "1", "value": "Hello $ {you}"}}))
+	if b := e.host.NextBroadcast(t); !strings.Contains(string(b.Event), "Hello") {
+		t.Errorf("the switch got %s, want the good command only", b.Event)
 	}
 }

@@ -33,9 +33,14 @@ func (e *Endpoint) invite(r *request, p *verto.CallParams) {
 		e.respond(r, nil, sessionError(verto.MsgSDPMissing, callID))
 		return
 	}
-	// The parties' names and numbers become the caller profile and go on
-	// to other legs (XCtrl bounds them too; another controller may not).
-	if err := p.DialogParams.CheckCaller(); err != nil {
+	// The destination and the parties' names and numbers become the
+	// caller profile and go on to the dialplan and other legs (XCtrl
+	// bounds them too; another controller may not).
+	err := p.DialogParams.CheckCaller()
+	if d := p.DialogParams.DestinationNumber; err == nil && d != "" {
+		err = verto.CheckDest("destination_number", d)
+	}
+	if err != nil {
 		e.refuseBadInput(r, err)
 		return
 	}

@@ -31,6 +31,13 @@ func (e *Endpoint) modify(r *request, p *verto.CallParams, c *Call) {
 			fail(msgDestMissing)
 			return
 		}
+		// The partner's new destination_number, which FreeSWITCH does
+		// not clean as it cleans an invite's (XCtrl bounds it too;
+		// another controller may not).
+		if err := verto.CheckDest("destination", p.Destination); err != nil {
+			e.refuseBadInput(r, err)
+			return
+		}
 		if err := ch.Transfer(p.Destination, "", ""); err != nil {
 			if errors.Is(err, ErrNotBridged) {
 				fail(msgNotBridged)

@@ -65,6 +65,11 @@ const testDialplan = `<include>
       <action application="bridge" data="{absolute_codec_string=PCMA,` + sipAuth + `}sofia/external/xrtc-echo@127.0.0.1:5060"/>
     </condition>
   </extension>
+  <extension name="xrtc-loopback">
+    <condition field="destination_number" expression="^xrtc-loopback$">
+      <action application="bridge" data="loopback/xrtc-echo"/>
+    </condition>
+  </extension>
   <extension name="xrtc-bridge">
     <condition field="destination_number" expression="^xrtc-bridge-(\d+)$">
       <action application="bridge" data="xrtc/$1@` + testDomain + `"/>

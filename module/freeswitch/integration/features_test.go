@@ -726,6 +726,23 @@ func testTransfer(t *testing.T, f *fsEnv, sides []side) {
 				hangupAll(t, f)
 				mustBeUp(t, f, "a transfer to "+name+", hung up")
 			}
+			// An API call in the destination: FreeSWITCH expands a
+			// variable's value again, API calls included, and the
+			// stock dialplan's global extension puts
+			// ${destination_number} in the data of every call's hash
+			// application.
+			mark := filepath.Join(t.TempDir(), "transfer-ran-"+s.name)
+			a = callUp(t, cl, "9922")
+			err := a.Transfer(ctx, "${system(touch "+mark+")}")
+			t.Logf("transfer to an API call: %v", err)
+			time.Sleep(time.Second)
+			_, statErr := os.Stat(mark)
+			ran := statErr == nil
+			t.Logf("%s: the API call in the transfer destination ran: %v", s.name, ran)
+			if s.xrtc && ran {
+				t.Errorf("a transfer to ${system(touch ...)} ran the command on the switch's host")
+			}
+			hangupAll(t, f)
 		})
 	}
 	if len(causes) == len(sides) && causes[sides[0].name] != causes[sides[1].name] {

@@ -96,6 +96,8 @@ func TestFreeSWITCH(t *testing.T) {
 	t.Run("hostile-sdp", func(t *testing.T) { testHostileSDP(t, f) })
 	t.Run("hostile-params", func(t *testing.T) { testHostileParams(t, f) })
 	t.Run("hold-flood", func(t *testing.T) { testHoldFlood(t, f) })
+	t.Run("api-expansion", func(t *testing.T) { testAPIExpansion(t, f) })
+	t.Run("moderator-expansion", func(t *testing.T) { testModeratorExpansion(t, f, x) })
 	t.Run("calls-per-user", func(t *testing.T) { testCallsPerUser(t, f) })
 	t.Run("video", func(t *testing.T) { testVideo(t, f, x) })
 	t.Run("warnings", func(t *testing.T) { testConfigWarnings(t, f) })
