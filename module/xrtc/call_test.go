@@ -341,18 +341,19 @@ func TestClientVariablesCannotRunOrSpoof(t *testing.T) {
 		"execute_on_answer": "system rm -rf /", "Execute_On_Answer_1": "system id", "api_on_answer": "system id",
 		"api_hangup_hook": "system id", "session_in_hangup_hook": "true", "exec_after_bridge_app": "system",
 		"bridge_pre_execute_bleg_app": "system", "effective_caller_id_number": "911", "origination_caller_id_name": "Bank",
-		"sip_h_X-Evil": "1", "x_ok": "hello", "x_expand": "${system(id)}", "accountcode": "free",
+		"sip_h_X-Evil": "1", "x_ok": "hello", "x_expand": "${system(id)}", "x_expand2": `$\{system(id)}`, "x_${uuid}": "1",
+		"accountcode": "free",
 	}
 	rep := e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{
 		"sessid": sessid, "sdp": goodSDP, "xrtc_user": u,
 		"dialogParams": map[string]any{"callID": "call-hooks", "destination_number": "9196",
-			"userVariables": map[string]any{"note": "fine", "bad": "${system(id)}"}},
+			"userVariables": map[string]any{"note": "fine", "bad": "${system(id)}", "bad2": `$\{uuid}`, "bad${x}": "1"}},
 	})
 	xrtctest.Result(t, rep)
 	vars := e.host.NextChannel(t).Inbound.Vars
 	for k := range vars {
 		lk := strings.ToLower(k)
-		for _, bad := range []string{"execute_on", "api_on", "hangup_hook", "exec_after", "pre_execute", "effective_caller", "origination_caller", "sip_h_", "x_expand", "accountcode", "verto_dvar_bad"} {
+		for _, bad := range []string{"execute_on", "api_on", "hangup_hook", "exec_after", "pre_execute", "effective_caller", "origination_caller", "sip_h_", "x_expand", "${", "accountcode", "verto_dvar_bad"} {
 			if strings.Contains(lk, bad) {
 				t.Errorf("client variable %s=%q reached the channel", k, vars[k])
 			}

@@ -3,7 +3,6 @@ package xrtc
 import (
 	"errors"
 	"strconv"
-	"strings"
 
 	"xccrtc/verto"
 )
@@ -198,7 +197,9 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 // variables (verto_dvar_*, verto_echoCancellation ...).
 func mediaSettingVars(vars map[string]string, dp *verto.DialogParams) {
 	for k, v := range dp.UserVariables {
-		if s := anyString(v); !strings.Contains(s, "${") {
+		// FreeSWITCH refuses a value it would expand, with a CRIT line
+		// in its log for each: left out here.
+		if s := anyString(v); verto.VarRef(s) < 0 && verto.VarRef(k) < 0 {
 			vars["verto_dvar_"+k] = s
 		}
 	}

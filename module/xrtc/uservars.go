@@ -40,7 +40,8 @@ func setUserVars(vars map[string]string, u *verto.User) {
 // routes it: mod_verto copies them all, so a browser could set
 // execute_on_answer=system ... or api_hangup_hook and run commands on the
 // switch, or spoof its caller id where the directory leaves it unset. Such
-// names, and values FreeSWITCH would expand (${...}), are dropped; the
+// names, and names or values FreeSWITCH would expand (verto.VarRef: ${...},
+// $\{...} too), are dropped; the
 // directory (the operator) still sets any of them.
 var (
 	clientVarDenyPrefix = []string{
@@ -62,7 +63,7 @@ var (
 // clientVarAllowed reports whether a client may set variable name to value.
 func clientVarAllowed(name, value string) bool {
 	n := strings.ToLower(name)
-	if n == "" || clientVarDeny[n] || strings.Contains(value, "${") {
+	if n == "" || clientVarDeny[n] || verto.VarRef(name) >= 0 || verto.VarRef(value) >= 0 {
 		return false
 	}
 	for _, p := range clientVarDenyPrefix {
