@@ -3,6 +3,8 @@ package xrtc
 import (
 	"fmt"
 	"strings"
+
+	"xccrtc/verto"
 )
 
 // The longest ICE credentials a client's SDP may carry to the switch.
@@ -21,12 +23,18 @@ const (
 
 // checkClientSDP refuses, as an SDP that does not parse, a client's SDP
 // the switch must not see: one whose ice-ufrag or ice-pwd, at session or
-// media level, is longer than the bounds above. Everything else is the
+// media level, is longer than the bounds above, or that holds a variable
+// reference (verto.VarRef). Everything else is the
 // switch's to read, as mod_verto leaves it. Lines are cut and attributes
 // named as FreeSWITCH's SDP parser (sofia-sip) and switch_core_media read
 // them: a line ends at CR or LF, leading blanks go, the attribute's name
 // is matched in any case, and what follows its ':' is the value.
 func checkClientSDP(sdp string) error {
+	// The switch keeps it in a channel variable, and refuses to set one
+	// it would expand, with a CRIT line in its log.
+	if i := verto.VarRef(sdp); i >= 0 {
+		return fmt.Errorf("%w: a variable reference (${) at byte %d", ErrBadSDP, i)
+	}
 	isEnd := func(r rune) bool { return r == '\r' || r == '\n' }
 	for line := range strings.FieldsFuncSeq(sdp, isEnd) {
 		attr, ok := strings.CutPrefix(strings.TrimLeft(line, " \t"), "a=")

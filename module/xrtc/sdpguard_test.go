@@ -30,6 +30,9 @@ func TestLongICECredentialsNeverReachTheSwitch(t *testing.T) {
 		"ufrag in upper case":    goodSDP + "a=ICE-Ufrag:" + strings.Repeat("u", 100) + "\r\n",
 		"lines cut by CR alone":  goodSDP + "a=rtcp-mux\ra=ice-ufrag:" + strings.Repeat("u", 100) + "\r\n",
 		"blanks around":          goodSDP + " \ta= ice-ufrag \t:" + strings.Repeat("u", 100) + "\n",
+		// The SDP is kept in a channel variable, which FreeSWITCH refuses
+		// to set when it would expand it, with a CRIT line in its log.
+		"a variable reference": goodSDP + "a=x-note:${system(id)}\r\n",
 	}
 	for name, sdp := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -71,6 +71,18 @@ func testAPIExpansion(t *testing.T, f *fsEnv) {
 		"dialogParams": map[string]any{"callID": newID(), "destination_number": "9196", "userVariables": map[string]any{"v": x}}}))
 	hangupAll(t, f)
 
+	// An SDP holding one: the switch keeps it in a channel variable, and
+	// refuses to set one it would expand, with a CRIT line in its log.
+	crit := len(f.grepLog("contains a variable"))
+	r := p.request("verto.invite", map[string]any{"sdp": sdp + "a=x-note:${x}\r\n",
+		"dialogParams": map[string]any{"callID": newID(), "destination_number": "9196"}})
+	t.Logf("an SDP holding ${x}: %+v", r.Error)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(f.grepLog("contains a variable")) - crit; n > 0 {
+		t.Errorf("an SDP holding ${x} put %d CRIT lines in freeswitch.log", n)
+	}
+	hangupAll(t, f)
+
 	// A chat, through the stock chat plan (its reply holds ${body}).
 	to := "1000@" + testDomain
 	for name, msg := range map[string]func(x string) map[string]any{
@@ -91,7 +103,7 @@ func testAPIExpansion(t *testing.T, f *fsEnv) {
 	// with a CRIT line in its log for each: 90 of them in every verto.info,
 	// at a socket's message rate, would flood the log. The node leaves
 	// them out (as mod_verto leaves out ${...}), $\{...} too.
-	crit := len(f.grepLog("contains a variable"))
+	crit = len(f.grepLog("contains a variable"))
 	vars := map[string]any{}
 	for i := range 90 {
 		vars[fmt.Sprint("v", i)] = `$\{x}`
