@@ -312,15 +312,6 @@ func (e *Endpoint) broadcast(r *request, p *eventParams, s *socket, u *verto.Use
 		e.respond(r, nil, verto.AsError(err))
 		return
 	}
-	if !p.LocalBroadcast {
-		// mod_conference runs a moderator's commands from the mod
-		// channel, a transfer's destination among them, which the
-		// stock dialplan expands again, API calls included (VarRef).
-		if path := verto.FindVarRef(event); path != "" {
-			e.refuseBadInput(r, &verto.IdentError{What: path, Reason: "a variable reference (${)"})
-			return
-		}
-	}
 	if p.LocalBroadcast {
 		obj, err := verto.ParseObject(event)
 		if err == nil {
@@ -328,8 +319,17 @@ func (e *Endpoint) broadcast(r *request, p *eventParams, s *socket, u *verto.Use
 			e.fanOutLocked(ch, obj, nil)
 			e.ev.mu.Unlock()
 		}
-	} else if err := e.host.Broadcast(ch, event); err != nil {
-		e.warnQuiet("xrtc: broadcast refused by the switch", "channel", ch, "err", err)
+	} else {
+		// mod_conference runs a moderator's commands from the mod
+		// channel, a transfer's destination among them, which the
+		// stock dialplan expands again, API calls included (VarRef).
+		if path := verto.FindVarRef(event); path != "" {
+			e.refuseBadInput(r, &verto.IdentError{What: path, Reason: "a variable reference (${)"})
+			return
+		}
+		if err := e.host.Broadcast(ch, event); err != nil {
+			e.warnQuiet("xrtc: broadcast refused by the switch", "channel", ch, "err", err)
+		}
 	}
 	e.respond(r, nodeResult{NodeUUID: e.nodeUUID}, nil)
 }

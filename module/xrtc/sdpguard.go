@@ -22,10 +22,10 @@ const (
 )
 
 // checkClientSDP refuses, as an SDP that does not parse, a client's SDP
-// the switch must not see: one whose ice-ufrag or ice-pwd, at session or
-// media level, is longer than the bounds above, or that holds a variable
-// reference (verto.VarRef). Everything else is the
-// switch's to read, as mod_verto leaves it. Lines are cut and attributes
+// the switch must not see: one that holds a variable reference
+// (verto.VarRef), or whose ice-ufrag or ice-pwd, at session or media
+// level, is longer than the bounds above. Everything else is the switch's
+// to read, as mod_verto leaves it. Lines are cut and attributes
 // named as FreeSWITCH's SDP parser (sofia-sip) and switch_core_media read
 // them: a line ends at CR or LF, leading blanks go, the attribute's name
 // is matched in any case, and what follows its ':' is the value.
