@@ -586,3 +586,26 @@ wait:
 		t.Fatalf("unhold after the flood: %+v", r.Error)
 	}
 }
+
+// An invite's video settings become the channel variables mod_verto sets:
+// conferenceCanvasID is a canvas number (mod_verto reads it with atoi and
+// prints it back with %d), so a value that is not one sets nothing, instead
+// of putting what the client sent, a variable reference or 200 KB of text,
+// on the channel.
+func TestInviteCanvasID(t *testing.T) {
+	e := newEnv(t)
+	for i, tc := range []struct {
+		canvas any
+		want   string
+	}{
+		{"2", "2"}, {3, "3"}, {"0", "0"}, {-1, ""}, {"${system(id)}", ""}, {strings.Repeat("9", 1000), ""}, {"two", ""},
+	} {
+		callID := fmt.Sprint("canvas-", i)
+		xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodInvite, map[string]any{"sessid": sessid, "sdp": goodSDP, "xrtc_user": user(),
+			"dialogParams": map[string]any{"callID": callID, "destination_number": "3500", "conferenceCanvasID": tc.canvas}}))
+		vars := e.host.NextChannel(t).Inbound.Vars
+		if got := vars["video_initial_watching_canvas"]; got != tc.want || (got != "") != (vars["video_second_screen"] == "true") {
+			t.Errorf("conferenceCanvasID %.20v: watching canvas %q, second screen %q; want %q", tc.canvas, got, vars["video_second_screen"], tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package xrtc
 
 import (
 	"errors"
+	"math"
 	"strconv"
 
 	"xccrtc/verto"
@@ -167,8 +168,10 @@ func (e *Endpoint) inboundSpec(c *Call, p *verto.CallParams) InboundSpec {
 	if dp.MirrorInput {
 		vars["video_mirror_input"] = "true"
 	}
-	if dp.ConferenceCanvasID != "" {
-		vars["video_initial_watching_canvas"] = string(dp.ConferenceCanvasID)
+	// A canvas number, as mod_verto reads it (atoi) and sets it (%d): not
+	// what the client sent, which may be anything.
+	if n, ok := dp.ConferenceCanvasID.Int(); ok && n >= 0 && n <= math.MaxInt32 {
+		vars["video_initial_watching_canvas"] = strconv.Itoa(n)
 		vars["video_second_screen"] = "true"
 	}
 	if n, ok := dp.OutgoingBandwidth.Int(); ok && n > 0 {
