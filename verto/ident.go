@@ -217,11 +217,17 @@ func VarRef(s string) int {
 
 // FindVarRef returns the path ("data.value[0]") of the first string of a
 // JSON value, a member's name or a string value, that holds a variable
-// reference (VarRef), or "" when none does (or raw is not JSON).
-func FindVarRef(raw []byte) string {
+// reference (VarRef), or "" when none does (or raw is not JSON). The
+// top-level members named in skip are not read.
+func FindVarRef(raw []byte, skip ...string) string {
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
 		return ""
+	}
+	if m, ok := v.(map[string]any); ok {
+		for _, k := range skip {
+			delete(m, k)
+		}
 	}
 	return findVarRef(v, "")
 }

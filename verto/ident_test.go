@@ -188,6 +188,9 @@ func TestFindVarRef(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.json, got, tc.path)
 		}
 	}
+	if got := FindVarRef([]byte(`{"fromDisplay":"${x}","data":{"fromDisplay":"${y}"}}`), "fromDisplay"); got != "data.fromDisplay" {
+		t.Errorf("skipping fromDisplay: %q", got)
+	}
 }
 
 // FuzzVarRef: VarRef finds what FreeSWITCH's switch_string_var_check_const

@@ -323,7 +323,8 @@ func (e *Endpoint) broadcast(r *request, p *eventParams, s *socket, u *verto.Use
 		// mod_conference runs a moderator's commands from the mod
 		// channel, a transfer's destination among them, which the
 		// stock dialplan expands again, API calls included (VarRef).
-		if path := verto.FindVarRef(event); path != "" {
+		// fromDisplay is XCtrl's, from the directory.
+		if path := verto.FindVarRef(event, "fromDisplay"); path != "" {
 			e.refuseBadInput(r, &verto.IdentError{What: path, Reason: "a variable reference (${)"})
 			return
 		}

@@ -166,12 +166,12 @@ func TestBroadcastVariableRefused(t *testing.T) {
 		}
 	}
 	xrtctest.Result(t, send(true, map[string]any{"message": "${not read}"}))
-	// What XCtrl says of the user (its directory's variables may hold
-	// one) does not go to the switch, and is not read.
+	// What XCtrl says of the user (its directory's variables, and the
+	// display name it stamps, may hold one) is not read.
 	u := user()
 	u["variables"] = map[string]string{"user_context": "${domain_name}"}
 	xrtctest.Result(t, e.ctrl.Send(t, e.node, verto.MethodBroadcast, map[string]any{"sessid": sessid, "eventChannel": mod,
-		"xrtc_user": u, "data": map[string]any{"command": "vid-banner", "id": "1", "value": "Hello $ {you}"}}))
+		"xrtc_user": u, "fromDisplay": "${from the directory}", "data": map[string]any{"command": "vid-banner", "id": "1", "value": "Hello $ {you}"}}))
 	if b := e.host.NextBroadcast(t); !strings.Contains(string(b.Event), "Hello") {
 		t.Errorf("the switch got %s, want the good command only", b.Event)
 	}
