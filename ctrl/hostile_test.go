@@ -321,6 +321,9 @@ func TestChatIsBounded(t *testing.T) {
 		{"a header long", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b", "from_display": long}, false, "msg.from_display"},
 		{"a header LF", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "b", "to_x": "1\n2"}, false, "msg.to_x"},
 		{"too many headers", many, false, "msg"},
+		// A chat plan's reply holds ${body} (the stock one's does), and
+		// FreeSWITCH expands it again, API calls included.
+		{"a variable in the body", map[string]any{"to": "1001@" + ctrltest.Domain, "body": "${system(id)}"}, false, "msg.body"},
 	} {
 		checkEdgeBound(t, n, c, tc.name, verto.MethodInfo, map[string]any{"msg": tc.msg}, tc.ok, tc.what)
 		checkEdgeBound(t, n, c, tc.name+" in a call", verto.MethodInfo,

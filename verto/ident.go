@@ -93,10 +93,15 @@ func (dp *DialogParams) CheckCaller() error {
 // switch's chat plan may send on to another protocol, a SIP MESSAGE among
 // them: its to is an address, and each of its from_* and to_* members a
 // party (CheckParty), at most MaxChatHeaders of them. The body is free
-// text: line breaks are its own.
+// text, line breaks its own, but holds no variable reference (VarRef): a
+// chat plan may put ${body} in an application's data (the stock one's
+// reply does), and FreeSWITCH expands it again, API calls included.
 func CheckChat(msg *Object) error {
 	if err := CheckParty("msg.to", msg.String("to")); err != nil {
 		return err
+	}
+	if i := VarRef(msg.String("body")); i >= 0 {
+		return identErr("msg.body", "a variable reference (${) at byte %d", i)
 	}
 	n := 0
 	for _, k := range msg.Keys() {

@@ -149,6 +149,8 @@ func TestCheckChat(t *testing.T) {
 		{"header LF", `{"to":"a@b","body":"b","To_x":"1\n2"}`, "msg.To_x"},
 		{"a bare from_", `{"to":"a@b","body":"b","from_":"\u0000"}`, "msg.from_"},
 		{"too many headers", `{"to":"a@b","body":"b"` + headers(MaxChatHeaders+1) + `}`, "msg"},
+		{"body variable", `{"to":"a@b","body":"hi ${system(id)}"}`, "msg.body"},
+		{"body dollar", `{"to":"a@b","body":"it costs $5 {or so}"}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := ParseObject([]byte(tc.msg))

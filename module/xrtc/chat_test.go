@@ -68,6 +68,7 @@ func TestChatFromClientIsBounded(t *testing.T) {
 		{"to long", map[string]any{"to": strings.Repeat("1", verto.MaxPartyLen) + "@xswitch.cn", "body": "b"}, "msg.to"},
 		{"a header LF", map[string]any{"to": "1001@xswitch.cn", "body": "b", "from_display": "A\nB"}, "msg.from_display"},
 		{"too many headers", many, "msg"},
+		{"a variable in the body", map[string]any{"to": "1001@xswitch.cn", "body": "${system(id)}"}, "msg.body"},
 	} {
 		err := xrtctest.ErrorOf(t, e.ctrl.Send(t, e.node, verto.MethodInfo, map[string]any{"sessid": sessid, "xrtc_user": user(), "msg": tc.msg}))
 		if err.Code != verto.CodeInvalidParams || !strings.Contains(err.Message, tc.what+":") {
