@@ -204,9 +204,7 @@ func BenchmarkRelay(b *testing.B) {
 	defer ec.Close()
 	wsFrame := []byte(`{"jsonrpc":"2.0","id":1,"method":"verto.info","params":` + info + `}`)
 
-	natsT := make([]time.Duration, 0, b.N)
-	wsT := make([]time.Duration, 0, b.N)
-	rawT := make([]time.Duration, 0, b.N)
+	var raw loadgen.RawTimes
 	relayT := make([]time.Duration, 0, b.N)
 	pingT := make([]time.Duration, 0, b.N)
 	nodeT := make([]time.Duration, 0, b.N)
@@ -224,13 +222,9 @@ func BenchmarkRelay(b *testing.B) {
 	b.ResetTimer()
 	loadgen.Rounds(b.N,
 		func() {
-			nt, wt, err := loadgen.RawRound(nc, "bench.echo", sample, ec, wsFrame)
-			if err != nil {
+			if err := raw.Round(nc, "bench.echo", sample, ec, wsFrame); err != nil {
 				b.Fatal(err)
 			}
-			natsT = append(natsT, nt)
-			wsT = append(wsT, wt)
-			rawT = append(rawT, nt+wt)
 		},
 		timed(&relayT, "verto.info", info),
 		timed(&pingT, "verto.ping", "{}"),
@@ -245,23 +239,23 @@ func BenchmarkRelay(b *testing.B) {
 	b.StopTimer()
 	// The relay is one operation that holds a WebSocket round trip and a
 	// NATS one; its baseline is the same, a NATS request/reply then a
-	// WebSocket echo timed as one (rawT). Both are right-skewed (a hop that
+	// WebSocket echo timed as one (raw.Raw). Both are right-skewed (a hop that
 	// has to wake a sleeping thread takes tens of µs more), so the median
 	// of the pair is above the sum of the two medians, and a relay over
 	// that sum (relay/(nats+ws), kept as it was first reported) reads
 	// higher than the relay costs. The ratios at p10 and p90 show it is
 	// not an artefact of the median.
-	nm, wm, rm, bm := median(natsT), median(wsT), median(relayT), median(bareT)
+	nm, wm, rm, bm := median(raw.NATS), median(raw.WS), median(relayT), median(bareT)
 	b.ReportMetric(us(nm), "nats-median-µs")
 	b.ReportMetric(us(wm), "ws-median-µs")
-	b.ReportMetric(us(median(rawT)), "nats-then-ws-median-µs")
+	b.ReportMetric(us(median(raw.Raw)), "nats-then-ws-median-µs")
 	b.ReportMetric(us(rm), "relay-median-µs")
 	b.ReportMetric(us(median(pingT)), "xctrl-ping-median-µs")
 	b.ReportMetric(us(median(nodeT)), "node-direct-median-µs")
 	b.ReportMetric(us(p99(relayT)), "relay-p99-µs")
 	b.ReportMetric(float64(rm)/float64(nm+wm), "relay/(nats+ws)")
-	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relayT, rawT)
-	loadgen.RelayRatios(b.ReportMetric, "relay-bare-node/raw", bareT, rawT)
+	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relayT, raw.Raw)
+	loadgen.RelayRatios(b.ReportMetric, "relay-bare-node/raw", bareT, raw.Raw)
 	b.ReportMetric(us(bm), "relay-bare-node-median-µs")
 	b.ReportMetric(float64(bm)/float64(nm+wm), "relay-bare-node/(nats+ws)")
 }

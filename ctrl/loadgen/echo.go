@@ -30,22 +30,28 @@ func EchoHandler() http.Handler {
 	})
 }
 
-// RawRound is the relay benchmarks' baseline, once: a NATS request/reply
-// of msg on subject, then a WebSocket echo of frame on ws. It returns how
-// long each took; their sum is the raw operation a relay is set against.
-func RawRound(nc *nats.Conn, subject string, msg []byte, ws *websocket.Conn, frame []byte) (natsT, wsT time.Duration, err error) {
+// RawTimes are the relay benchmarks' baseline, one round after the other
+// (Round): the NATS round trip, the WebSocket echo, and the two together,
+// the raw operation a relay is set against.
+type RawTimes struct{ NATS, WS, Raw []time.Duration }
+
+// Round times the baseline once: a NATS request/reply of msg on subject,
+// then a WebSocket echo of frame on ws.
+func (r *RawTimes) Round(nc *nats.Conn, subject string, msg []byte, ws *websocket.Conn, frame []byte) error {
 	t0 := time.Now()
 	if _, err := nc.Request(subject, msg, 5*time.Second); err != nil {
-		return 0, 0, err
+		return err
 	}
 	t1 := time.Now()
 	if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-		return 0, 0, err
+		return err
 	}
 	if _, _, err := ws.ReadMessage(); err != nil {
-		return 0, 0, err
+		return err
 	}
-	return t1.Sub(t0), time.Since(t1), nil
+	natsT, wsT := t1.Sub(t0), time.Since(t1)
+	r.NATS, r.WS, r.Raw = append(r.NATS, natsT), append(r.WS, wsT), append(r.Raw, natsT+wsT)
+	return nil
 }
 
 // RelayRatios reports through report (testing.B.ReportMetric) relay over

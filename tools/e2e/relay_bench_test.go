@@ -138,23 +138,17 @@ func BenchmarkRelayProcesses(b *testing.B) {
 		call("verto.info", info)
 	}
 
-	raw := make([]time.Duration, 0, b.N)
+	var raw loadgen.RawTimes
 	relay := make([]time.Duration, 0, b.N)
-	wsT := make([]time.Duration, 0, b.N)
 	ping := make([]time.Duration, 0, b.N)
 	node := make([]time.Duration, 0, b.N)
-	natsT := make([]time.Duration, 0, b.N)
 
 	b.ResetTimer()
 	loadgen.Rounds(b.N,
 		func() {
-			nt, wt, err := loadgen.RawRound(nc, echoSubject, sample, ec, frame)
-			if err != nil {
+			if err := raw.Round(nc, echoSubject, sample, ec, frame); err != nil {
 				b.Fatal(err)
 			}
-			raw = append(raw, nt+wt)
-			wsT = append(wsT, wt)
-			natsT = append(natsT, nt)
 		},
 		func() { t := time.Now(); call("verto.info", info); relay = append(relay, time.Since(t)) },
 		func() { t := time.Now(); call("verto.ping", "{}"); ping = append(ping, time.Since(t)) },
@@ -168,11 +162,11 @@ func BenchmarkRelayProcesses(b *testing.B) {
 	b.StopTimer()
 	q := loadgen.Quantile
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-	b.ReportMetric(us(q(raw, 0.5)), "nats-then-ws-median-µs")
+	b.ReportMetric(us(q(raw.Raw, 0.5)), "nats-then-ws-median-µs")
 	b.ReportMetric(us(q(relay, 0.5)), "relay-median-µs")
-	b.ReportMetric(us(q(wsT, 0.5)), "ws-median-µs")
+	b.ReportMetric(us(q(raw.WS, 0.5)), "ws-median-µs")
 	b.ReportMetric(us(q(ping, 0.5)), "xctrl-ping-median-µs")
 	b.ReportMetric(us(q(node, 0.5)), "node-direct-median-µs")
-	b.ReportMetric(us(q(natsT, 0.5)), "nats-median-µs")
-	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relay, raw)
+	b.ReportMetric(us(q(raw.NATS, 0.5)), "nats-median-µs")
+	loadgen.RelayRatios(b.ReportMetric, "relay/raw", relay, raw.Raw)
 }
