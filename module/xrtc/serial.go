@@ -27,35 +27,40 @@ type serial struct {
 // request timeout (10 s); verto.js has a few in flight at most.
 const maxQueuedRequests = 32
 
-// queued is the number of functions waiting on s.
-func (s *serial) queued() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.q)
-}
-
 // runRequest queues a client request's handler f on s, or refuses r at
 // once (-32600 Rate limit exceeded) when maxQueuedRequests wait there
 // already; what the switch itself reports queues with run, unbounded. It
 // reports false when the endpoint is stopped and r was not answered.
 func (e *Endpoint) runRequest(s *serial, r *request, f func()) bool {
-	if s.queued() >= maxQueuedRequests {
+	queued, full := e.runAtMost(s, maxQueuedRequests, r.msg.Method, e.guarded(r, f))
+	if full {
 		e.stats.queueFull.Add(1)
 		e.warnQuiet("xrtc: request refused: too many waiting on its call or socket", "method", r.msg.Method, "max", maxQueuedRequests)
 		e.respond(r, nil, &verto.Error{Code: verto.CodeInvalidRequest, Message: verto.MsgRateLimited})
 		return true
 	}
-	return e.run(s, r.msg.Method, e.guarded(r, f))
+	return queued
 }
 
 // run queues f on s. It reports false when the endpoint is stopped and f
 // will never run.
 func (e *Endpoint) run(s *serial, what string, f func()) bool {
+	queued, _ := e.runAtMost(s, 0, what, f)
+	return queued
+}
+
+// runAtMost is run that leaves f out (full) when max functions (max > 0)
+// wait on s already, counted under the lock that queues f.
+func (e *Endpoint) runAtMost(s *serial, max int, what string, f func()) (queued, full bool) {
 	s.mu.Lock()
+	if max > 0 && len(s.q) >= max {
+		s.mu.Unlock()
+		return false, true
+	}
 	s.q = append(s.q, f)
 	if s.running {
 		s.mu.Unlock()
-		return true
+		return true, false
 	}
 	s.running = true
 	s.mu.Unlock()
@@ -64,7 +69,7 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 		s.running = false
 		s.q = nil
 		s.mu.Unlock()
-		return false
+		return false, false
 	}
 	go func() {
 		defer e.track.Leave()
@@ -84,7 +89,7 @@ func (e *Endpoint) run(s *serial, what string, f func()) bool {
 			e.safely(what, next)
 		}
 	}()
-	return true
+	return true, false
 }
 
 // spawn runs f on a tracked goroutine with panic recovery.
